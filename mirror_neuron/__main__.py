@@ -1,0 +1,7 @@
+"""``python -m mirror_neuron``."""
+
+import sys
+
+from mirror_neuron.cli import main
+
+sys.exit(main())

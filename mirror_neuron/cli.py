@@ -1,0 +1,107 @@
+"""``mirror-neuron``: run, validate and list. Parsing only; the work lives in :mod:`mirror_neuron.runner`.
+
+Heavy libraries are imported inside the commands, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mirror_neuron import __version__
+
+COMMANDS = ("run", "validate", "ls")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mirror-neuron",
+        description="Tracked, reproducible experiments on a simulated text-prompting validator.")
+    parser.add_argument("--version", action="version", version=f"mirror-neuron {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run an experiment (all steps, or --steps)")
+    _add_config(run)
+    run.add_argument("--offline", action="store_true", help="track to a local W&B run to `wandb sync` later")
+    run.add_argument("--steps", metavar="IDS_OR_KINDS",
+                     help="comma-separated step ids or sections (model,data,query,analysis) to run; "
+                          "what they require is reused from the store or computed first")
+    run.add_argument("--out", type=Path, metavar="DIR", help="where step outputs are linked (default runs/<experiment name>)")
+    run.add_argument("--store", type=Path, metavar="DIR",
+                     help="content-addressed store of outputs (default $MIRROR_NEURON_STORE or runs/.store)")
+    run.add_argument("--force", action="store_true", help="recompute the selected steps even if stored")
+
+    validate = commands.add_parser("validate", help="check a config without running it")
+    _add_config(validate)
+
+    commands.add_parser("ls", help="list every registered component")
+    return parser
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, metavar="FILE", help="experiment YAML")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set data.sample.n=10 (repeatable)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    from mirror_neuron.errors import UserError
+
+    try:
+        return {"run": _run, "validate": _validate, "ls": _ls}[args.command](args)
+    except UserError as error:
+        print(f"mirror-neuron: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("mirror-neuron: interrupted; rerun the same command to resume from the last completed chunk",
+              file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mirror_neuron.runner import RunOptions, run_experiment
+
+    result = run_experiment(RunOptions(config=args.config, offline=args.offline, steps=args.steps,
+                                       overrides=args.overrides, out=args.out, store=args.store, force=args.force))
+    width = max(len(r.id) for r in result.records)
+    print(f"{'step':<{width}}  {'status':<8}  rows")
+    for record in result.records:
+        rows = ", ".join(f"{table}: {count}" for table, count in record.rows.items())
+        print(f"{record.id:<{width}}  {record.status:<8}  {rows}")
+    print(f"outputs: {result.out}")
+    if result.report:
+        print(f"report:  {result.report}")
+    if result.tracking:
+        print(f"tracking: {result.tracking}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from mirror_neuron.runner import load_experiment, plan
+
+    experiment = load_experiment(args.config, args.overrides)
+    planned = plan(experiment, None)
+    print(f"{args.config}: valid ({len(planned)} step(s): {', '.join(p.entry.id for p in planned)})")
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from mirror_neuron import registry
+
+    for family, description in registry.FAMILIES.items():
+        print(f"{family}: {description}")
+        found = registry.components(family)
+        for component in found:
+            print(f"  {component.name:<24} {component.summary}")
+        if not found:
+            print("  (none in this release)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Named components, mapped lazily to ``"module:attr"`` so listing them imports nothing heavy.
+
+Every component a config can name lives in :data:`CATALOGUE`; ``mirror-neuron ls`` prints it. A
+config may also name its own code as ``"package.module:attr"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from mirror_neuron.errors import UserError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Component:
+    """One named, lazily importable component of a family (a step kind, a miner behaviour, ...)."""
+
+    family: str
+    name: str
+    target: str
+    summary: str
+
+    def load(self) -> Any:
+        return load_target(self.target)
+
+
+FAMILIES: dict[str, str] = {
+    "model": "model step types (`model[].type`)",
+    "data": "data step entrypoints (`data[].entrypoint`)",
+    "query": "query step entrypoints (`query[].entrypoint`)",
+    "analysis": "analysis step entrypoints (`analysis[].entrypoint`)",
+    "dataset": "built-in data sets (`data[].path: builtin:NAME`)",
+}
+
+CATALOGUE: list[Component] = [
+    Component("data", "Dataset", "mirror_neuron.steps.data.step:DatasetStep",
+              "load, map and sample prompts or preference pairs from local files, built-ins or the HF hub"),
+    Component("dataset", "prompts", "prompts.jsonl",
+              "small built-in prompt set: questions with reference answers, written for this project"),
+]
+
+# Names a config may already use whose components this release does not ship yet.
+NOT_YET_AVAILABLE: dict[str, dict[str, str]] = {
+    "model": {"neuron": "the simulated validator neuron", "reward_model": "reward models",
+              "sequence_classification": "sequence-classification reward models",
+              "log_prob": "log-probability rewards"},
+    "query": {"Neuron": "neuron queries", "RewardModel": "reward-model queries"},
+    "analysis": {"analysis": "analysis steps"},
+}
+
+
+def components(family: str | None = None) -> list[Component]:
+    """Registered components, optionally of one family, in catalogue order."""
+    return [c for c in CATALOGUE if family is None or c.family == family]
+
+
+def get(family: str, name: str) -> Component:
+    """The component ``name`` of ``family``; ``module:attr`` names resolve to user code.
+
+    Raises :class:`UserError` naming the closest valid names, or saying that the component is not
+    available in this release.
+    """
+    if ":" in name:
+        return Component(family, name, name, "user code")
+    for component in components(family):
+        if component.name == name:
+            return component
+    planned = NOT_YET_AVAILABLE.get(family, {})
+    if name in planned:
+        raise UserError(f"'{name}' ({planned[name]}) is not available in this release of mirror-neuron")
+    valid = [c.name for c in components(family)]
+    listing = ", ".join(valid) if valid else "none yet"
+    raise UserError(f"unknown {family} component '{name}'{did_you_mean(name, valid)}; valid: {listing}")
+
+
+def load_target(target: str) -> Any:
+    """Import ``"module:attr"``; a missing module or attribute is a :class:`UserError`."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"'{target}' is not of the form 'package.module:attr'")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise UserError(f"cannot import '{module_name}' for '{target}' ({error})") from None
+    try:
+        value: Any = module
+        for part in attr.split("."):
+            value = getattr(value, part)
+    except AttributeError:
+        raise UserError(f"'{module_name}' has no attribute '{attr}' (from '{target}')") from None
+    return value

@@ -1,0 +1,228 @@
+"""Running an experiment: validate, plan against the store, run steps, link outputs, track."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mirror_neuron import __version__
+from mirror_neuron.config import Entry, Experiment, parse_experiment
+from mirror_neuron.errors import UserError
+from mirror_neuron.graph import check_requires, execution_order, select_steps
+from mirror_neuron.overrides import apply_overrides
+from mirror_neuron.report import write_report
+from mirror_neuron.store import Store, fingerprint
+from mirror_neuron.tracking import StepRecord, make_tracker
+from mirror_neuron.yaml_source import load_yaml_file
+
+DEFAULT_RUNS_DIR = Path("runs")
+PROGRESS_EVERY_S = 2.0
+
+
+@dataclass
+class PlannedStep:
+    """A step of the run with its fingerprint, decided before anything runs."""
+
+    entry: Entry
+    resolved: dict[str, Any]
+    fingerprint: str
+    upstream: dict[str, str]
+    selected: bool
+
+
+@dataclass
+class RunOptions:
+    config: Path
+    offline: bool = False
+    steps: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    out: Path | None = None
+    store: Path | None = None
+    force: bool = False
+
+
+def load_experiment(config: Path, overrides: list[str]) -> Experiment:
+    """Read, override and validate a config; raises :class:`UserError` on any problem."""
+    source = load_yaml_file(config)
+    if overrides:
+        source.data = apply_overrides(source.data, overrides)
+    experiment = parse_experiment(source)
+    check_requires(experiment)
+    return experiment
+
+
+def plan(experiment: Experiment, steps: str | None) -> list[PlannedStep]:
+    """The steps to run (the selection plus what it requires), each resolved and fingerprinted."""
+    selected = select_steps(experiment, steps)
+    fingerprints: dict[str, str] = {}
+    planned = []
+    for entry in execution_order(experiment, selected):
+        resolved = entry.step.resolve()
+        upstream = {required: fingerprints[required] for required in entry.requires}
+        fingerprints[entry.id] = fingerprint(entry.section, entry.entrypoint, resolved, upstream)
+        planned.append(PlannedStep(entry, resolved, fingerprints[entry.id], upstream, entry in selected))
+    return planned
+
+
+def default_store() -> Path:
+    return Path(os.environ.get("MIRROR_NEURON_STORE", DEFAULT_RUNS_DIR / ".store"))
+
+
+def slug(name: str) -> str:
+    """A file-system-safe folder name for an experiment name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")
+    return cleaned or "experiment"
+
+
+@dataclass
+class RunResult:
+    out: Path
+    records: list[StepRecord]
+    report: Path | None
+    tracking: str | None
+
+
+def run_experiment(options: RunOptions) -> RunResult:
+    """Run an experiment end to end and return what happened to each step."""
+    experiment = load_experiment(options.config, options.overrides)
+    planned = plan(experiment, options.steps)
+    out = (options.out or DEFAULT_RUNS_DIR / slug(experiment.info.name)).resolve()
+    store = Store((options.store or default_store()).resolve())
+    tracking = experiment.tracking
+    tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
+
+    say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
+    records: list[StepRecord] = []
+    report = None
+    ok = False
+    try:
+        for number, step in enumerate(planned, start=1):
+            record = _run_step(step, store, options.force, f"[{number}/{len(planned)}]")
+            _link(out, step.entry.id, record.output.path)
+            sample = record.output.table(step.entry.step.sample_table()).head(20) \
+                if record.output.table_path(step.entry.step.sample_table()).exists() else None
+            tracker.log_step(record, sample)
+            records.append(record)
+        ok = True
+    finally:
+        tracker.finish(ok)
+        if records:
+            _write_run_index(out, experiment, records, tracker.location)
+            report = write_report(out, experiment, records, tracker.location)
+    return RunResult(out, records, report, tracker.location)
+
+
+def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> StepRecord:
+    entry = step.entry
+    name = f"{counter} {entry.section} '{entry.id}'"
+    why = "" if step.selected else " (required upstream)"
+    started = time.monotonic()
+    with store.lock(step.fingerprint):
+        existing = store.finished(step.fingerprint)
+        if existing is not None and not (force and step.selected):
+            say(f"{name}: reused stored output {step.fingerprint[:12]}{why}")
+            return StepRecord(entry.id, entry.section, entry.entrypoint, "reused", step.fingerprint,
+                              time.monotonic() - started, existing.manifest.get("summary", {}), existing)
+        fresh = force and step.selected
+        writer = store.writer(step.fingerprint, fresh=fresh)
+        status = "resumed" if writer.completed else "computed"
+        if writer.completed:
+            say(f"{name}: resuming after {writer.completed} completed chunk(s){why}")
+        else:
+            cause = "" if step.selected else "; no stored output matches"
+            say(f"{name}: computing {step.fingerprint[:12]}{why}{cause}")
+        writer.on_chunk = _chunk_progress(name)
+        started_at = _now()
+        try:
+            summary = entry.step.run({r: store.finished(step.upstream[r]) for r in entry.requires}, writer)
+        except BaseException:
+            store.discard_if_empty(writer)
+            raise
+        manifest = {
+            "kind": entry.section, "entrypoint": entry.entrypoint, "id": entry.id,
+            "fingerprint": step.fingerprint, "config": step.resolved, "upstream": step.upstream,
+            "version": __version__, "git_commit": git_commit(), "started_at": started_at,
+            "finished_at": _now(), "summary": summary, "resumed_from_chunk": writer.resumed_from,
+        }
+        output = store.commit(step.fingerprint, writer, manifest)
+    seconds = time.monotonic() - started
+    rows = ", ".join(f"{count} {table} rows" for table, count in output.rows.items()) or "no rows"
+    say(f"{name}: {status} in {seconds:.1f}s, {rows}")
+    return StepRecord(entry.id, entry.section, entry.entrypoint, status, step.fingerprint, seconds, summary, output)
+
+
+def _chunk_progress(name: str):
+    last = [time.monotonic()]
+
+    def report(completed: int) -> None:
+        if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+            last[0] = time.monotonic()
+            say(f"{name}: {completed} chunk(s) written")
+
+    return report
+
+
+def _link(out: Path, step_id: str, target: Path) -> None:
+    """Point ``<out>/<step id>`` at the stored output (atomically, never outside ``out``)."""
+    link = out / step_id
+    if link.resolve().parent != out.resolve() and not link.is_symlink():
+        raise UserError(f"step id '{step_id}' would write outside {out}")
+    temporary = out / f".{step_id}.link-{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(os.path.relpath(target, out), target_is_directory=True)
+    if link.is_dir() and not link.is_symlink():
+        raise UserError(f"{link} exists and is not a link to a stored output; move it away")
+    os.replace(temporary, link)
+
+
+def _tracked_config(experiment: Experiment, planned: list[PlannedStep]) -> dict[str, Any]:
+    return {
+        "experiment": experiment.info.model_dump(),
+        "steps": {p.entry.id: {"section": p.entry.section, "entrypoint": p.entry.entrypoint,
+                               "requires": p.entry.requires, "fingerprint": p.fingerprint, "config": p.resolved}
+                  for p in planned},
+        "version": __version__,
+    }
+
+
+def _write_run_index(out: Path, experiment: Experiment, records: list[StepRecord], tracking: str | None) -> None:
+    index = {
+        "experiment": experiment.info.model_dump(), "config": experiment.source.path, "version": __version__,
+        "finished_at": _now(), "tracking": tracking,
+        "steps": [{"id": r.id, "section": r.section, "entrypoint": r.entrypoint, "status": r.status,
+                   "fingerprint": r.fingerprint, "rows": r.rows, "seconds": round(r.seconds, 3),
+                   "summary": r.summary, "path": r.id} for r in records],
+    }
+    temporary = out / ".run.json.tmp"
+    temporary.write_text(json.dumps(index, indent=2, default=str))
+    os.replace(temporary, out / "run.json")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the mirror-neuron source tree, when it is a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None

@@ -1,0 +1,1 @@
+"""The four experiment steps (model, data, query, analysis); :mod:`.base` holds their contract."""

@@ -1,0 +1,1 @@
+"""The data step: load prompts or preference pairs, map them to canonical columns, sample."""
