@@ -127,18 +127,19 @@ def _parse_entry(section: str, key_path: KeyPath, raw: dict[str, Any], source: Y
                  seed: int, config_dir: Path) -> Entry:
     raw = dict(raw)
     key, default = DISCRIMINATORS[section]
+    named_at = key_path + (key,) if key in raw else key_path
     name = raw.pop(key, default)
     if name is None:
         raise ConfigError(f"missing '{key}': which {section} component to run", source.where(key_path))
     if not isinstance(name, str):
-        raise ConfigError(f"expected a component name, got {_kind(name)}", source.where(key_path + (key,)))
+        raise ConfigError(f"expected a component name, got {_kind(name)}", source.where(named_at))
     try:
         step_class = registry.get(section, name).load()
     except UserError as error:
-        raise ConfigError(error.message, source.where(key_path + (key,))) from None
+        raise ConfigError(error.message, source.where(named_at)) from None
     if not (isinstance(step_class, type) and issubclass(step_class, Step)):
         raise ConfigError(f"'{name}' is not a step (a subclass of mirror_neuron.steps.base.Step)",
-                          source.where(key_path + (key,)))
+                          source.where(named_at))
     config = _validate(step_class.config_class, step_class.config_class.normalize(raw), source, key_path)
     context = StepContext(seed=seed, config_dir=config_dir, source=source, key_path=key_path)
     return Entry(section, name, key_path, step_class(config, context))

@@ -140,8 +140,8 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
         if writer.completed:
             say(f"{name}: resuming after {writer.completed} completed chunk(s){why}")
         else:
-            cause = "" if step.selected else "; no stored output matches"
-            say(f"{name}: computing {step.fingerprint[:12]}{why}{cause}")
+            cause = "" if step.selected else " (required upstream; no stored output matches)"
+            say(f"{name}: computing {step.fingerprint[:12]}{cause}")
         writer.on_chunk = _chunk_progress(name)
         started_at = _now()
         try:

@@ -1,0 +1,59 @@
+"""The content-addressed store: atomic chunks, resumable partial outputs, manifests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mirror_neuron.store import Store, fingerprint, sha256_file
+
+FP = "ab" * 32
+
+
+def test_fingerprint_depends_on_config_and_upstream_only() -> None:
+    base = fingerprint("data", "Dataset", {"n": 1}, {"x": "f1"})
+    assert base == fingerprint("data", "Dataset", {"n": 1}, {"renamed": "f1"})
+    assert base != fingerprint("data", "Dataset", {"n": 2}, {"x": "f1"})
+    assert base != fingerprint("data", "Dataset", {"n": 1}, {"x": "f2"})
+
+
+def test_a_failed_chunk_leaves_nothing_and_a_partial_output_is_not_finished(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    writer = store.writer(FP)
+    writer.write(data=pd.DataFrame({"a": [1, 2]}))
+    with pytest.raises(RuntimeError), writer.chunk() as chunk:
+        chunk.table("data", pd.DataFrame({"a": [3]}))
+        raise RuntimeError("killed while writing")
+    assert writer.completed == 1
+    assert store.finished(FP) is None
+    assert store.partial_chunks(FP) == 1
+    assert store.writer(FP).completed == 1  # a new writer resumes after the completed chunk
+
+
+def test_commit_merges_chunks_in_order_and_lists_files(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    writer = store.writer(FP)
+    writer.write(data=pd.DataFrame({"a": [1, 2], "b": [None, None]}))
+    writer.write(data=pd.DataFrame({"a": [3], "b": ["x"]}))  # b's type is known only now
+    with writer.chunk() as chunk:
+        chunk.file("tensors/part.npy").write_bytes(b"123")
+    output = store.commit(FP, writer, {"fingerprint": FP})
+    assert output.rows == {"data": 3}
+    table = output.table()
+    assert table["a"].tolist() == [1, 2, 3]
+    assert table["b"].isna().tolist() == [True, True, False] and table["b"].iloc[2] == "x"
+    manifest = json.loads((output.path / "manifest.json").read_text())
+    files = {f["path"]: f["sha256"] for f in manifest["files"]}
+    assert set(files) == {"data.parquet", "chunks/000002/tensors/part.npy"}
+    assert files["data.parquet"] == sha256_file(output.path / "data.parquet")
+    assert not list(output.path.glob("chunks/000000*"))  # merged parts are gone
+    assert store.finished(FP) is not None and store.partial_chunks(FP) == 0
+
+
+def test_fresh_writer_discards_an_interrupted_output(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.writer(FP).write(data=pd.DataFrame({"a": [1]}))
+    assert store.writer(FP, fresh=True).completed == 0
