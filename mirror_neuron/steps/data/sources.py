@@ -18,7 +18,6 @@ from mirror_neuron.errors import UserError
 
 FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 BUILTIN_PREFIX = "builtin:"
-HUB_URL = "https://huggingface.co/api/datasets/{name}"
 
 
 def data_format(path: Path) -> str | None:
@@ -113,7 +112,8 @@ def load_hub(name: str, split: str, revision: str | None) -> list[dict[str, Any]
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
     if not offline:
         try:
-            urllib.request.urlopen(HUB_URL.format(name=name), timeout=10).close()
+            endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+            urllib.request.urlopen(f"{endpoint}/api/datasets/{name}", timeout=10).close()
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 raise UserError(f"no dataset '{name}' on the Hugging Face hub") from None
