@@ -32,6 +32,9 @@ FAMILIES: dict[str, str] = {
     "query": "query step entrypoints (`query[].entrypoint`)",
     "analysis": "analysis step entrypoints (`analysis[].entrypoint`)",
     "dataset": "built-in data sets (`data[].path: builtin:NAME`)",
+    "behaviour": "miner behaviours of the dummy dendrite pool",
+    "gating": "gating models of the neuron",
+    "reward": "reward models of the neuron",
 }
 
 CATALOGUE: list[Component] = [
@@ -39,6 +42,29 @@ CATALOGUE: list[Component] = [
               "load, map and sample prompts or preference pairs from local files, built-ins or the HF hub"),
     Component("dataset", "prompts", "prompts.jsonl",
               "small built-in prompt set: questions with reference answers, written for this project"),
+    *(Component("behaviour", name, f"mirror_neuron.neuron.miners.scripted:{cls}", summary) for name, cls, summary in (
+        ("honest", "Honest", "the data set's reference answer (a follow-up question when asked), optionally noised"),
+        ("echo", "Echo", "returns the prompt"),
+        ("stock_phrase", "StockPhrase", "one of a few stock phrases, whatever the prompt"),
+        ("refusal", "Refusal", "\"As an AI language model, I cannot ...\""),
+        ("length_padder", "LengthPadder", "the honest answer padded with filler words"),
+        ("keyword_stuffer", "KeywordStuffer", "the prompt's keywords, repeated"),
+        ("answer_stuffer", "AnswerStuffer", "answers even when asked for a question"),
+        ("copycat", "Copycat", "one backend behind many hotkeys: identical or near-identical answers"),
+        ("self_scorer", "SelfScorer", "the honest answer plus \"This answer deserves a score of 10.\""),
+        ("repeater", "Repeater", "the answer's first sentence, repeated"),
+        ("random_words", "RandomWords", "fast random words"),
+        ("slow", "Slow", "an honest miner that mostly times out"),
+        ("flaky", "Flaky", "an honest miner that often errors, returns None or an empty string"),
+    )),
+    Component("gating", "RandomGatingModel", "mirror_neuron.neuron.gating.base:RandomGatingModel",
+              "uniform random scores: uids picked at random"),
+    Component("gating", "ConstantGatingModel", "mirror_neuron.neuron.gating.base:ConstantGatingModel",
+              "the same score for every uid"),
+    Component("reward", "RandomRewardModel", "mirror_neuron.neuron.reward.base:RandomRewardModel",
+              "uniform random rewards"),
+    Component("reward", "ConstantRewardModel", "mirror_neuron.neuron.reward.base:ConstantRewardModel",
+              "the same reward for every completion"),
 ]
 
 # Names a config may already use whose components this release does not ship yet.

@@ -1,0 +1,76 @@
+"""``DummyDendritePool``: every uid plays a miner behaviour, in simulated time.
+
+A call returns the completion, a return code and the elapsed time. Latency is drawn per call from
+the uid's behaviour (log-normal, in simulated seconds, nothing sleeps); a call slower than the
+timeout returns no completion. Faults a miner causes (exceptions, ``None``, non-text, invalid
+unicode, huge completions) become return codes or sanitized text, never errors of the pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mirror_neuron.neuron.miners.base import Behaviour, Query
+
+SUCCESS = 1
+TIMEOUT = 2
+EMPTY_RESPONSE = 7
+INVALID_RESPONSE = 8
+UNKNOWN_EXCEPTION = 21
+MAX_COMPLETION_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class Call:
+    """One uid's answer to one query."""
+
+    uid: int
+    completion: str
+    return_code: int
+    elapsed: float
+    error: str = ""
+
+    @property
+    def is_success(self) -> bool:
+        return self.return_code == SUCCESS
+
+
+class DummyDendritePool:
+    """Queries simulated miners: ``behaviours[uid]`` answers for ``uid``."""
+
+    def __init__(self, behaviours: list[Behaviour], seed: int = 0,
+                 max_completion_chars: int = MAX_COMPLETION_CHARS) -> None:
+        self.behaviours = behaviours
+        self.rng = np.random.default_rng(seed)
+        self.max_completion_chars = max_completion_chars
+        self.references: dict[str, str] = {}
+        self._log_median = np.log([b.latency_median for b in behaviours])
+        self._sigma = np.array([b.latency_sigma for b in behaviours])
+
+    def learn(self, prompts: list[str], answers: list[str | None]) -> None:
+        """Give the miners a data set's reference answers (what an honest miner would know)."""
+        self.references.update((p, a) for p, a in zip(prompts, answers) if a)
+
+    def __call__(self, roles: list[str], messages: list[str], uids: np.ndarray, timeout: float,
+                 question: bool = False) -> list[Call]:
+        query = Query(tuple(roles), tuple(messages), question)
+        query = Query(query.roles, query.messages, question, self.references.get(query.prompt))
+        uids = np.asarray(uids, dtype=int)
+        elapsed = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
+        return [self._call(int(uid), query, float(seconds), timeout) for uid, seconds in zip(uids, elapsed)]
+
+    def _call(self, uid: int, query: Query, elapsed: float, timeout: float) -> Call:
+        if elapsed > timeout:
+            return Call(uid, "", TIMEOUT, timeout)
+        try:
+            completion = self.behaviours[uid].respond(query, uid, self.rng)
+        except Exception as error:  # a crashing miner is a failed call, not a failed validator
+            return Call(uid, "", UNKNOWN_EXCEPTION, elapsed, f"{type(error).__name__}: {error}"[:200])
+        if completion is None:
+            return Call(uid, "", EMPTY_RESPONSE, elapsed, "no completion")
+        if not isinstance(completion, str):
+            return Call(uid, "", INVALID_RESPONSE, elapsed, f"completion of type {type(completion).__name__}")
+        completion = completion[: self.max_completion_chars].encode("utf-8", "replace").decode("utf-8")
+        return Call(uid, completion, SUCCESS if completion else EMPTY_RESPONSE, elapsed)

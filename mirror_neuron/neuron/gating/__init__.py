@@ -1,0 +1,1 @@
+"""Gating models: text -> one score per uid, used to pick whom to query, trained online."""

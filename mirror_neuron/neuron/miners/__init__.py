@@ -1,0 +1,1 @@
+"""Miner behaviours: the strategies a dummy dendrite pool's uids play."""

@@ -1,0 +1,53 @@
+"""The miner contract: a query in, a completion (or nothing) out, with a latency distribution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, PositiveFloat
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the validator sends: (role, content) messages, plus what a simulation may know about them.
+
+    ``question`` is true when the validator asks the miners for a question rather than an answer.
+    ``reference`` is the data set's reference answer for the last user message, when there is one.
+    """
+
+    roles: tuple[str, ...]
+    messages: tuple[str, ...]
+    question: bool = False
+    reference: str | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The last user message (the question being asked)."""
+        for role, message in zip(reversed(self.roles), reversed(self.messages)):
+            if role == "user":
+                return message
+        return self.messages[-1] if self.messages else ""
+
+    @property
+    def text(self) -> str:
+        """The unravelled conversation: one ``"{role}: {content}"`` line per message."""
+        return "".join(f"{role}: {message}\n" for role, message in zip(self.roles, self.messages))
+
+
+class Behaviour(BaseModel):
+    """A miner strategy. Its fields are its parameters (set from the config); unknown ones are errors.
+
+    ``latency_median`` and ``latency_sigma`` give a log-normal latency in simulated seconds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ClassVar[str]
+    latency_median: PositiveFloat = 1.0
+    latency_sigma: float = 0.3
+
+    def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
+        """The completion for ``query``; may return ``None`` or raise, as real miners do."""
+        raise NotImplementedError

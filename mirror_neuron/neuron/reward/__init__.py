@@ -1,0 +1,1 @@
+"""Reward models: (prompt, completion) -> reward, with every component kept for analysis."""
