@@ -15,8 +15,8 @@ class FieldSpec(BaseModel):
     """Where a canonical column comes from.
 
     ``field`` is a dotted path into the record (``answers.text``). When it holds a list,
-    ``take`` keeps the ``first`` element (``None`` when empty), ``all`` of them, or ``join``s
-    them with ``sep``.
+    ``take`` keeps the ``first`` element, ``all`` of them, or ``join``s them (nulls left out) with
+    ``sep``; an empty list is ``None`` for ``first`` and ``join``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -41,7 +41,10 @@ def lookup(record: Any, dotted: str) -> Any:
         if isinstance(current, dict):
             current = current.get(part, MISSING)
         elif isinstance(current, list):
-            current = [item.get(part) for item in current if isinstance(item, dict)]
+            items = [item for item in current if isinstance(item, dict)]
+            if current and not any(part in item for item in items):
+                return MISSING  # a misspelt key inside a list must not read as a list of nulls
+            current = [item.get(part) for item in items]
         else:
             return MISSING
         if current is MISSING:
@@ -60,7 +63,8 @@ def extract(record: dict[str, Any], spec: FieldSpec) -> Any:
         return value[0] if value else None
     if spec.take == "all":
         return list(value)
-    return spec.sep.join(str(item) for item in value)
+    items = [str(item) for item in value if item is not None]
+    return spec.sep.join(items) if items else None  # like ``first``: an empty list is no value
 
 
 def split_dialogue(text: str) -> tuple[str, str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from mirror_neuron.errors import ConfigError
+from mirror_neuron.errors import ConfigError, did_you_mean
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.data import sources
 from mirror_neuron.steps.data.schema import MISSING, Canonical, FieldSpec, extract, to_canonical_hh
@@ -15,6 +16,10 @@ from mirror_neuron.store import ChunkWriter, StepOutput, sha256_file
 
 CANONICAL_ORDER = ("question", "answer", "context", "prompt", "chosen", "rejected")
 UNSPLIT = "all"
+FIELD_SCAN = 1000  # records scanned for field names (error messages, schema-less mapping)
+
+# (name in row ids, e.g. "NQ-open.dev.jsonl" or "helpful-base/test.jsonl.gz"; the file)
+SourceFile = tuple[str, Path]
 
 
 class SampleConfig(BaseModel):
@@ -75,11 +80,13 @@ class DatasetStep(Step):
 
     def resolve(self) -> dict[str, Any]:
         resolved = super().resolve()
-        resolved["sample"]["seed"] = self._seed
+        # The seed only matters to random sampling; leaving it out otherwise keeps a changed
+        # experiment seed from invalidating stored first/all samples.
+        resolved["sample"]["seed"] = self._seed if self.config.sample.method == "random" else None
         self._files = self._locate()
         if self._files is not None:
             resolved["source_files"] = {
-                split: [{"name": f.name, "sha256": sha256_file(f)} for f in files]
+                split: [{"name": name, "sha256": sha256_file(f)} for name, f in files]
                 for split, files in self._files.items()
             }
         return resolved
@@ -91,7 +98,7 @@ class DatasetStep(Step):
     def _splits(self) -> list[str]:
         return list(self.config.schema_) if self.config.schema_ else [UNSPLIT]
 
-    def _locate(self) -> dict[str, list[Path]] | None:
+    def _locate(self) -> dict[str, list[SourceFile]] | None:
         """Local files per split, or ``None`` for a hub dataset."""
         text = self.config.path
         if text.startswith(sources.BUILTIN_PREFIX):
@@ -102,7 +109,7 @@ class DatasetStep(Step):
         else:
             path = (self.context.config_dir / Path(text).expanduser()).resolve()
             if not path.exists():
-                if sources.looks_local(text):
+                if sources.looks_local(text) or not sources.is_hub_name(text):
                     raise ConfigError(f"no such file or folder: {path}", self.context.where("path"))
                 return None
         splits = self._splits()
@@ -114,74 +121,96 @@ class DatasetStep(Step):
             if sources.data_format(path) is None:
                 raise ConfigError(f"unsupported file type '{path.name}'; use .jsonl, .json, .csv or .parquet "
                                   "(optionally .gz)", self.context.where("path"))
-            return {splits[0]: [path]}
+            return {splits[0]: [(path.name, path)]}
         located = {}
         for split in splits:
             files = sources.split_files(path, split, only_split=len(splits) == 1)
             if not files:
                 raise ConfigError(f"no .jsonl/.json/.csv/.parquet file in {path} has '{split}' in its name",
-                                  self.context.where("schema", split) if self.config.schema_ else self.context.where("path"))
-            located[split] = files
+                                  self._where_split(split))
+            # Files in subfolders (the official hh-rlhf layout has helpful-base/test.jsonl.gz and
+            # harmless-base/test.jsonl.gz) are named by their relative path, so row ids stay unique.
+            located[split] = [(f.relative_to(path).as_posix(), f) for f in files]
         return located
 
-    def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
-        import pandas as pd
+    def _where_split(self, split: str) -> str:
+        """Where to point an error about one split: its schema key, or ``path`` when there is no schema."""
+        return self.context.where("schema", split) if self.config.schema_ else self.context.where("path")
 
-        rows = self._load_rows()
+    def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
+        import pyarrow as pa
+
+        rows, schema = self._load_rows()
         available = len(rows)
         rows = self._sample(rows)
         size = self.config.chunk_rows
         for start in range(writer.completed * size, len(rows), size):
-            writer.write(data=pd.DataFrame(rows[start:start + size]))
+            # One explicit schema for every chunk: a chunk of only nulls or empty lists still has
+            # the types of the others, so the merged table is the same however it was chunked.
+            writer.write(data=pa.Table.from_pylist(rows[start:start + size], schema=schema))
         return {"rows": len(rows), "rows_available": available}
 
-    def _load_rows(self) -> list[dict[str, Any]]:
-        files = getattr(self, "_files", None)
-        if files is None and not self.config.path.startswith(sources.BUILTIN_PREFIX):
-            files = self._locate()
+    def _load_rows(self) -> tuple[list[dict[str, Any]], Any]:
+        """All mapped rows, in split then file then record order, and their Arrow schema."""
+        import pyarrow as pa
+
+        if not hasattr(self, "_files"):
+            self._files = self._locate()
+        files = self._files
         rows: list[dict[str, Any]] = []
+        columns: dict[str, Any] = {}
         for split in self._splits():
             if files is None:
                 hub_split = "train" if split == UNSPLIT else split
                 batches = [(self.config.path, sources.load_hub(self.config.path, hub_split, self.config.revision))]
             else:
-                batches = [(f.name, sources.read_records(f)) for f in files[split]]
-            for source_name, records in batches:
-                rows.extend(self._map(split, source_name, records))
-        return rows
+                batches = [(name, sources.read_records(f)) for name, f in files[split]]
+            records = [record for _, batch in batches for record in batch]
+            if not records:
+                shown = ", ".join(name for name, _ in batches)
+                raise ConfigError(f"split '{split}' has no records ({shown})", self._where_split(split))
+            mapping = self._mapping(split, records)
+            for column, spec in mapping.items():
+                columns[column] = pa.list_(pa.string()) if spec.take == "all" else pa.string()
+            for source_name, batch in batches:
+                rows.extend(self._map(split, source_name, batch, mapping))
+        if self.config.dialogue == "hh":
+            columns.update(prompt=pa.string(), chosen=pa.string(), rejected=pa.string())
+        order = [c for c in CANONICAL_ORDER if c in columns]
+        schema = pa.schema([("row_id", pa.string()), ("split", pa.string())] + [(c, columns[c]) for c in order])
+        return rows, schema
 
-    def _map(self, split: str, source_name: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        mapping = self._mapping(split, records)
+    def _map(self, split: str, source_name: str, records: list[dict[str, Any]],
+             mapping: dict[str, FieldSpec]) -> list[dict[str, Any]]:
         rows = []
         for index, record in enumerate(records):
             row: dict[str, Any] = {"row_id": f"{split}/{source_name}#{index}", "split": split}
             for column, spec in mapping.items():
                 value = extract(record, spec)
-                row[column] = None if value is MISSING else value
+                row[column] = None if value is MISSING else _as_text(value, as_list=spec.take == "all")
             rows.append(to_canonical_hh(row) if self.config.dialogue == "hh" else row)
         return rows
 
     def _mapping(self, split: str, records: list[dict[str, Any]]) -> dict[str, FieldSpec]:
         """The split's column specs, checked against the records' fields."""
-        fields = sorted({key for record in records[:1000] for key in record})
+        fields = _field_names(records[:FIELD_SCAN])
         if not self.config.schema_:
             mapping = {c: FieldSpec(field=c) for c in CANONICAL_ORDER if c in fields}
             if not mapping:
                 raise ConfigError(f"the records have none of the columns {', '.join(CANONICAL_ORDER)}; add a "
                                   f"schema mapping them to fields ({', '.join(fields)})", self.context.where("path"))
-            return mapping
-        mapping = {column: spec if isinstance(spec, FieldSpec) else FieldSpec(field=spec)
-                   for column, spec in self.config.schema_[split].items()}
-        for column, spec in mapping.items():
-            if records and all(extract(record, spec) is MISSING for record in records):
-                from mirror_neuron.errors import did_you_mean
-
-                hint = did_you_mean(spec.field.split(".")[0], fields)
-                raise ConfigError(f"no record has the field '{spec.field}'{hint}; fields: {', '.join(fields)}",
-                                  self.context.where("schema", split, column))
-        if self.config.dialogue == "hh" and not {"chosen", "rejected"} <= set(mapping):
-            raise ConfigError("dialogue: hh needs the schema to map 'chosen' and 'rejected'",
-                              self.context.where("dialogue"))
+        else:
+            mapping = {column: spec if isinstance(spec, FieldSpec) else FieldSpec(field=spec)
+                       for column, spec in self.config.schema_[split].items()}
+            for column, spec in mapping.items():
+                if all(extract(record, spec) is MISSING for record in records):
+                    hint = did_you_mean(spec.field, fields)
+                    raise ConfigError(f"no record has the field '{spec.field}'{hint}; fields: {', '.join(fields)}",
+                                      self.context.where("schema", split, column))
+        if self.config.dialogue == "hh" and (not {"chosen", "rejected"} <= set(mapping) or
+                                             "all" in (mapping["chosen"].take, mapping["rejected"].take)):
+            raise ConfigError("dialogue: hh needs the schema to map 'chosen' and 'rejected' (each to one text, "
+                              "not take: all)", self.context.where("dialogue"))
         return mapping
 
     def _sample(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -194,3 +223,41 @@ class DatasetStep(Step):
 
         chosen = np.random.default_rng(self._seed).choice(len(rows), size=sample.n, replace=False)
         return [rows[i] for i in sorted(chosen)]
+
+
+def _field_names(records: list[dict[str, Any]]) -> list[str]:
+    """Top-level field names and dotted paths into nested mappings (``answers.text``), sorted."""
+    names: set[str] = set()
+
+    def walk(value: dict[str, Any], prefix: str, depth: int) -> None:
+        for key, inner in value.items():
+            names.add(prefix + str(key))
+            if isinstance(inner, dict) and depth < 3:
+                walk(inner, f"{prefix}{key}.", depth + 1)
+
+    for record in records:
+        walk(record, "", 0)
+    return sorted(names)
+
+
+def _as_text(value: Any, as_list: bool) -> Any:
+    """A canonical column value as text: ``None``, a string, or (``as_list``, for ``take: all``) a list of them.
+
+    Sources are loosely typed (an answer may be ``42`` in one record and ``"forty"`` in the next);
+    one text type per column keeps every chunk's table alike.
+    """
+    if as_list and isinstance(value, list):
+        return [_text(item) for item in value]
+    return _text(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value != value:  # NaN from a numeric Parquet column
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
