@@ -40,6 +40,10 @@ FAMILIES: dict[str, str] = {
 CATALOGUE: list[Component] = [
     Component("data", "Dataset", "mirror_neuron.steps.data.step:DatasetStep",
               "load, map and sample prompts or preference pairs from local files, built-ins or the HF hub"),
+    Component("model", "neuron", "mirror_neuron.steps.model.neuron:NeuronModelStep",
+              "a simulated validator: metagraph, dummy miners, gating, reward and weights, all swappable"),
+    Component("query", "Neuron", "mirror_neuron.steps.query.neuron:NeuronQueryStep",
+              "run the neuron's forward, train or inference over the data; one row per event, weight snapshots"),
     Component("dataset", "prompts", "prompts.jsonl",
               "small built-in prompt set: questions with reference answers, written for this project"),
     *(Component("behaviour", name, f"mirror_neuron.neuron.miners.scripted:{cls}", summary) for name, cls, summary in (
@@ -57,6 +61,8 @@ CATALOGUE: list[Component] = [
         ("slow", "Slow", "an honest miner that mostly times out"),
         ("flaky", "Flaky", "an honest miner that often errors, returns None or an empty string"),
     )),
+    Component("behaviour", "lm", "mirror_neuron.neuron.miners.lm:LanguageModelMiner",
+              "generates with a local causal LM (path: smollm2, tiny:gpt2, a local dir or hub id)"),
     Component("gating", "RandomGatingModel", "mirror_neuron.neuron.gating.base:RandomGatingModel",
               "uniform random scores: uids picked at random"),
     Component("gating", "ConstantGatingModel", "mirror_neuron.neuron.gating.base:ConstantGatingModel",
@@ -69,10 +75,10 @@ CATALOGUE: list[Component] = [
 
 # Names a config may already use whose components this release does not ship yet.
 NOT_YET_AVAILABLE: dict[str, dict[str, str]] = {
-    "model": {"neuron": "the simulated validator neuron", "reward_model": "reward models",
+    "model": {"reward_model": "reward models",
               "sequence_classification": "sequence-classification reward models",
               "log_prob": "log-probability rewards"},
-    "query": {"Neuron": "neuron queries", "RewardModel": "reward-model queries"},
+    "query": {"RewardModel": "reward-model queries"},
     "analysis": {"analysis": "analysis steps"},
 }
 

@@ -138,6 +138,10 @@ class ChunkWriter:
         if self.on_chunk is not None:
             self.on_chunk(self.completed)
 
+    def chunk_dir(self, index: int) -> Path:
+        """The folder of completed chunk ``index`` (a step's own files from it are read on resume)."""
+        return self.chunks_dir / f"{index:06d}"
+
     def write(self, **tables: Any) -> None:
         """Write one chunk holding the given tables (``writer.write(data=frame)``)."""
         with self.chunk() as chunk:

@@ -63,7 +63,7 @@ class Neuron:
     def __init__(self, metagraph: Metagraph, dendrite_pool: DummyDendritePool, gating_model: GatingModelBase,
                  reward_model: RewardModelBase | None, *, alpha: float = 0.99, rule: str = "softmax_scatter",
                  limits: ChainLimits = ChainLimits(), timeout: float = 12.0, training_topk: int = 50,
-                 seed: int = 0, prompts: list[str] | None = None) -> None:
+                 churn_every: int = 0, churn_count: int = 1, seed: int = 0, prompts: list[str] | None = None) -> None:
         self.metagraph = metagraph
         self.dendrite_pool = dendrite_pool
         self.gating_model = gating_model
@@ -72,9 +72,13 @@ class Neuron:
         self.limits = limits
         self.timeout = timeout
         self.training_topk = training_topk
+        self.churn_every, self.churn_count = churn_every, churn_count
         self.rng = np.random.default_rng(seed)
         self.prompts = prompts or []
         self.history: list[Event] = []
+        self.steps_done = 0  # forward passes so far (the history may be cleared to save memory)
+        self.train_steps_done = 0
+        self.bootstrap = ""  # the next training prompt
         self._hotkeys = list(metagraph.hotkeys)
         self._generation = metagraph.generation
 
@@ -89,6 +93,9 @@ class Neuron:
         original; the event of a pass with no success is still kept in :attr:`history`).
         ``train_network`` is accepted for compatibility and does nothing: the mirror trains no network.
         """
+        if self.churn_every and self.steps_done and self.steps_done % self.churn_every == 0:
+            candidates = self.metagraph.uids
+            self.metagraph.churn(self.rng.choice(candidates, size=min(self.churn_count, len(candidates)), replace=False))
         self.sync_metagraph()
         available = self.metagraph.available_uids()
         if len(available) == 0:
@@ -99,11 +106,12 @@ class Neuron:
         uids = self._pick_uids(available, scores, topk, random_sample_uids)
         calls = self.dendrite_pool(roles, messages, uids, timeout or self.timeout, question=question)
         event = Event(
-            step=len(self.history), block=self.metagraph.block, roles=list(roles), messages=list(messages),
+            step=self.steps_done, block=self.metagraph.block, roles=list(roles), messages=list(messages),
             question=question, uids=uids.tolist(), completions=[c.completion for c in calls],
             return_codes=[c.return_code for c in calls], elapsed=[c.elapsed for c in calls],
             errors=[c.error for c in calls], gating_scores=scores[uids].tolist())
         self.history.append(event)
+        self.steps_done += 1
         ok = np.array([c.is_success and len(c.completion) > MIN_COMPLETION_CHARS for c in calls], dtype=bool)
         successful, unsuccessful = uids[ok], uids[~ok]
         if len(successful) == 0:
@@ -129,17 +137,17 @@ class Neuron:
         AI language model, " loses that phrase, as in the original. The original looped forever.
         """
         events: list[Event] = []
-        bootstrap = ""
-        for step in range(steps):
-            if step % 3 == 0 or not bootstrap:
-                bootstrap = self._fresh_prompt()
-            asked = self.forward(["system", "user"], [BASE_PROMPT, bootstrap], topk=self.training_topk,
+        for _ in range(steps):
+            if self.train_steps_done % 3 == 0 or not self.bootstrap:
+                self.bootstrap = self._fresh_prompt()
+            asked = self.forward(["system", "user"], [BASE_PROMPT, self.bootstrap], topk=self.training_topk,
                                  random_sample_uids=True, train_gating_model=True, question=True)
-            question = asked.best.removeprefix(AI_PREFIX) if asked else bootstrap
+            question = asked.best.removeprefix(AI_PREFIX) if asked else self.bootstrap
             answered = self.forward(["system", "user"], [BASE_PROMPT, question], topk=self.training_topk,
                                     random_sample_uids=True, train_gating_model=True)
             events.extend(e for e in (asked, answered) if e is not None)
-            bootstrap = f"{answered.best}{FOLLOW_UP}" if answered else self._fresh_prompt()
+            self.bootstrap = f"{answered.best}{FOLLOW_UP}" if answered else self._fresh_prompt()
+            self.train_steps_done += 1
         return events
 
     def inference(self, messages: list[str], timeout: float | None = None, dont_use_reward_model: bool = True,
@@ -180,7 +188,10 @@ class Neuron:
 
     def save(self, path: str | Path) -> None:
         """Save the moving scores, hotkeys, block, and the random state of every part to ``path`` (.npz)."""
-        state = {"hotkeys": self._hotkeys, "block": self.metagraph.block, "rng": self.rng.bit_generator.state,
+        graph = self.metagraph
+        state = {"hotkeys": self._hotkeys, "metagraph_hotkeys": graph.hotkeys, "next_hotkey": graph._next_hotkey,
+                 "block": graph.block, "steps_done": self.steps_done, "train_steps_done": self.train_steps_done,
+                 "bootstrap": self.bootstrap, "rng": self.rng.bit_generator.state,
                  "pool_rng": self.dendrite_pool.rng.bit_generator.state, "gating": self.gating_model.get_state(),
                  "reward": self.reward_model.get_state() if self.reward_model else None}
         with open(path, "wb") as handle:
@@ -193,7 +204,12 @@ class Neuron:
             state = json.loads(str(saved["state"]))
         self._hotkeys = state["hotkeys"]
         self._generation = -1  # compare hotkeys at the next sync
+        self.metagraph.hotkeys = list(state["metagraph_hotkeys"])
+        self.metagraph._next_hotkey = state["next_hotkey"]
         self.metagraph.block = state["block"]
+        self.steps_done = state["steps_done"]
+        self.train_steps_done = state["train_steps_done"]
+        self.bootstrap = state["bootstrap"]
         self.rng.bit_generator.state = state["rng"]
         self.dendrite_pool.rng.bit_generator.state = state["pool_rng"]
         self.gating_model.set_state(state["gating"])

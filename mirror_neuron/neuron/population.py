@@ -13,12 +13,25 @@ from mirror_neuron.neuron.miners.base import Behaviour
 DEFAULT_BEHAVIOUR = "honest"
 
 
-def behaviour_class(name: str) -> type[Behaviour]:
-    """The behaviour registered as ``name``, or user code named ``module:Class``."""
+def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
+    """The behaviour registered as ``name``, or user code: ``module:Class`` (a Behaviour subclass) or
+    ``module:function`` (called as ``function(query, uid, rng, **params)``)."""
     found = registry.get("behaviour", name).load()
-    if not (isinstance(found, type) and issubclass(found, Behaviour)):
-        raise UserError(f"'{name}' is not a miner behaviour (a subclass of mirror_neuron.neuron.miners.base.Behaviour)")
-    return found
+    cls: type[Behaviour] = found
+    if isinstance(found, type) and issubclass(found, Behaviour):
+        pass
+    elif callable(found) and not isinstance(found, type):
+        from mirror_neuron.neuron.miners.custom import FunctionBehaviour
+
+        latency = {k: params.pop(k) for k in ("latency_median", "latency_sigma") if k in params}
+        cls, params = FunctionBehaviour, {"target": name, "params": params, **latency}
+    else:
+        raise UserError(f"'{name}' is neither a miner behaviour class nor a function")
+    try:
+        return cls(**params)
+    except Exception as error:  # pydantic validation of the behaviour's parameters
+        lines = str(error).splitlines()
+        raise UserError(f"miners.{name}: invalid parameters ({'; '.join(lines[1:3]).strip()})") from None
 
 
 def build_population(spec: dict[str, Any], n: int, seed: int = 0) -> list[Behaviour]:
@@ -37,15 +50,9 @@ def build_population(spec: dict[str, Any], n: int, seed: int = 0) -> list[Behavi
             count = round(amount * n)
         else:
             raise UserError(f"miners.{name}: expected a count, a share in [0, 1], or {{count|share, params...}}")
-        cls = behaviour_class(name)
-        try:
-            behaviour = cls(**params)
-        except Exception as error:  # pydantic validation of the behaviour's parameters
-            first = str(error).splitlines()
-            raise UserError(f"miners.{name}: invalid parameters ({'; '.join(first[1:3]).strip()})") from None
-        assigned.extend([behaviour] * count)
+        assigned.extend([make_behaviour(name, params)] * count)
     if len(assigned) > n:
         raise UserError(f"miners: the population declares {len(assigned)} miners but the metagraph has {n} uids")
-    assigned.extend([behaviour_class(DEFAULT_BEHAVIOUR)()] * (n - len(assigned)))
+    assigned.extend([make_behaviour(DEFAULT_BEHAVIOUR, {})] * (n - len(assigned)))
     order = np.random.default_rng(seed).permutation(n)
     return [assigned[i] for i in order]

@@ -1,0 +1,1 @@
+"""Model steps: describe and load a model (the simulated neuron, reward models)."""

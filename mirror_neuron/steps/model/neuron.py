@@ -1,0 +1,60 @@
+"""``type: neuron``: describe a simulated validator; stores its resolved parts and its uid table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from mirror_neuron import registry
+from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.neuron.config import NeuronConfig, build_neuron
+from mirror_neuron.neuron.population import build_population
+from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.store import ChunkWriter, StepOutput
+
+
+class NeuronModelConfig(StepConfig, NeuronConfig):
+    """A ``model`` entry with ``type: neuron``: the metagraph, miners, gating, reward and weights."""
+
+
+class NeuronModelStep(Step):
+    section = "model"
+    config_class = NeuronModelConfig
+    config: NeuronModelConfig
+
+    def resolve(self) -> dict[str, Any]:
+        resolved = super().resolve()
+        resolved["seed"] = self.neuron_config().seed
+        self._check_parts()
+        return resolved
+
+    def neuron_config(self) -> NeuronConfig:
+        """The neuron's config with its seed resolved against the experiment's."""
+        fields = self.config.model_dump(exclude={"id", "requires"})
+        config = NeuronConfig.model_validate(fields)
+        return config.model_copy(update={"seed": config.seed if config.seed is not None else self.context.seed})
+
+    def _check_parts(self) -> None:
+        """Names and parameters are checked before anything runs; models are loaded only by the query."""
+        checks = [("miners", lambda: build_population(self.config.miners, self.config.metagraph.n))]
+        checks.append(("gating", lambda: registry.get("gating", self.config.gating.type)))
+        if self.config.reward is not None:
+            checks.append(("reward", lambda: registry.get("reward", self.config.reward.type)))
+        for key, check in checks:
+            try:
+                check()
+            except UserError as error:
+                raise ConfigError(error.message, self.context.where(key)) from None
+
+    def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
+        neuron = build_neuron(self.neuron_config(), self.context.seed)
+        graph = neuron.metagraph
+        table = pd.DataFrame({
+            "uid": graph.uids, "hotkey": graph.hotkeys,
+            "behaviour": [b.name for b in neuron.dendrite_pool.behaviours],
+            "is_serving": graph.is_serving, "validator_permit": graph.validator_permit, "stake": graph.stake,
+        })
+        if writer.completed == 0:
+            writer.write(data=table)
+        return {"uids": float(graph.n), "available_uids": float(len(graph.available_uids()))}

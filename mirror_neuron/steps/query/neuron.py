@@ -1,0 +1,139 @@
+"""``entrypoint: Neuron``: run the simulated validator over the data's prompts and store every event.
+
+One row per forward pass in table ``data`` (prompt, queried uids and their behaviours, completions,
+return codes, latencies, rewards with every component, gating scores); table ``weights`` holds a
+snapshot of every uid's moving score and weight every ``weights_every`` passes and at the end. The
+neuron's state is saved with each chunk, so an interrupted query resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import PositiveInt, model_validator
+
+from mirror_neuron.errors import ConfigError
+from mirror_neuron.neuron.config import NeuronConfig, build_neuron
+from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
+from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.store import ChunkWriter, StepOutput
+
+STATE_FILE = "neuron_state.npz"
+
+
+class NeuronQueryConfig(StepConfig):
+    """How to drive the neuron: ``forward`` over each prompt, ``train`` for ``steps``, or ``inference``."""
+
+    method: Literal["forward", "train", "inference"] = "forward"
+    steps: PositiveInt | None = None  # train: bootstrap steps (two passes each)
+    passes: PositiveInt = 1  # forward / inference: times over the data
+    topk: int | None = None  # forward: uids queried (None or -1: all available)
+    random_sample_uids: bool = False
+    train_gating_model: bool = False
+    timeout: float | None = None
+    dont_use_reward_model: bool = True  # inference
+    weights_every: PositiveInt = 50
+    chunk_size: PositiveInt = 100  # forward passes (or train steps, or prompts) per stored chunk
+
+    @model_validator(mode="after")
+    def _steps_for_train(self) -> NeuronQueryConfig:
+        if self.method == "train" and self.steps is None:
+            raise ValueError("method 'train' needs steps")
+        return self
+
+
+class NeuronQueryStep(Step):
+    section = "query"
+    config_class = NeuronQueryConfig
+    config: NeuronQueryConfig
+
+    def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
+        model, data = self._inputs(inputs)
+        questions, answers = [], []
+        if data is not None:
+            table = data.table()
+            column = "question" if "question" in table else "prompt"
+            questions = table[column].fillna("").astype(str).tolist()
+            answers = table["answer"].tolist() if "answer" in table else [None] * len(questions)
+        config = NeuronConfig.model_validate(model.manifest["config"])
+        neuron = build_neuron(config, self.context.seed, prompts=questions)
+        neuron.dendrite_pool.learn(questions, [a if isinstance(a, str) else None for a in answers])
+        if writer.completed:
+            neuron.load(writer.chunk_dir(writer.completed - 1) / STATE_FILE)
+        units = self._units(len(questions))
+        size = self.config.chunk_size
+        for start in range(writer.completed * size, units, size):
+            rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+            final = start + size >= units
+            if final and self.config.method != "inference" and not (weights and neuron.steps_done % self.config.weights_every == 0):
+                weights.append(self._weights(neuron))
+            with writer.chunk() as chunk:
+                chunk.table("data", pd.DataFrame(rows))
+                if weights:
+                    chunk.table("weights", pd.concat(weights, ignore_index=True))
+                neuron.save(chunk.file(STATE_FILE))
+            neuron.history.clear()  # stored: keep memory flat
+        return self._summary(neuron)
+
+    def _inputs(self, inputs: dict[str, StepOutput]) -> tuple[StepOutput, StepOutput | None]:
+        models = [o for o in inputs.values() if o.manifest["kind"] == "model" and o.manifest["entrypoint"] == "neuron"]
+        data = [o for o in inputs.values() if o.manifest["kind"] == "data"]
+        if len(models) != 1 or len(data) > 1 or (not data and self.config.method != "train"):
+            raise ConfigError("a Neuron query requires one model entry of type neuron and one data entry "
+                              "(train may go without data)", self.context.where("requires"))
+        return models[0], data[0] if data else None
+
+    def _units(self, prompts: int) -> int:
+        if self.config.method == "train":
+            return self.config.steps or 0
+        return prompts * self.config.passes
+
+    def _run_units(self, neuron: Neuron, questions: list[str], units: range) -> tuple[list[dict], list[pd.DataFrame]]:
+        rows: list[dict[str, Any]] = []
+        weights: list[pd.DataFrame] = []
+        config = self.config
+        for unit in units:
+            if config.method == "inference":
+                question = questions[unit % len(questions)]
+                answer = neuron.inference([question], timeout=config.timeout,
+                                          dont_use_reward_model=config.dont_use_reward_model)
+                rows.append({"unit": unit, "prompt": question, "completion": answer})
+                continue
+            seen = len(neuron.history)
+            if config.method == "train":
+                neuron.train(1)
+            else:
+                neuron.forward(["system", "user"], [BASE_PROMPT, questions[unit % len(questions)]], topk=config.topk,
+                               random_sample_uids=config.random_sample_uids,
+                               train_gating_model=config.train_gating_model, timeout=config.timeout)
+            for event in neuron.history[seen:]:
+                rows.append(self._row(unit, event, neuron))
+                if (event.step + 1) % config.weights_every == 0:
+                    weights.append(self._weights(neuron))
+        return rows, weights
+
+    def _row(self, unit: int, event: Event, neuron: Neuron) -> dict[str, Any]:
+        row = event.as_row()
+        raw, normalized = row.pop("reward_components"), row.pop("reward_normalized")
+        row["unit"] = unit
+        row["prompt"] = event.messages[-1]
+        row["behaviours"] = [neuron.dendrite_pool.behaviours[uid].name for uid in event.uids]
+        row.update({f"reward_raw.{name}": values for name, values in raw.items()})
+        row.update({f"reward_normalized.{name}": values for name, values in normalized.items()})
+        return row
+
+    def _weights(self, neuron: Neuron) -> pd.DataFrame:
+        uids, weights = neuron.compute_weights()
+        return pd.DataFrame({"step": neuron.steps_done, "uid": uids, "hotkey": neuron.metagraph.hotkeys,
+                             "behaviour": [b.name for b in neuron.dendrite_pool.behaviours],
+                             "score": neuron.moving_averaged_scores.scores, "weight": weights})
+
+    def _summary(self, neuron: Neuron) -> dict[str, float]:
+        _, weights = neuron.compute_weights()
+        names = np.array([b.name for b in neuron.dendrite_pool.behaviours])
+        summary = {"forward_passes": float(neuron.steps_done)}
+        summary.update({f"weight_share/{name}": float(weights[names == name].sum()) for name in sorted(set(names))})
+        return summary
+

@@ -1,0 +1,109 @@
+"""The Neuron query step: events and weight snapshots from forward, train and inference; exact resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mirror_neuron.config import parse_experiment
+from mirror_neuron.errors import ConfigError
+from mirror_neuron import runner
+from mirror_neuron.runner import RunOptions, plan, run_experiment
+from mirror_neuron.store import Store
+from mirror_neuron.yaml_source import load_yaml_text
+
+CONFIG = """
+experiment: {{name: neuron, seed: 3}}
+tracking: {{backend: none}}
+data:
+  id: prompts
+  path: builtin:prompts
+model:
+  id: neuron
+  type: neuron
+  metagraph: {{n: 24, validators: 2, not_serving: 0.1}}
+  miners: {{echo: 4, flaky: 3, slow: 2, stock_phrase: 3}}
+  gating: {{type: RandomGatingModel}}
+  reward: {{type: RandomRewardModel}}
+  churn: {{every: 20, count: 1}}
+query:
+  id: q
+  requires: [neuron, prompts]
+  entrypoint: Neuron
+{query}
+"""
+
+
+def run(tmp_path: Path, query: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "c.yml"
+    config.write_text(CONFIG.format(query=query))
+    output = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records[-1].output
+    weights = output.table("weights") if output.table_path("weights").exists() else None
+    return output.table(), weights
+
+
+def test_forward_stores_one_row_per_event_and_weight_snapshots(tmp_path: Path) -> None:
+    events, weights = run(tmp_path, "  method: forward\n  topk: 6\n  passes: 2\n  weights_every: 16\n  chunk_size: 25\n")
+    assert len(events) == 48 * 2
+    first = events.iloc[0]
+    assert len(first["uids"]) == 6 and len(first["behaviours"]) == 6 and len(first["completions"]) == 6
+    assert set(first["successful_uids"]) <= set(first["uids"]) and len(first["rewards"]) == len(first["successful_uids"])
+    assert "reward_raw.random" in events.columns
+    assert events["step"].tolist() == list(range(96))
+    sums = weights.groupby("step")["weight"].sum()
+    np.testing.assert_allclose(sums, 1.0)
+    assert sums.index.tolist() == [16, 32, 48, 64, 80, 96]
+    final = weights[weights["step"] == 96]
+    assert final.loc[final["behaviour"] == "slow", "weight"].sum() < final.loc[final["behaviour"] == "honest", "weight"].sum()
+    prompts = pd.Series([row[-1] for row in events["messages"]])
+    assert prompts.nunique() == 48
+
+
+def test_train_and_inference(tmp_path: Path) -> None:
+    events, weights = run(tmp_path / "train", "  method: train\n  steps: 12\n")
+    assert len(events) <= 24 and events["question"].any() and (~events["question"]).any()
+    assert weights is not None and weights["step"].max() == events["step"].max() + 1
+    answers, none = run(tmp_path / "inference", "  method: inference\n")
+    assert none is None and len(answers) == 48 and answers["completion"].str.len().gt(0).mean() > 0.5
+
+
+class Interrupt(Exception):
+    """Raised after the third chunk: a run stopped in the middle."""
+
+
+def test_an_interrupted_query_resumes_to_the_same_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    query = "  method: forward\n  topk: 8\n  chunk_size: 10\n  weights_every: 7\n"
+    expected_events, expected_weights = run(tmp_path / "whole", query)
+
+    def stop_after_three(name: str):
+        def report(completed: int) -> None:
+            if completed == 3 and "query" in name:
+                raise Interrupt
+        return report
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "_chunk_progress", stop_after_three)
+        with pytest.raises(Interrupt):
+            run(tmp_path / "split", query)
+    assert Store(tmp_path / "split" / "store").partial_chunks(plan_fingerprint(tmp_path / "split")) == 3
+    events, weights = run(tmp_path / "split", query)
+    pd.testing.assert_frame_equal(events, expected_events)
+    pd.testing.assert_frame_equal(weights, expected_weights)
+
+
+def plan_fingerprint(folder: Path) -> str:
+    """The query's fingerprint for the config in ``folder``."""
+    experiment = parse_experiment(load_yaml_text((folder / "c.yml").read_text(), str(folder / "c.yml")))
+    return plan(experiment, None)[-1].fingerprint
+
+
+def test_unknown_behaviours_are_config_errors(tmp_path: Path) -> None:
+    text = CONFIG.format(query="  method: forward\n").replace("echo: 4", "ecko: 4")
+    experiment = parse_experiment(load_yaml_text(text, "c.yml"))
+    with pytest.raises(ConfigError, match=r"c.yml: model.miners \(line 11\): unknown behaviour component 'ecko' "
+                                          r"\(did you mean 'echo'\?\)"):
+        plan(experiment, None)
