@@ -12,22 +12,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from mirror_neuron.neuron.dendrite import DummyDendritePool
-from mirror_neuron.neuron.gating.base import RandomGatingModel
-from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.neuron import Neuron
-from mirror_neuron.neuron.population import build_population
-from mirror_neuron.neuron.reward.base import ConstantRewardModel
 
 POPULATION = {"echo": 0.1, "stock_phrase": 0.05, "length_padder": 0.05, "flaky": 0.1, "slow": 0.05, "copycat": 0.05}
 
 
 def build(n: int) -> Neuron:
-    seeds = range(4)
-    metagraph = Metagraph.create(n, not_serving=0.02, validators=8, seed=seeds[0])
-    pool = DummyDendritePool(build_population(POPULATION, n, seeds[1]), seed=seeds[1])
-    return Neuron(metagraph, pool, RandomGatingModel(n, seeds[2]), ConstantRewardModel(), training_topk=50,
-                  seed=seeds[3], prompts=["What is the capital of Australia?", "Why is the sky blue?"])
+    config = {"metagraph": {"n": n, "not_serving": 0.02, "validators": 8}, "miners": POPULATION,
+              "gating": {"type": "RandomGatingModel"}, "reward": {"type": "ConstantRewardModel"}, "training_topk": 50}
+    return Neuron(config, prompts=["What is the capital of Australia?", "Why is the sky blue?"])
 
 
 def seconds_per_step(n: int, steps: int) -> float:

@@ -35,6 +35,7 @@ FAMILIES: dict[str, str] = {
     "behaviour": "miner behaviours of the dummy dendrite pool",
     "gating": "gating models of the neuron",
     "reward": "reward models of the neuron",
+    "filter": "reward filters of a RewardStack (`reward.filters`)",
 }
 
 CATALOGUE: list[Component] = [
@@ -71,6 +72,16 @@ CATALOGUE: list[Component] = [
               "uniform random rewards"),
     Component("reward", "ConstantRewardModel", "mirror_neuron.neuron.reward.base:ConstantRewardModel",
               "the same reward for every completion"),
+    Component("reward", "RewardStack", "mirror_neuron.neuron.reward.stack:RewardStack.from_config",
+              "later validators: weighted sum of running-z-score-normalized scorers, times filters"),
+    Component("filter", "blacklist", "mirror_neuron.neuron.reward.filters:BlacklistFilter",
+              "zero for stock phrases, refusals, prompt echoes and banned substrings"),
+    Component("filter", "task_validator", "mirror_neuron.neuron.reward.filters:TaskValidatorFilter",
+              "zero for answers given when a question was asked, and questions given for answers"),
+    Component("filter", "relevance", "mirror_neuron.neuron.reward.filters:RelevanceFilter",
+              "zero when the completion's embedding is far from the prompt's"),
+    Component("filter", "diversity", "mirror_neuron.neuron.reward.filters:DiversityFilter",
+              "zero for near-duplicates within the batch and of recent history"),
 ]
 
 # Names a config may already use whose components this release does not ship yet.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
@@ -11,9 +11,7 @@ from mirror_neuron import registry
 from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.metagraph import Metagraph
-from mirror_neuron.neuron.neuron import Neuron
 from mirror_neuron.neuron.population import build_population
-from mirror_neuron.neuron.weights import ChainLimits
 
 
 class _Strict(BaseModel):
@@ -66,20 +64,35 @@ class NeuronConfig(_Strict):
     seed: int | None = None
 
 
-def build_neuron(config: NeuronConfig, seed: int, prompts: list[str] | None = None) -> Neuron:
-    """A Neuron with every part built from ``config``; each part draws from its own seeded stream."""
-    seed = config.seed if config.seed is not None else seed
-    streams = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(6)]
+class PartSeeds(NamedTuple):
+    metagraph: int
+    population: int
+    pool: int
+    gating: int
+    reward: int
+    neuron: int
+
+
+def part_seeds(seed: int) -> PartSeeds:
+    """Independent seeds for each part, all derived from one experiment seed."""
+    return PartSeeds(*(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(PartSeeds._fields))))
+
+
+def build_metagraph(config: NeuronConfig, seed: int) -> Metagraph:
     graph = config.metagraph
-    metagraph = Metagraph.create(graph.n, graph.not_serving, graph.validators, seed=streams[0])
-    pool = DummyDendritePool(build_population(config.miners, graph.n, streams[1]), seed=streams[2])
-    gating = _part("gating", config.gating, n_uids=graph.n, seed=streams[3])
-    reward = _part("reward", config.reward, seed=streams[4]) if config.reward is not None else None
-    weights = config.weights
-    limits = ChainLimits(weights.min_allowed_weights, weights.max_weight_limit, weights.exclude_quantile)
-    return Neuron(metagraph, pool, gating, reward, alpha=weights.alpha, rule=weights.rule, limits=limits,
-                  timeout=config.timeout, training_topk=config.training_topk, churn_every=config.churn.every,
-                  churn_count=config.churn.count, seed=streams[5], prompts=prompts)
+    return Metagraph.create(graph.n, graph.not_serving, graph.validators, seed=seed)
+
+
+def build_pool(config: NeuronConfig, n: int, population_seed: int, pool_seed: int) -> DummyDendritePool:
+    return DummyDendritePool(build_population(config.miners, n, population_seed), seed=pool_seed)
+
+
+def build_gating(config: NeuronConfig, n: int, seed: int) -> Any:
+    return _part("gating", config.gating, n_uids=n, seed=seed)
+
+
+def build_reward(config: NeuronConfig, seed: int) -> Any:
+    return _part("reward", config.reward, seed=seed) if config.reward is not None else None
 
 
 def _part(family: str, part: PartConfig, **fixed: Any) -> Any:

@@ -18,6 +18,8 @@ from mirror_neuron.neuron.gating.base import GatingModelBase
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase
+from mirror_neuron.neuron.config import (NeuronConfig, build_gating, build_metagraph, build_pool, build_reward,
+                                         part_seeds)
 from mirror_neuron.neuron.weights import ChainLimits, MovingAverage, compute_weights
 
 MIN_COMPLETION_CHARS = 10  # a completion must be longer than this to count as successful
@@ -60,27 +62,37 @@ class Neuron:
     the successful uids stand in for rewards.
     """
 
-    def __init__(self, metagraph: Metagraph, dendrite_pool: DummyDendritePool, gating_model: GatingModelBase,
-                 reward_model: RewardModelBase | None, *, alpha: float = 0.99, rule: str = "softmax_scatter",
-                 limits: ChainLimits = ChainLimits(), timeout: float = 12.0, training_topk: int = 50,
-                 churn_every: int = 0, churn_count: int = 1, seed: int = 0, prompts: list[str] | None = None) -> None:
-        self.metagraph = metagraph
-        self.dendrite_pool = dendrite_pool
-        self.gating_model = gating_model
-        self.reward_model = reward_model
-        self.moving_averaged_scores = MovingAverage.zeros(metagraph.n, alpha, rule)  # type: ignore[arg-type]
-        self.limits = limits
-        self.timeout = timeout
-        self.training_topk = training_topk
-        self.churn_every, self.churn_count = churn_every, churn_count
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, config: NeuronConfig | dict[str, Any] | None = None, *, metagraph: Metagraph | None = None,
+                 dendrite_pool: DummyDendritePool | None = None, gating_model: GatingModelBase | None = None,
+                 reward_model: RewardModelBase | None | str = "from config", prompts: list[str] | None = None,
+                 seed: int = 0) -> None:
+        """Build every part from ``config`` (a :class:`NeuronConfig` or its dict), except parts passed in.
+
+        The original's ``__init__`` read a bittensor config and built real parts; the mirror's builds
+        simulated ones. ``seed`` applies when the config sets none.
+        """
+        config = config if isinstance(config, NeuronConfig) else NeuronConfig.model_validate(config or {})
+        seed = config.seed if config.seed is not None else seed
+        streams = part_seeds(seed)
+        self.config = config
+        self.metagraph = metagraph or build_metagraph(config, streams.metagraph)
+        self.dendrite_pool = dendrite_pool or build_pool(config, self.metagraph.n, streams.population, streams.pool)
+        self.gating_model = gating_model or build_gating(config, self.metagraph.n, streams.gating)
+        self.reward_model = build_reward(config, streams.reward) if reward_model == "from config" else reward_model
+        weights = config.weights
+        self.moving_averaged_scores = MovingAverage.zeros(self.metagraph.n, weights.alpha, weights.rule)
+        self.limits = ChainLimits(weights.min_allowed_weights, weights.max_weight_limit, weights.exclude_quantile)
+        self.timeout = config.timeout
+        self.training_topk = config.training_topk
+        self.churn_every, self.churn_count = config.churn.every, config.churn.count
+        self.rng = np.random.default_rng(streams.neuron)
         self.prompts = prompts or []
         self.history: list[Event] = []
         self.steps_done = 0  # forward passes so far (the history may be cleared to save memory)
         self.train_steps_done = 0
         self.bootstrap = ""  # the next training prompt
-        self._hotkeys = list(metagraph.hotkeys)
-        self._generation = metagraph.generation
+        self._hotkeys = list(self.metagraph.hotkeys)
+        self._generation = self.metagraph.generation
 
     # -- the validator's API -------------------------------------------------------------------------
 

@@ -11,18 +11,18 @@ from mirror_neuron.neuron.miners.scripted import Flaky, Honest
 from mirror_neuron.neuron.neuron import Neuron
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.neuron.reward.base import ConstantRewardModel, RandomRewardModel
-from mirror_neuron.neuron.weights import ChainLimits
 from tests.fixtures.faulty import NanRewardModel
 
 ROLES, MESSAGES = ["system", "user"], ["Be helpful.", "What is the capital of Australia?"]
-LIMITS = ChainLimits(min_allowed_weights=1, max_weight_limit=1.0)
+LOOSE_LIMITS = {"weights": {"min_allowed_weights": 1, "max_weight_limit": 1.0}}
 
 
 def make(n: int = 32, miners: dict | None = None, seed: int = 0, reward=None, **metagraph) -> Neuron:
     graph = Metagraph.create(n, seed=seed, **metagraph)
     pool = DummyDendritePool(build_population(miners or {}, n, seed), seed=seed)
     pool.learn([MESSAGES[1]], ["Canberra is the capital of Australia."])
-    return Neuron(graph, pool, RandomGatingModel(n, seed), reward or ConstantRewardModel(), limits=LIMITS, seed=seed)
+    return Neuron(LOOSE_LIMITS, metagraph=graph, dendrite_pool=pool, gating_model=RandomGatingModel(n, seed),
+                  reward_model=reward or ConstantRewardModel(), seed=seed)
 
 
 def test_random_gating_and_constant_reward_keep_weights_near_uniform() -> None:
@@ -81,7 +81,8 @@ def test_forward_follows_the_reference_steps() -> None:
     graph = Metagraph.create(6)
     pool = DummyDendritePool([Honest()] * 5 + [Flaky(failure_rate=1.0)])
     pool.learn([MESSAGES[1]], ["Canberra is the capital of Australia."])
-    neuron = Neuron(graph, pool, ConstantGatingModel(6), ConstantRewardModel(value=2.0), alpha=0.99)
+    neuron = Neuron({"weights": {"alpha": 0.99}}, metagraph=graph, dendrite_pool=pool,
+                    gating_model=ConstantGatingModel(6), reward_model=ConstantRewardModel(value=2.0))
     event = neuron.forward(ROLES, MESSAGES, topk=4)
     assert event.uids == [0, 1, 2, 3]  # constant gating: top-k ties go to the lowest uids
     assert event.successful_uids == [0, 1, 2, 3] and event.rewards == [2.0] * 4
@@ -150,3 +151,13 @@ def test_every_registered_behaviour_answers_a_query() -> None:
                 assert component.name == "flaky"
                 continue
             assert completion is None or isinstance(completion, str)
+
+
+def test_a_neuron_from_its_config_alone() -> None:
+    neuron = Neuron({"metagraph": {"n": 20, "validators": 2}, "miners": {"echo": 5}, "seed": 4})
+    assert neuron.metagraph.n == 20 and sum(b.name == "echo" for b in neuron.dendrite_pool.behaviours) == 5
+    assert type(neuron.gating_model).__name__ == "RandomGatingModel"
+    assert neuron.forward(ROLES, MESSAGES, topk=5) is not None
+    again = Neuron({"metagraph": {"n": 20, "validators": 2}, "miners": {"echo": 5}, "seed": 4})
+    assert again.forward(ROLES, MESSAGES, topk=5).as_row() == Neuron(
+        {"metagraph": {"n": 20, "validators": 2}, "miners": {"echo": 5}, "seed": 4}).forward(ROLES, MESSAGES, topk=5).as_row()

@@ -8,7 +8,8 @@ import pandas as pd
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
-from mirror_neuron.neuron.config import NeuronConfig, build_neuron
+from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.neuron import Neuron
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -48,7 +49,7 @@ class NeuronModelStep(Step):
                 raise ConfigError(error.message, self.context.where(key)) from None
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
-        neuron = build_neuron(self.neuron_config(), self.context.seed)
+        neuron = Neuron(self.neuron_config())
         graph = neuron.metagraph
         table = pd.DataFrame({
             "uid": graph.uids, "hotkey": graph.hotkeys,

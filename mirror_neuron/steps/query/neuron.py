@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError
-from mirror_neuron.neuron.config import NeuronConfig, build_neuron
+from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -58,7 +58,7 @@ class NeuronQueryStep(Step):
             questions = table[column].fillna("").astype(str).tolist()
             answers = table["answer"].tolist() if "answer" in table else [None] * len(questions)
         config = NeuronConfig.model_validate(model.manifest["config"])
-        neuron = build_neuron(config, self.context.seed, prompts=questions)
+        neuron = Neuron(config, prompts=questions, seed=self.context.seed)
         neuron.dendrite_pool.learn(questions, [a if isinstance(a, str) else None for a in answers])
         if writer.completed:
             neuron.load(writer.chunk_dir(writer.completed - 1) / STATE_FILE)
