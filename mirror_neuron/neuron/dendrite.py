@@ -72,5 +72,7 @@ class DummyDendritePool:
             return Call(uid, "", EMPTY_RESPONSE, elapsed, "no completion")
         if not isinstance(completion, str):
             return Call(uid, "", INVALID_RESPONSE, elapsed, f"completion of type {type(completion).__name__}")
-        completion = completion[: self.max_completion_chars].encode("utf-8", "replace").decode("utf-8")
+        completion = completion[: self.max_completion_chars]
+        if not completion.isascii():  # lone surrogates cannot be stored: replace them
+            completion = completion.encode("utf-8", "replace").decode("utf-8")
         return Call(uid, completion, SUCCESS if completion else EMPTY_RESPONSE, elapsed)

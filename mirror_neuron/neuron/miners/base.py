@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,7 +23,7 @@ class Query:
     question: bool = False
     reference: str | None = None
 
-    @property
+    @functools.cached_property
     def prompt(self) -> str:
         """The last user message (the question being asked)."""
         for role, message in zip(reversed(self.roles), reversed(self.messages)):

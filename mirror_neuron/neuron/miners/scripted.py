@@ -22,13 +22,19 @@ FILLER = ("furthermore", "additionally", "importantly", "notably", "overall", "i
           "is", "considered", "widely", "relevant", "context", "detail", "perspective")
 WORDS = ("apple", "river", "quantum", "blue", "history", "market", "engine", "cloud", "garden", "theory", "silent",
          "paper", "stone", "mirror", "signal", "forest", "number", "window", "orbit", "language")
+_FILLER = np.array(FILLER)
 STOPWORDS = frozenset("a an the of to in on for is are was were what which who how why when where do does did "
                       "and or it its be by with as at from that this".split())
 
 
 def fallback_answer(query: Query) -> str:
     """A plain answer when the data set gives no reference: restate the subject of the question."""
-    subject = query.prompt.rstrip("?. ").strip() or "that"
+    return _fallback(query.prompt)
+
+
+@functools.lru_cache(maxsize=256)
+def _fallback(prompt: str) -> str:
+    subject = prompt.rstrip("?. ").strip() or "that"
     return f"Here is what I know about {subject[:200]}: it is a well-documented topic."
 
 
@@ -105,8 +111,8 @@ class LengthPadder(Behaviour):
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         answer = (query.reference or fallback_answer(query)).split()
-        padding = [FILLER[i] for i in rng.integers(len(FILLER), size=max(0, self.words - len(answer)))]
-        return " ".join(answer + padding)
+        padding = _FILLER[rng.integers(len(FILLER), size=max(0, self.words - len(answer)))]
+        return " ".join(answer + padding.tolist())
 
 
 class KeywordStuffer(Behaviour):
