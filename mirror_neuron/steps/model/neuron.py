@@ -40,13 +40,21 @@ class NeuronModelStep(Step):
         """Names and parameters are checked before anything runs; models are loaded only by the query."""
         checks = [("miners", lambda: build_population(self.config.miners, self.config.metagraph.n))]
         checks.append(("gating", lambda: registry.get("gating", self.config.gating.type)))
-        if self.config.reward is not None:
-            checks.append(("reward", lambda: registry.get("reward", self.config.reward.type)))
+        reward = self.config.reward
+        if reward is not None:
+            checks.append(("reward", lambda: registry.get("reward", reward.type)))
+            params = reward.params
+            for name, scorer in (params.get("scorers") or {}).items():
+                if isinstance(scorer, dict) and "type" in scorer:
+                    checks.append((("reward", "scorers", name), lambda t=scorer["type"]: registry.get("reward", t)))
+            for name in params.get("filters") or {}:
+                checks.append((("reward", "filters", name), lambda n=name: registry.get("filter", n)))
         for key, check in checks:
             try:
                 check()
             except UserError as error:
-                raise ConfigError(error.message, self.context.where(key)) from None
+                keys = key if isinstance(key, tuple) else (key,)
+                raise ConfigError(error.message, self.context.where(*keys)) from None
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         neuron = Neuron(self.neuron_config())

@@ -107,3 +107,11 @@ def test_unknown_behaviours_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"c.yml: model.miners \(line 11\): unknown behaviour component 'ecko' "
                                           r"\(did you mean 'echo'\?\)"):
         plan(experiment, None)
+
+
+def test_reward_stack_names_are_checked_before_running(tmp_path: Path) -> None:
+    stack = "{type: RewardStack, scorers: {c: {type: ConstantRewardModle}}, filters: {blacklist: {}}}"
+    text = CONFIG.format(query="  method: forward\n").replace("{type: RandomRewardModel}", stack)
+    with pytest.raises(ConfigError, match=r"model.reward.scorers.c \(line 13\): unknown reward component "
+                                          r"'ConstantRewardModle' \(did you mean 'ConstantRewardModel'"):
+        plan(parse_experiment(load_yaml_text(text, "c.yml")), None)
