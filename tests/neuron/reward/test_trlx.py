@@ -1,0 +1,180 @@
+"""The trlX pairwise reward model (Dahoas GPT-J style) on a tiny GPT-J, checked by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from mirror_neuron.errors import UserError
+from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.neuron.reward.trlx import (
+    RewardModel,
+    TrlxRewardModule,
+    difference_texts,
+    file_sha256,
+    plain_text,
+)
+
+
+@pytest.fixture(scope="module")
+def module() -> TrlxRewardModule:
+    return TrlxRewardModule("tiny:gptj", seed=0)
+
+
+@pytest.fixture(scope="module")
+def other_state() -> dict[str, torch.Tensor]:
+    """A state dict from another instance (other weights), as a checkpoint would hold."""
+    return {k: v.clone() for k, v in TrlxRewardModule("tiny:gptj", seed=1).state_dict().items()}
+
+
+def token_rewards(module: TrlxRewardModule, input_ids: torch.Tensor) -> torch.Tensor:
+    """Per-token rewards computed directly: v_head(last hidden state)."""
+    with torch.no_grad():
+        return module.v_head(module.transformer(input_ids, use_cache=False)[0]).squeeze(-1)
+
+
+def test_module_has_the_original_state_dict_shape(module: TrlxRewardModule) -> None:
+    keys = list(module.state_dict())
+    assert all(k.startswith("transformer.") for k in keys if k != "v_head.weight")
+    assert "v_head.weight" in keys and "transformer.wte.weight" in keys
+    assert type(module.transformer).__name__ == "GPTJModel"
+    assert module.v_head.bias is None and tuple(module.v_head.weight.shape) == (1, module.config.n_embd)
+    assert module.pad_id == module.tokenizer.eos_token_id
+
+
+def test_checkpoint_loads_from_pt_and_safetensors(tmp_path: Path, other_state: dict) -> None:
+    pt, safetensors = tmp_path / "hf_ckpt.pt", tmp_path / "hf_ckpt.safetensors"
+    # older transformers saved GPT-J's causal-mask buffers too: they are dropped, not refused
+    torch.save({**other_state, "transformer.h.0.attn.masked_bias": torch.tensor(-1e9)}, pt)
+    save_file(other_state, str(safetensors))
+    for file in (pt, safetensors):
+        module = TrlxRewardModule("tiny:gptj", seed=0)
+        assert not torch.equal(module.v_head.weight, other_state["v_head.weight"])
+        module.load_checkpoint(file, sha256=file_sha256(file).upper())
+        loaded = module.state_dict()
+        assert loaded.keys() == other_state.keys()
+        assert all(torch.equal(loaded[k], other_state[k]) for k in other_state)
+
+
+def test_bad_checkpoints_are_refused_with_user_errors(tmp_path: Path, other_state: dict) -> None:
+    module = TrlxRewardModule("tiny:gptj", seed=0)
+    pt = tmp_path / "hf_ckpt.pt"
+    torch.save(other_state, pt)
+    with pytest.raises(UserError, match="has sha256 .* expected 00"):
+        module.load_checkpoint(pt, sha256="00" * 32)
+
+    whole = tmp_path / "whole.pt"  # a pickled module: loading it could run arbitrary code
+    torch.save(TrlxRewardModule("tiny:gptj", seed=1), whole)
+    with pytest.raises(UserError, match="needs unsafe unpickling"):
+        module.load_checkpoint(whole)
+    module.load_checkpoint(whole, allow_unsafe_pickle=True)  # trusted: its state dict is used
+    assert torch.equal(module.v_head.weight, other_state["v_head.weight"])
+
+    partial = tmp_path / "partial.pt"
+    torch.save({k: v for k, v in other_state.items() if k != "v_head.weight"} | {"score.weight": torch.zeros(1)},
+               partial)
+    with pytest.raises(UserError, match=r"1 missing key\(s\) \('v_head.weight'\); 1 unexpected key\(s\)"):
+        module.load_checkpoint(partial)
+    resized = tmp_path / "resized.pt"
+    torch.save(other_state | {"v_head.weight": torch.zeros(1, 8)}, resized)
+    with pytest.raises(UserError, match=r"'v_head.weight' has shape \(1, 8\)"):
+        module.load_checkpoint(resized)
+
+    for name in ("corrupt.pt", "corrupt.safetensors", "model.ckpt"):
+        (tmp_path / name).write_bytes(b"not a checkpoint")
+    for name, message in (("corrupt.pt", "cannot read"), ("corrupt.safetensors", "cannot read .* as safetensors"),
+                          ("model.ckpt", "unsupported format"), ("absent.pt", "does not exist")):
+        with pytest.raises(UserError, match=message):
+            module.load_checkpoint(tmp_path / name)
+
+
+def test_inference_end_score_is_the_reward_before_the_first_pad(module: TrlxRewardModule) -> None:
+    pad = module.pad_id
+    rows = torch.tensor([[28, 92, 292, 276, pad, pad],  # first pad at 4: score at 3
+                         [28, 92, 292, 276, 414, 631],  # no pad: the last position
+                         [28, pad, 292, pad, 414, pad]])  # the first pad counts, not the last
+    rewards = token_rewards(module, rows)
+    with torch.no_grad():
+        out = module(torch.cat([rows, rows]))
+    assert set(out) == {"chosen_end_scores"}
+    expected = torch.stack([rewards[0, 3], rewards[1, 5], rewards[2, 0]])
+    torch.testing.assert_close(out["chosen_end_scores"], expected, rtol=0, atol=1e-6)
+
+
+def test_pairwise_loss_matches_the_hand_formula(module: TrlxRewardModule) -> None:
+    pad = module.pad_id
+    chosen = torch.tensor([[28, 92, 292, 276, pad, pad], [30, 72, 73, 84, 92, 631]])
+    rejected = torch.tensor([[28, 92, 414, pad, pad, pad], [30, 72, 73, 414, pad, pad]])
+    r_chosen, r_rejected = token_rewards(module, chosen), token_rewards(module, rejected)
+    with torch.no_grad():
+        out = module(torch.cat([chosen, rejected]))
+    # pair 0: diverges at 2; first pads at 4 and 3 -> slice [2, 4); pair 1: diverges at 3, pads at 6 and 4 -> [3, 6)
+    slices = [(0, 2, 4), (1, 3, 6)]
+    loss = sum(-torch.log(torch.sigmoid(r_chosen[i, a:b] - r_rejected[i, a:b])).mean() for i, a, b in slices) / 2
+    torch.testing.assert_close(out["loss"], loss, rtol=0, atol=1e-6)
+    torch.testing.assert_close(out["chosen_end_scores"], torch.stack([r_chosen[0, 3], r_chosen[1, 5]]),
+                               rtol=0, atol=1e-6)
+    torch.testing.assert_close(out["rejected_end_scores"], torch.stack([r_rejected[0, 3], r_rejected[1, 5]]),
+                               rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="share a prefix"):
+        module(torch.cat([chosen[:1], torch.tensor([[30, 92, 292, 276, pad, pad]])]))
+
+
+def test_forward_returns_hidden_states_when_asked(module: TrlxRewardModule) -> None:
+    ids = torch.tensor([[28, 92, 292, module.pad_id]] * 2)
+    with torch.no_grad():
+        out = module(ids, attention_mask=torch.ones_like(ids), output_hidden_states=True)
+    assert len(out["hidden_states"]) == module.config.n_layer + 1
+    assert out["hidden_states"][-1].shape == (2, 4, module.config.n_embd)
+
+
+def test_batched_score_equals_the_literal_reference(module: TrlxRewardModule, shared_data: Path) -> None:
+    lines = (shared_data / "nq_open" / "NQ-open.dev.jsonl").read_text(encoding="utf-8").splitlines()[:20]
+    rows = [json.loads(line) for line in lines]
+    texts = [f"Question: {row['question']}\nAnswer: {row['answer'][0]}" for row in rows]
+    texts[3] = rows[3]["question"]  # lengths vary a lot within a batch
+    reference = module.reference_score(texts)
+    batched = module.score(texts, batch_size=8)
+    np.testing.assert_allclose(batched, reference, rtol=0, atol=1e-4)
+    assert len(set(np.round(reference, 4))) == len(texts)  # real, distinct scores
+
+
+def test_texts_follow_the_validator_spacing() -> None:
+    query = Query(("system", "user", "assistant", "user"),
+                  ("Be helpful.", " What is 2+2? ", "4.", "And 3+3?\n"))
+    full, only = difference_texts(query, "  Six. ")
+    assert full == "Question: What is 2+2?\n4.\nAnd 3+3?\nAnswer: Six."
+    assert only == "Six."
+    assert plain_text(query, " Six.") == "What is 2+2?\n\n4.\n\nAnd 3+3?\n\nSix."
+
+
+def test_difference_reward_is_the_shifted_relu_difference(module: TrlxRewardModule) -> None:
+    query = Query(("system", "user"), ("Be helpful.", "What is the capital of Australia?"))
+    completions = ["Canberra is the capital of Australia.", "Sydney.", "I like turtles very much.",
+                   "What is the capital of Australia?"]
+    fulls = [difference_texts(query, c)[0] for c in completions]
+    r_full = np.array(module.score(fulls))  # equal to reference_score (see the test above)
+    r_only = np.array(module.score([c.strip() for c in completions]))
+    model = RewardModel(path="tiny:gptj", seed=0)  # the same weights as `module`
+    out = model.rewards(query, completions)
+    np.testing.assert_allclose(out.raw["full"], r_full, atol=1e-4)
+    np.testing.assert_allclose(out.raw["completion"], r_only, atol=1e-4)
+    np.testing.assert_allclose(out.final, np.maximum(r_full + 3, 0) - np.maximum(r_only + 3, 0), atol=1e-4)
+
+    # a shift that puts some scores below zero, so that the relu clips them
+    shift = -float(np.median(np.concatenate([r_full, r_only])))
+    model.shift = shift
+    clipped = model.rewards(query, completions).final
+    expected = np.maximum(r_full + shift, 0) - np.maximum(r_only + shift, 0)
+    assert (r_full + shift < 0).any() or (r_only + shift < 0).any()
+    np.testing.assert_allclose(clipped, expected, atol=1e-4)
+
+    model.form = "plain"
+    plain = model.rewards(query, completions)
+    np.testing.assert_allclose(plain.final, module.score([plain_text(query, c) for c in completions]), atol=1e-4)
+    assert set(plain.raw) == {"plain"}
