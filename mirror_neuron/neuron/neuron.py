@@ -6,7 +6,6 @@ follows the reference formulas. Deviations, each for simulation's sake, are note
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase
 from mirror_neuron.neuron.config import (NeuronConfig, build_gating, build_metagraph, build_pool, build_reward,
                                          part_seeds)
+from mirror_neuron.neuron.state import pack, unpack
 from mirror_neuron.neuron.weights import ChainLimits, MovingAverage, compute_weights
 
 MIN_COMPLETION_CHARS = 10  # a completion must be longer than this to count as successful
@@ -206,14 +206,15 @@ class Neuron:
                  "bootstrap": self.bootstrap, "rng": self.rng.bit_generator.state,
                  "pool_rng": self.dendrite_pool.rng.bit_generator.state, "gating": self.gating_model.get_state(),
                  "reward": self.reward_model.get_state() if self.reward_model else None}
+        text, arrays = pack(state)
         with open(path, "wb") as handle:
-            np.savez(handle, scores=self.moving_averaged_scores.scores, state=json.dumps(state))
+            np.savez(handle, scores=self.moving_averaged_scores.scores, state=text, **arrays)
 
     def load(self, path: str | Path) -> None:
         """Restore what :meth:`save` wrote (the parts themselves come from the config)."""
         with np.load(path) as saved:
             self.moving_averaged_scores.scores = saved["scores"].copy()
-            state = json.loads(str(saved["state"]))
+            state = unpack(str(saved["state"]), saved)
         self._hotkeys = state["hotkeys"]
         self._generation = -1  # compare hotkeys at the next sync
         self.metagraph.hotkeys = list(state["metagraph_hotkeys"])

@@ -13,7 +13,7 @@ class GatingModelBase:
         self.rng = np.random.default_rng(seed)
 
     def get_state(self) -> dict:
-        """What :meth:`Neuron.save` keeps of this model (JSON-serializable)."""
+        """What :meth:`Neuron.save` keeps of this model: JSON values and numpy arrays (see neuron.state)."""
         return {"rng": self.rng.bit_generator.state}
 
     def set_state(self, state: dict) -> None:

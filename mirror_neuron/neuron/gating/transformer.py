@@ -108,12 +108,9 @@ class LinearHeadGatingModel(GatingModelBase):
                            "grad": [_zero_padded(v, keep, n_uids) for v in arrays["grad"]]})
 
     def get_state(self) -> dict[str, Any]:
-        """The rng, head weights, SGD momentum buffers and accumulated gradients, as JSON-ready lists."""
+        """The rng, head weights, SGD momentum buffers and accumulated gradients (numpy arrays)."""
         arrays = self._arrays()
-        return {**super().get_state(), "n_uids": self.n_uids, "dim": self.dim,
-                "weight": arrays["weight"].tolist(), "bias": arrays["bias"].tolist(),
-                "momentum": [None if v is None else v.tolist() for v in arrays["momentum"]],
-                "grad": [None if v is None else v.tolist() for v in arrays["grad"]]}
+        return {**super().get_state(), "n_uids": self.n_uids, "dim": self.dim, **arrays}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`get_state` returned (the number of uids included); drops pending scores."""

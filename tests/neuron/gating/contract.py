@@ -5,7 +5,6 @@ Each check takes ``make(seed=..., zero_grad=...)``, a factory of the model under
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from mirror_neuron.neuron.gating.transformer import LinearHeadGatingModel
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RandomRewardModel
+from mirror_neuron.neuron.state import pack, unpack
 from tests.neuron.test_neuron import MESSAGES, ROLES
 from tests.neuron.test_neuron import make as make_neuron
 
@@ -93,7 +93,7 @@ def check_state_round_trip(make: Factory, zero_grad: bool) -> None:
         step(model, text)
     copy = make(seed=0, zero_grad=zero_grad)
     assert not np.array_equal(copy.scores(OTHER)[:N_UIDS], model.scores(OTHER)[:N_UIDS])
-    copy.set_state(json.loads(json.dumps(model.get_state())))
+    copy.set_state(unpack(*pack(model.get_state())))
     np.testing.assert_array_equal(copy.scores(OTHER), model.scores(OTHER))
     assert copy.backward(UIDS, None, REWARDS) == model.backward(UIDS, None, REWARDS)
     np.testing.assert_array_equal(params(copy), params(model))

@@ -37,7 +37,7 @@ def test_without_zero_grad_gradients_accumulate() -> None:
 
 
 @pytest.mark.parametrize("zero_grad", [True, False])
-def test_state_round_trips_through_json(zero_grad: bool) -> None:
+def test_state_round_trips_through_pack_and_unpack(zero_grad: bool) -> None:
     contract.check_state_round_trip(factory("tiny:gptneo"), zero_grad)
 
 
