@@ -146,7 +146,9 @@ class Neuron:
         Each step trains the gating model on both passes. Every third step the bootstrap restarts
         from a fresh prompt (the original used squad_v2 contexts; the mirror uses :attr:`prompts`).
         Otherwise it asks for a follow-up to the best answer. A question that starts with "As an
-        AI language model, " loses that phrase, as in the original. The original looped forever.
+        AI language model, " loses that phrase, as in the original. Deviations: the original looped
+        forever and kept the first question whose reward was above 0; the mirror runs ``steps`` steps
+        and keeps the best-rewarded question, so that a step costs two forward passes, always.
         """
         events: list[Event] = []
         for _ in range(steps):
