@@ -43,6 +43,10 @@ CATALOGUE: list[Component] = [
               "load, map and sample prompts or preference pairs from local files, built-ins or the HF hub"),
     Component("model", "neuron", "mirror_neuron.steps.model.neuron:NeuronModelStep",
               "a simulated validator: metagraph, dummy miners, gating, reward and weights, all swappable"),
+    Component("model", "reward_model", "mirror_neuron.steps.model.reward_model:RewardModelStep",
+              "a reward model (kind: trlx, sequence_classification, log_prob), with checkpoint and overrides"),
+    Component("query", "RewardModel", "mirror_neuron.steps.query.reward_model:RewardModelQueryStep",
+              "score data with a reward model: rows (inference) or preference pairs (loss, end scores)"),
     Component("query", "Neuron", "mirror_neuron.steps.query.neuron:NeuronQueryStep",
               "run the neuron's forward, train or inference over the data; one row per event, weight snapshots"),
     Component("dataset", "prompts", "prompts.jsonl",
@@ -94,10 +98,6 @@ CATALOGUE: list[Component] = [
 
 # Names a config may already use whose components this release does not ship yet.
 NOT_YET_AVAILABLE: dict[str, dict[str, str]] = {
-    "model": {"reward_model": "reward models",
-              "sequence_classification": "sequence-classification reward models",
-              "log_prob": "log-probability rewards"},
-    "query": {"RewardModel": "reward-model queries"},
     "analysis": {"analysis": "analysis steps"},
 }
 

@@ -1,0 +1,180 @@
+"""``entrypoint: RewardModel``: score a data set with a reward model, chunk by chunk.
+
+Two modes: ``inference`` scores each (question, answer) row once (``reward.form: difference`` gives
+the validator's difference reward with shift); ``pairs`` scores (prompt, chosen, rejected) rows,
+as HH-RLHF gives them, and stores the pairwise loss and both end scores, with pairwise accuracy and
+its 95% Wilson interval in the summary. ``auto`` picks pairs when the data has chosen/rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator
+
+from mirror_neuron.errors import ConfigError
+from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.model.reward_model import RewardModelConfig
+from mirror_neuron.store import ChunkWriter, StepOutput
+
+SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
+TENSORS = ("hidden_states", "tokens", "embeddings")
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageOptions(_Loose):
+    """How a row becomes text. ``default``: the question, a blank line, then the answer."""
+
+    roles: Any = "default"
+    unravel: Any = "default"
+
+
+class TokenizerOptions(_Loose):
+    """The original's tokenizer options. Scores do not depend on them: the batched path pads each batch
+    to its longest row, which gives the original's ``max_length`` padding's end scores."""
+
+    truncation: bool = False
+    max_length: PositiveInt = 550
+    padding: str = "max_length"
+
+
+class ForwardOptions(_Loose):
+    """The original's forward options: ``inference`` scores rows once; ``args`` are accepted as written."""
+
+    inference: bool = False
+    args: dict[str, Any] = {}
+
+
+class RewardForm(_Loose):
+    form: Literal["plain", "difference"] = "plain"
+    shift: float = 3.0
+
+
+class RewardQueryConfig(StepConfig):
+    """A reward-model query, in the original's shape plus ``mode`` and ``reward``."""
+
+    chunk_size: PositiveInt = 16  # rows per forward batch
+    chunk_rows: PositiveInt = 512  # rows per stored chunk
+    mode: Literal["auto", "inference", "pairs"] = "auto"
+    message: MessageOptions = MessageOptions()
+    tokenizer: TokenizerOptions = TokenizerOptions()
+    forward: ForwardOptions = ForwardOptions()
+    reward: RewardForm = RewardForm()
+    store: list[str] = list(SCALARS)
+
+    @field_validator("store")
+    @classmethod
+    def _known_outputs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value in TENSORS:
+                raise ValueError(f"storing '{value}' is not available in this release; store one of "
+                                 + ", ".join(SCALARS))
+            if value not in SCALARS:
+                raise ValueError(f"unknown output '{value}'; valid: {', '.join(SCALARS + TENSORS)}")
+        return values
+
+
+class RewardModelQueryStep(Step):
+    section = "query"
+    config_class = RewardQueryConfig
+    config: RewardQueryConfig
+
+    def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
+        from mirror_neuron.models.reward_models import load_reward_model
+
+        model_output, data_output = self._inputs(inputs)
+        table = data_output.table()
+        pairs = self._pairs_mode(table)
+        model_config = RewardModelConfig(id=model_output.manifest.get("id", "model"), **{
+            k: v for k, v in model_output.manifest["config"].items() if k != "ckpt_sha256"})
+        model = load_reward_model(model_config, self.context.config_dir, self.context.seed, self.config.chunk_size)
+        size = self.config.chunk_rows
+        for start in range(writer.completed * size, len(table), size):
+            rows = table.iloc[start:start + size]
+            writer.write(data=self._score_pairs(model, rows) if pairs else self._score_rows(model, rows))
+        return self._summary(writer, pairs)
+
+    def _inputs(self, inputs: dict[str, StepOutput]) -> tuple[StepOutput, StepOutput]:
+        models = [o for o in inputs.values() if o.manifest["kind"] == "model"
+                  and o.manifest["entrypoint"] == "reward_model"]
+        data = [o for o in inputs.values() if o.manifest["kind"] == "data"]
+        if len(models) != 1 or len(data) != 1:
+            raise ConfigError("a RewardModel query requires one reward_model entry and one data entry",
+                              self.context.where("requires"))
+        return models[0], data[0]
+
+    def _pairs_mode(self, table: pd.DataFrame) -> bool:
+        has_pairs = {"chosen", "rejected"} <= set(table.columns)
+        if self.config.mode == "pairs" and not has_pairs:
+            raise ConfigError("mode: pairs needs data with chosen and rejected columns", self.context.where("mode"))
+        if self.config.mode == "inference" and "question" not in table and "prompt" not in table:
+            raise ConfigError("mode: inference needs data with a question or prompt column", self.context.where("mode"))
+        return self.config.mode == "pairs" or (self.config.mode == "auto" and has_pairs)
+
+    def _score_rows(self, model: Any, rows: pd.DataFrame) -> pd.DataFrame:
+        questions = _text(rows, "question", "prompt")
+        answers = _text(rows, "answer", "chosen")
+        prompts = [q.strip() + "\n\n" for q in questions]
+        completions = [a.strip() for a in answers]
+        out = pd.DataFrame({"row_id": rows["row_id"].tolist(), "prompt": questions, "completion": answers})
+        if self.config.reward.form == "plain":
+            out["score"] = model.score(prompts, completions)
+            return out
+        shift = self.config.reward.shift
+        full = model.score([f"Question: {q.strip()}\nAnswer: " for q in questions], completions)
+        alone = model.score([""] * len(completions), completions)
+        out["score_full"], out["score_completion"] = full, alone
+        out["score"] = np.maximum(full + shift, 0.0) - np.maximum(alone + shift, 0.0)
+        return out
+
+    def _score_pairs(self, model: Any, rows: pd.DataFrame) -> pd.DataFrame:
+        prompts = _text(rows, "prompt", "question")
+        chosen, rejected = _text(rows, "chosen"), _text(rows, "rejected")
+        scores = model.score_pairs(prompts, chosen, rejected)
+        out = pd.DataFrame({"row_id": rows["row_id"].tolist(), "prompt": prompts, "chosen": chosen,
+                            "rejected": rejected})
+        for name in self.config.store:
+            out[name] = scores[name]
+        if {"chosen_end_scores", "rejected_end_scores"} <= set(out.columns):
+            out["correct"] = out["chosen_end_scores"] > out["rejected_end_scores"]
+        return out
+
+    def _summary(self, writer: ChunkWriter, pairs: bool) -> dict[str, float]:
+        frames = [pd.read_parquet(writer.chunk_dir(i) / "data.parquet") for i in range(writer.completed)]
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        summary: dict[str, float] = {"rows": float(len(table))}
+        if not len(table):
+            return summary
+        if not pairs:
+            summary["mean_score"] = float(table["score"].mean())
+            return summary
+        if "loss" in table:
+            summary["mean_loss"] = float(table["loss"].mean())
+        if "correct" in table:
+            low, high = wilson_interval(int(table["correct"].sum()), len(table))
+            summary.update(accuracy=float(table["correct"].mean()), accuracy_low=low, accuracy_high=high)
+        return summary
+
+
+def _text(rows: pd.DataFrame, *columns: str) -> list[str]:
+    """The first of ``columns`` that the data has, as strings ("" for nulls)."""
+    for column in columns:
+        if column in rows:
+            return [value if isinstance(value, str) else "" for value in rows[column]]
+    return [""] * len(rows)
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -1,0 +1,130 @@
+"""Reward-model queries on real data: preference pairs and rows, every model kind, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mirror_neuron.config import parse_experiment
+from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.neuron.reward.trlx import END, START, TrlxRewardModule
+from mirror_neuron.runner import RunOptions, plan, run_experiment
+from mirror_neuron.steps.query.reward_model import wilson_interval
+from mirror_neuron.yaml_source import load_yaml_text
+
+ORIGINAL_SHAPES = """
+experiment: {{name: rq, seed: 0}}
+tracking: {{backend: none}}
+model:
+  id: my_model
+  path: tiny:gptj
+  tokenizer: default
+  embedding: default
+  norm: default{model_extra}
+data:
+  - id: hh
+    path: {data}/hh_rlhf
+    schema: {{test: {{chosen: chosen, rejected: rejected}}}}
+    dialogue: hh
+    sample: {{method: random, n: 24}}
+  - id: nq
+    path: {data}/nq_open/NQ-open.dev.jsonl
+    schema:
+      dev:
+        - row:
+          question: question
+          answer: answer
+    sample: {{method: first, n: 20}}
+query:
+  - id: pairs
+    requires: [my_model, hh]
+    entrypoint: RewardModel
+    chunk_size: 4
+    chunk_rows: 10
+    message: {{roles: default, unravel: default}}
+    tokenizer: {{truncation: False, max_length: 550, padding: max_length}}
+    forward:
+      inference: False
+      args: {{input_ids: None, return_dict: True, output_hidden_states: False}}
+    store: [loss, chosen_end_scores, rejected_end_scores]
+  - id: rows
+    requires: [my_model, nq]
+    entrypoint: RewardModel
+    reward: {{form: {form}, shift: 3}}
+"""
+
+
+def run(tmp_path: Path, data: Path, form: str = "plain", model_extra: str = "") -> dict[str, pd.DataFrame]:
+    config = tmp_path / "c.yml"
+    config.write_text(ORIGINAL_SHAPES.format(data=data, form=form, model_extra=model_extra))
+    records = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records
+    return {r.id: r for r in records}
+
+
+def test_pairs_and_rows_in_the_original_shapes(tmp_path: Path, shared_data: Path) -> None:
+    records = run(tmp_path, shared_data)
+    pairs = records["pairs"].output.table()
+    assert len(pairs) == 24 and pairs["prompt"].str.endswith("Assistant:").all()
+    assert np.isfinite(pairs[["loss", "chosen_end_scores", "rejected_end_scores"]].to_numpy()).all()
+    summary = records["pairs"].summary
+    assert summary["accuracy"] == pytest.approx(pairs["correct"].mean())
+    assert summary["accuracy_low"] <= summary["accuracy"] <= summary["accuracy_high"]
+    module = TrlxRewardModule("tiny:gptj", seed=0)
+    for row in pairs.head(4).itertuples():  # the original: one pair per forward, padded to 550 tokens or more
+        texts = [START + row.prompt + row.chosen + END, START + row.prompt + row.rejected + END]
+        longest = max(len(ids) for ids in module.tokenizer(texts)["input_ids"])
+        encoded = module.tokenizer(texts, padding="max_length", max_length=max(550, longest), return_tensors="pt")
+        with torch.no_grad():
+            original = module(encoded["input_ids"], attention_mask=encoded["attention_mask"])
+        assert row.loss == pytest.approx(float(original["loss"]), abs=1e-4)
+        assert row.chosen_end_scores == pytest.approx(float(original["chosen_end_scores"][0]), abs=1e-4)
+        assert row.rejected_end_scores == pytest.approx(float(original["rejected_end_scores"][0]), abs=1e-4)
+    rows = records["rows"].output.table()
+    assert len(rows) == 20
+    plain = [q.strip() + "\n\n" + a.strip() for q, a in zip(rows["prompt"], rows["completion"])][:5]
+    np.testing.assert_allclose(rows["score"][:5], module.reference_score(plain), atol=1e-4)
+
+
+def test_difference_form_applies_the_shifted_relu(tmp_path: Path, shared_data: Path) -> None:
+    rows = run(tmp_path, shared_data, form="difference")["rows"].output.table()
+    expected = np.maximum(rows["score_full"] + 3, 0) - np.maximum(rows["score_completion"] + 3, 0)
+    np.testing.assert_allclose(rows["score"], expected)
+
+
+@pytest.mark.parametrize("kind, path", [("sequence_classification", "tiny:gpt2"), ("log_prob", "tiny:gpt2")])
+def test_other_kinds(tmp_path: Path, shared_data: Path, kind: str, path: str) -> None:
+    records = run(tmp_path, shared_data, model_extra=f"\n  kind: {kind}".replace("tiny:gptj", path))
+    pairs = records["pairs"].output.table()
+    assert np.isfinite(pairs["chosen_end_scores"]).all() and len(pairs) == 24
+    expected_loss = np.logaddexp(0, -(pairs["chosen_end_scores"] - pairs["rejected_end_scores"]))
+    np.testing.assert_allclose(pairs["loss"], expected_loss)
+
+
+def test_a_checkpoint_is_loaded_and_verified(tmp_path: Path, shared_data: Path) -> None:
+    trained = TrlxRewardModule("tiny:gptj", seed=7)
+    torch.save(trained.state_dict(), tmp_path / "hf_ckpt.pt")
+    records = run(tmp_path, shared_data, model_extra="\n  ckpt: hf_ckpt.pt")
+    rows = records["rows"].output.table()
+    plain = [q.strip() + "\n\n" + a.strip() for q, a in zip(rows["prompt"], rows["completion"])][:3]
+    np.testing.assert_allclose(rows["score"][:3], trained.reference_score(plain), atol=1e-4)
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(UserError, match="sha256"):
+        run(tmp_path / "bad", shared_data, model_extra=f"\n  ckpt: {tmp_path}/hf_ckpt.pt\n  sha256: {'0' * 64}")
+
+
+def test_unreachable_checkpoint_urls_and_missing_files_are_clear_errors(tmp_path: Path, shared_data: Path) -> None:
+    with pytest.raises(UserError, match=r"cannot download checkpoint http://127.0.0.1:9/hf_ckpt.pt .*local file"):
+        run(tmp_path, shared_data, model_extra="\n  ckpt: http://127.0.0.1:9/hf_ckpt.pt")
+    text = ORIGINAL_SHAPES.format(data=shared_data, form="plain", model_extra="\n  ckpt: nowhere.pt")
+    with pytest.raises(ConfigError, match=r"model.ckpt \(line 10\): checkpoint not found"):
+        plan(parse_experiment(load_yaml_text(text, str(tmp_path / "c.yml"))), None)
+
+
+def test_wilson_interval() -> None:
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
