@@ -22,6 +22,7 @@ from mirror_neuron.store import ChunkWriter, StepOutput
 
 SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
 TENSORS = ("hidden_states", "tokens", "embeddings")
+DETERMINISM_ROWS = 8
 
 
 class _Loose(BaseModel):
@@ -98,7 +99,25 @@ class RewardModelQueryStep(Step):
         for start in range(writer.completed * size, len(table), size):
             rows = table.iloc[start:start + size]
             writer.write(data=self._score_pairs(model, rows) if pairs else self._score_rows(model, rows))
-        return self._summary(writer, pairs)
+        summary = self._summary(writer, pairs)
+        summary["max_batch_difference"] = self._batch_difference(model, table, pairs)
+        return summary
+
+    def _batch_difference(self, model: Any, table: pd.DataFrame, pairs: bool) -> float:
+        """The largest score difference between this batch size and batch size 1, on a few rows:
+        padding a row to a longer batch must not change its score beyond float rounding."""
+        rows = table.head(DETERMINISM_ROWS)
+        batch_size = model.batch_size if hasattr(model, "batch_size") else None
+        if batch_size is None or not len(rows):
+            return 0.0
+        batched = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
+        model.batch_size = 1
+        try:
+            single = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
+        finally:
+            model.batch_size = batch_size
+        column = "chosen_end_scores" if pairs else "score"
+        return float(np.max(np.abs(batched[column].to_numpy() - single[column].to_numpy())))
 
     def _inputs(self, inputs: dict[str, StepOutput]) -> tuple[StepOutput, StepOutput]:
         models = [o for o in inputs.values() if o.manifest["kind"] == "model"
