@@ -89,18 +89,22 @@ class RewardModelQueryStep(Step):
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         from mirror_neuron.models.reward_models import load_reward_model
 
+        import pyarrow.parquet as pq
+
         model_output, data_output = self._inputs(inputs)
-        table = data_output.table()
-        pairs = self._pairs_mode(table)
+        columns = set(pq.read_schema(data_output.table_path()).names)
+        pairs = self._pairs_mode(columns)
         model_config = RewardModelConfig(id=model_output.manifest.get("id", "model"), **{
             k: v for k, v in model_output.manifest["config"].items() if k != "ckpt_sha256"})
         model = load_reward_model(model_config, self.context.config_dir, self.context.seed, self.config.chunk_size)
-        size = self.config.chunk_rows
-        for start in range(writer.completed * size, len(table), size):
-            rows = table.iloc[start:start + size]
-            writer.write(data=self._score_pairs(model, rows) if pairs else self._score_rows(model, rows))
+        first_rows = None
+        for index, rows in enumerate(data_output.iter_batches(batch_rows=self.config.chunk_rows)):
+            first_rows = rows if first_rows is None else first_rows
+            if index >= writer.completed:  # streamed: memory stays flat as the data grows
+                writer.write(data=self._score_pairs(model, rows) if pairs else self._score_rows(model, rows))
         summary = self._summary(writer, pairs)
-        summary["max_batch_difference"] = self._batch_difference(model, table, pairs)
+        if first_rows is not None:
+            summary["max_batch_difference"] = self._batch_difference(model, first_rows, pairs)
         return summary
 
     def _batch_difference(self, model: Any, table: pd.DataFrame, pairs: bool) -> float:
@@ -128,11 +132,11 @@ class RewardModelQueryStep(Step):
                               self.context.where("requires"))
         return models[0], data[0]
 
-    def _pairs_mode(self, table: pd.DataFrame) -> bool:
-        has_pairs = {"chosen", "rejected"} <= set(table.columns)
+    def _pairs_mode(self, columns: set[str]) -> bool:
+        has_pairs = {"chosen", "rejected"} <= columns
         if self.config.mode == "pairs" and not has_pairs:
             raise ConfigError("mode: pairs needs data with chosen and rejected columns", self.context.where("mode"))
-        if self.config.mode == "inference" and "question" not in table and "prompt" not in table:
+        if self.config.mode == "inference" and not {"question", "prompt"} & columns:
             raise ConfigError("mode: inference needs data with a question or prompt column", self.context.where("mode"))
         return self.config.mode == "pairs" or (self.config.mode == "auto" and has_pairs)
 
@@ -165,7 +169,8 @@ class RewardModelQueryStep(Step):
         return out
 
     def _summary(self, writer: ChunkWriter, pairs: bool) -> dict[str, float]:
-        frames = [pd.read_parquet(writer.chunk_dir(i) / "data.parquet") for i in range(writer.completed)]
+        wanted = ["score"] if not pairs else [c for c in ("loss", "correct") if c in self._stored_columns()]
+        frames = [pd.read_parquet(writer.chunk_dir(i) / "data.parquet", columns=wanted) for i in range(writer.completed)]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         summary: dict[str, float] = {"rows": float(len(table))}
         if not len(table):
@@ -179,6 +184,11 @@ class RewardModelQueryStep(Step):
             low, high = wilson_interval(int(table["correct"].sum()), len(table))
             summary.update(accuracy=float(table["correct"].mean()), accuracy_low=low, accuracy_high=high)
         return summary
+
+
+    def _stored_columns(self) -> set[str]:
+        stored = set(self.config.store)
+        return stored | ({"correct"} if {"chosen_end_scores", "rejected_end_scores"} <= stored else set())
 
 
 def _text(rows: pd.DataFrame, *columns: str) -> list[str]:
