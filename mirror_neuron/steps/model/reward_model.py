@@ -15,7 +15,7 @@ import pandas as pd
 
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.steps.base import Step, StepConfig
-from mirror_neuron.store import ChunkWriter, StepOutput, sha256_file
+from mirror_neuron.store import ChunkWriter, StepOutput, source_sha256
 
 
 class RewardModelConfig(StepConfig):
@@ -44,7 +44,7 @@ class RewardModelStep(Step):
             from mirror_neuron.models.checkpoints import fetch_checkpoint
 
             try:
-                resolved["ckpt_sha256"] = sha256_file(fetch_checkpoint(self.config.ckpt, self.context.config_dir))
+                resolved["ckpt_sha256"] = source_sha256(fetch_checkpoint(self.config.ckpt, self.context.config_dir))
             except UserError as error:
                 raise ConfigError(error.message, self.context.where("ckpt")) from None
         return resolved
