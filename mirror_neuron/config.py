@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
-from mirror_neuron.steps.base import Step, StepConfig, StepContext
+from mirror_neuron.steps.base import Step, StepContext
 from mirror_neuron.yaml_source import KeyPath, YamlSource, format_key_path
 
 SECTIONS = ("model", "data", "query", "analysis")

@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mirror_neuron.errors import UserError
 from mirror_neuron.cache import CACHE_DIR
+from mirror_neuron.errors import UserError
 
 DOWNLOAD_TIMEOUT_S = 30
 

@@ -12,13 +12,19 @@ from typing import Any
 
 import numpy as np
 
+from mirror_neuron.neuron.config import (
+    NeuronConfig,
+    build_gating,
+    build_metagraph,
+    build_pool,
+    build_reward,
+    part_seeds,
+)
 from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.gating.base import GatingModelBase
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase
-from mirror_neuron.neuron.config import (NeuronConfig, build_gating, build_metagraph, build_pool, build_reward,
-                                         part_seeds)
 from mirror_neuron.neuron.state import pack, unpack
 from mirror_neuron.neuron.weights import ChainLimits, MovingAverage, compute_weights
 

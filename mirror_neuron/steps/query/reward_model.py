@@ -87,9 +87,9 @@ class RewardModelQueryStep(Step):
     config: RewardQueryConfig
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
-        from mirror_neuron.models.reward_models import load_reward_model
-
         import pyarrow.parquet as pq
+
+        from mirror_neuron.models.reward_models import load_reward_model
 
         model_output, data_output = self._inputs(inputs)
         columns = set(pq.read_schema(data_output.table_path()).names)

@@ -10,8 +10,13 @@ import pytest
 from mirror_neuron.models.embeddings import SentenceEmbedder
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.miners.scripted import STOCK_PHRASES, AnswerStuffer, Echo, Honest, KeywordStuffer, Refusal
-from mirror_neuron.neuron.reward.filters import (BlacklistFilter, DiversityFilter, RelevanceFilter,
-                                                 TaskValidatorFilter, sentences)
+from mirror_neuron.neuron.reward.filters import (
+    BlacklistFilter,
+    DiversityFilter,
+    RelevanceFilter,
+    TaskValidatorFilter,
+    sentences,
+)
 
 PROMPT = "What is the capital of Australia?"
 ANSWER = "Canberra is the capital of Australia."

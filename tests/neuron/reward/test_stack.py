@@ -13,8 +13,13 @@ from mirror_neuron.models.embeddings import SentenceEmbedder
 from mirror_neuron.neuron.miners import scripted
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import ConstantRewardModel, RandomRewardModel, RewardModelBase, Rewards
-from mirror_neuron.neuron.reward.filters import (BlacklistFilter, DiversityFilter, Filter, RelevanceFilter,
-                                                 TaskValidatorFilter)
+from mirror_neuron.neuron.reward.filters import (
+    BlacklistFilter,
+    DiversityFilter,
+    Filter,
+    RelevanceFilter,
+    TaskValidatorFilter,
+)
 from mirror_neuron.neuron.reward.stack import RewardStack
 from tests.fixtures.faulty import NanRewardModel
 

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mirror_neuron.steps.data.schema import (ASSISTANT_TURN, MISSING, FieldSpec, extract, lookup, split_dialogue,
-                                             to_canonical_hh)
+from mirror_neuron.steps.data.schema import (
+    ASSISTANT_TURN,
+    MISSING,
+    FieldSpec,
+    extract,
+    lookup,
+    split_dialogue,
+    to_canonical_hh,
+)
 
 SQUAD_ROW = {
     "question": "In what country is Normandy located?",

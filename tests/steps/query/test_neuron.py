@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mirror_neuron import runner
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError
-from mirror_neuron import runner
 from mirror_neuron.runner import RunOptions, plan, run_experiment
 from mirror_neuron.store import Store
 from mirror_neuron.yaml_source import load_yaml_text
