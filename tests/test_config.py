@@ -53,8 +53,6 @@ def test_sections_take_one_entry_or_a_list() -> None:
     ("data:\n  id: ../escape\n  path: builtin:prompts\n", "data.id (line 2): an id is 1-128 letters"),
     ("data:\n  - id: d\n    path: builtin:prompts\n  - id: d\n    path: builtin:prompts\n",
      "data[1].id (line 4): duplicate id 'd' (also used by data[0])"),
-    (DATA + "query:\n  id: q\n  entrypoint: RewardModel\n",
-     "query.entrypoint (line 6): 'RewardModel' (reward-model queries) is not available in this release"),
     (DATA + "query:\n  id: q\n  entrypoint: Nueron\n", "unknown query component 'Nueron'"),
     (DATA + "query:\n  id: q\n", "query (line 4): missing 'entrypoint'"),
     (DATA + "analysis:\n  id: a\n  requires: [q]\n", "'analysis' (analysis steps) is not available"),
@@ -68,7 +66,7 @@ def test_problems_are_located_and_explained(text: str, expected: str) -> None:
     assert expected in problem(text)
 
 
-def test_the_original_model_shape_says_not_available() -> None:
+def test_the_original_model_shape_is_a_reward_model() -> None:
     text = DATA + """model:
   id: my_model
   path: EleutherAI/gpt-j-6b
@@ -77,7 +75,9 @@ def test_the_original_model_shape_says_not_available() -> None:
   embedding: default
   norm: default
 """
-    assert "c.yml: model (line 4): 'reward_model' (reward models) is not available" in problem(text)
+    entry = parse(text).entry("my_model")
+    assert entry.entrypoint == "reward_model" and entry.step.config.kind == "trlx"
+    assert entry.step.config.ckpt.endswith("hf_ckpt.pt")
 
 
 def test_cycles_are_named() -> None:
