@@ -23,19 +23,27 @@ def is_tiny(path: str) -> bool:
     return path.startswith(PREFIX)
 
 
-@functools.cache
 def tiny_tokenizer() -> Any:
-    """A byte-level BPE tokenizer (GPT-2 style, pad = eos = ``<|endoftext|>``) trained on the built-in prompts."""
-    from tokenizers import ByteLevelBPETokenizer
+    """A byte-level BPE tokenizer (GPT-2 style, pad = eos = ``<|endoftext|>``) trained on the built-in
+    prompts; a new object each call (callers may add tokens), trained once per process."""
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_trained_bpe()), eos_token="<|endoftext|>",
+                                   bos_token="<|endoftext|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>",
+                                   model_max_length=2048)
+
+
+@functools.cache
+def _trained_bpe() -> str:
+    from tokenizers import ByteLevelBPETokenizer
 
     text = (resources.files("mirror_neuron.resources") / "prompts.jsonl").read_text(encoding="utf-8")
     corpus = [value for line in text.splitlines() for value in json.loads(line).values()]
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(corpus, vocab_size=VOCAB_SIZE, min_frequency=1, special_tokens=SPECIAL_TOKENS,
                             show_progress=False)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                   pad_token="<|endoftext|>", unk_token="<|endoftext|>", model_max_length=2048)
+    return bpe._tokenizer.to_str()
 
 
 def tiny_config(path: str, layers: int = 2, width: int = 64, heads: int = 4) -> Any:

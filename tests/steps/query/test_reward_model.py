@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +23,7 @@ tracking: {{backend: none}}
 model:
   id: my_model
   path: tiny:gptj
-  tokenizer: default
-  embedding: default
-  norm: default{model_extra}
+  {model_options}{model_extra}
 data:
   - id: hh
     path: {data}/hh_rlhf
@@ -58,9 +57,15 @@ query:
 """
 
 
-def run(tmp_path: Path, data: Path, form: str = "plain", model_extra: str = "") -> dict[str, pd.DataFrame]:
+DEFAULT_OPTIONS = "tokenizer: default\n  embedding: default\n  norm: default"
+
+
+def run(tmp_path: Path, data: Path, form: str = "plain", model_extra: str = "",
+        model_options: str = DEFAULT_OPTIONS) -> dict[str, Any]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "c.yml"
-    config.write_text(ORIGINAL_SHAPES.format(data=data, form=form, model_extra=model_extra))
+    config.write_text(ORIGINAL_SHAPES.format(data=data, form=form, model_extra=model_extra,
+                                             model_options=model_options))
     records = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records
     return {r.id: r for r in records}
 
@@ -111,7 +116,6 @@ def test_a_checkpoint_is_loaded_and_verified(tmp_path: Path, shared_data: Path) 
     rows = records["rows"].output.table()
     plain = [q.strip() + "\n\n" + a.strip() for q, a in zip(rows["prompt"], rows["completion"])][:3]
     np.testing.assert_allclose(rows["score"][:3], trained.reference_score(plain), atol=1e-4)
-    (tmp_path / "bad").mkdir()
     with pytest.raises(UserError, match="sha256"):
         run(tmp_path / "bad", shared_data, model_extra=f"\n  ckpt: {tmp_path}/hf_ckpt.pt\n  sha256: {'0' * 64}")
 
@@ -119,7 +123,8 @@ def test_a_checkpoint_is_loaded_and_verified(tmp_path: Path, shared_data: Path) 
 def test_unreachable_checkpoint_urls_and_missing_files_are_clear_errors(tmp_path: Path, shared_data: Path) -> None:
     with pytest.raises(UserError, match=r"cannot download checkpoint http://127.0.0.1:9/hf_ckpt.pt .*local file"):
         run(tmp_path, shared_data, model_extra="\n  ckpt: http://127.0.0.1:9/hf_ckpt.pt")
-    text = ORIGINAL_SHAPES.format(data=shared_data, form="plain", model_extra="\n  ckpt: nowhere.pt")
+    text = ORIGINAL_SHAPES.format(data=shared_data, form="plain", model_extra="\n  ckpt: nowhere.pt",
+                                  model_options=DEFAULT_OPTIONS)
     with pytest.raises(ConfigError, match=r"model.ckpt \(line 10\): checkpoint not found"):
         plan(parse_experiment(load_yaml_text(text, str(tmp_path / "c.yml"))), None)
 
@@ -128,3 +133,20 @@ def test_wilson_interval() -> None:
     low, high = wilson_interval(8, 10)
     assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_tokenizer_embedding_and_norm_overrides(tmp_path: Path, shared_data: Path) -> None:
+    from mirror_neuron.models.tiny import tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    tokenizer.add_tokens(["<extra_token_1>", "<extra_token_2>"])
+    tokenizer.save_pretrained(tmp_path / "tokenizer")
+    default = run(tmp_path / "default", shared_data)["rows"].output.table()["score"]
+    overrides = f"tokenizer: {tmp_path / 'tokenizer'}\n  embedding: resize\n  norm: default"
+    resized = run(tmp_path / "resized", shared_data, model_options=overrides)
+    assert resized["my_model"].output.table()["parameters"][0] == \
+        run(tmp_path / "default", shared_data)["my_model"].output.table()["parameters"][0] + 2 * 64
+    np.testing.assert_allclose(resized["rows"].output.table()["score"], default, atol=1e-5)
+    no_norm = run(tmp_path / "identity", shared_data,
+                  model_options="norm: identity")["rows"].output.table()["score"]
+    assert not np.allclose(no_norm, default)
