@@ -78,6 +78,34 @@ class TrlxScoring(ScoringModel):
         return {key: np.asarray(values) for key, values in out.items()}
 
 
+    def features(self, prompts: list[str], completions: list[str], layers: str, pool: str) -> dict[str, Any]:
+        """Tensors of each ``START + prompt + completion + END`` text, for storage: ``tokens`` (ids up
+        to the end token), ``embeddings`` (the last layer at the end token: what ``v_head`` reads) and
+        ``hidden_states`` (``layers``: ``last`` or ``all``, each pooled at the end token or by ``mean``
+        over the text), as float16."""
+        import torch
+
+        from mirror_neuron.neuron.reward.trlx import END, START, first_pad
+
+        module = self.module
+        tokens: list[np.ndarray] = []
+        embeddings, hidden = [], []
+        for start in range(0, len(prompts), self.batch_size):
+            texts = [START + p + c + END for p, c in zip(prompts[start:start + self.batch_size],
+                                                         completions[start:start + self.batch_size], strict=True)]
+            encoded = module.tokenizer(texts, padding="longest", return_tensors="pt").to(module.device)
+            with torch.inference_mode():
+                states = module.transformer(**encoded, use_cache=False, output_hidden_states=True).hidden_states
+            for row, ids in enumerate(encoded["input_ids"]):
+                end = first_pad(ids, module.pad_id) - 1
+                tokens.append(ids[:end + 1].cpu().numpy().astype(np.int32))
+                chosen_layers = states if layers == "all" else states[-1:]
+                pooled = [layer[row, end] if pool == "end" else layer[row, :end + 1].mean(0) for layer in chosen_layers]
+                hidden.append(torch.stack(pooled).float().cpu().numpy().astype(np.float16))
+                embeddings.append(states[-1][row, end].float().cpu().numpy().astype(np.float16))
+        return {"tokens": tokens, "embeddings": np.stack(embeddings), "hidden_states": np.stack(hidden)}
+
+
 class SequenceClassificationScoring(ScoringModel):
     """A sequence-classification reward model: the logit of ``tokenizer(prompt, completion)``."""
 

@@ -23,6 +23,7 @@ from mirror_neuron.store import ChunkWriter, StepOutput
 SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
 TENSORS = ("hidden_states", "tokens", "embeddings")
 DETERMINISM_ROWS = 8
+TENSOR_FILE = "tensors.safetensors"
 
 
 class _Loose(BaseModel):
@@ -57,6 +58,14 @@ class RewardForm(_Loose):
     shift: float = 3.0
 
 
+class TensorOptions(_Loose):
+    """What stored hidden states hold: the ``last`` layer or ``all`` (embeddings included), pooled at
+    the ``end`` token (the one the reward is read at) or by ``mean`` over the text."""
+
+    layers: Literal["last", "all"] = "last"
+    pool: Literal["end", "mean"] = "end"
+
+
 class RewardQueryConfig(StepConfig):
     """A reward-model query, in the original's shape plus ``mode`` and ``reward``."""
 
@@ -68,17 +77,19 @@ class RewardQueryConfig(StepConfig):
     forward: ForwardOptions = ForwardOptions()
     reward: RewardForm = RewardForm()
     store: list[str] = list(SCALARS)
+    hidden_states: TensorOptions = TensorOptions()
 
     @field_validator("store")
     @classmethod
     def _known_outputs(cls, values: list[str]) -> list[str]:
         for value in values:
-            if value in TENSORS:
-                raise ValueError(f"storing '{value}' is not available in this release; store one of "
-                                 + ", ".join(SCALARS))
-            if value not in SCALARS:
+            if value not in SCALARS + TENSORS:
                 raise ValueError(f"unknown output '{value}'; valid: {', '.join(SCALARS + TENSORS)}")
         return values
+
+    @property
+    def tensors(self) -> list[str]:
+        return [name for name in self.store if name in TENSORS]
 
 
 class RewardModelQueryStep(Step):
@@ -101,11 +112,44 @@ class RewardModelQueryStep(Step):
         for index, rows in enumerate(data_output.iter_batches(batch_rows=self.config.chunk_rows)):
             first_rows = rows if first_rows is None else first_rows
             if index >= writer.completed:  # streamed: memory stays flat as the data grows
-                writer.write(data=self._score_pairs(model, rows) if pairs else self._score_rows(model, rows))
+                with writer.chunk() as chunk:
+                    scored = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
+                    if self.config.tensors:
+                        self._store_tensors(model, rows, pairs, scored, chunk, index)
+                    chunk.table("data", scored)
         summary = self._summary(writer, pairs)
         if first_rows is not None:
             summary["max_batch_difference"] = self._batch_difference(model, first_rows, pairs)
         return summary
+
+    def _store_tensors(self, model: Any, rows: pd.DataFrame, pairs: bool, scored: pd.DataFrame, chunk: Any,
+                       index: int) -> None:
+        """Tensors of this chunk to ``chunks/<n>/tensors.safetensors``; the data table is their index
+        (``shard``: the chunk, ``shard_row``: the row inside it; token ids by ``tokens_offset``)."""
+        from safetensors.numpy import save_file
+
+        if not hasattr(model, "features"):
+            raise ConfigError(f"storing {', '.join(self.config.tensors)} needs a trlx reward model",
+                              self.context.where("store"))
+        options = self.config.hidden_states
+        sides = {"chosen": _text(rows, "chosen"), "rejected": _text(rows, "rejected")} if pairs else \
+            {"": [a.strip() for a in _text(rows, "answer", "chosen")]}
+        prompts = _text(rows, "prompt", "question") if pairs else [q.strip() + "\n\n" for q in _text(rows, "question", "prompt")]
+        arrays: dict[str, np.ndarray] = {}
+        for side, completions in sides.items():
+            prefix = f"{side}_" if side else ""
+            found = model.features(prompts, completions, options.layers, options.pool)
+            for name in self.config.tensors:
+                if name == "tokens":
+                    lengths = np.array([len(ids) for ids in found["tokens"]])
+                    arrays[f"{prefix}tokens"] = np.concatenate(found["tokens"]) if len(lengths) else np.zeros(0, np.int32)
+                    scored[f"{prefix}tokens_offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+                    scored[f"{prefix}tokens_length"] = lengths
+                else:
+                    arrays[f"{prefix}{name}"] = found[name]
+        save_file(arrays, str(chunk.file(TENSOR_FILE)))
+        scored["shard"] = index
+        scored["shard_row"] = np.arange(len(scored))
 
     def _batch_difference(self, model: Any, table: pd.DataFrame, pairs: bool) -> float:
         """The largest score difference between this batch size and batch size 1, on a few rows:

@@ -150,3 +150,37 @@ def test_tokenizer_embedding_and_norm_overrides(tmp_path: Path, shared_data: Pat
     no_norm = run(tmp_path / "identity", shared_data,
                   model_options="norm: identity")["rows"].output.table()["score"]
     assert not np.allclose(no_norm, default)
+
+
+def test_hidden_states_tokens_and_embeddings_are_stored_in_shards(tmp_path: Path, shared_data: Path) -> None:
+    from safetensors.numpy import load_file
+
+    config = tmp_path / "c.yml"
+    config.write_text(f"""
+tracking: {{backend: none}}
+model: {{id: m, path: tiny:gptj}}
+data: {{id: nq, path: {shared_data}/nq_open/NQ-open.dev.jsonl, sample: {{method: first, n: 12}}}}
+query:
+  id: q
+  requires: [m, nq]
+  entrypoint: RewardModel
+  chunk_rows: 5
+  chunk_size: 4
+  store: [hidden_states, tokens, embeddings]
+  hidden_states: {{layers: all, pool: end}}
+""")
+    output = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records[-1].output
+    table = output.table()
+    assert table["shard"].tolist() == [0] * 5 + [1] * 5 + [2] * 2
+    shards = {k: load_file(str(output.path / "chunks" / f"{k:06d}" / "tensors.safetensors")) for k in range(3)}
+    assert shards[0]["hidden_states"].shape == (5, 3, 64) and shards[0]["hidden_states"].dtype == np.float16
+    assert shards[2]["embeddings"].shape == (2, 64)
+    np.testing.assert_array_equal(shards[1]["embeddings"], shards[1]["hidden_states"][:, -1])
+    module = TrlxRewardModule("tiny:gptj", seed=0)
+    row = table.iloc[7]
+    ids = shards[1]["tokens"][row["tokens_offset"]:row["tokens_offset"] + row["tokens_length"]]
+    text = START + row["prompt"].strip() + "\n\n" + row["completion"].strip() + END
+    expected = module.tokenizer(text)["input_ids"]
+    assert ids.tolist() == expected[:expected.index(module.pad_id)]
+    head = module.v_head(torch.tensor(shards[1]["embeddings"][row["shard_row"]], dtype=torch.float32))
+    assert float(head) == pytest.approx(row["score"], abs=2e-2)  # float16 storage
