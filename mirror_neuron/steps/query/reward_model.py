@@ -235,6 +235,17 @@ class RewardModelQueryStep(Step):
         return stored | ({"correct"} if {"chosen_end_scores", "rejected_end_scores"} <= stored else set())
 
 
+def read_tensor(output: StepOutput, name: str) -> np.ndarray:
+    """One stored tensor (``embeddings``, ``hidden_states``, ``chosen_embeddings``...) for all rows, in
+    table order, from its shards."""
+    from safetensors.numpy import load_file
+
+    shards = sorted(output.path.glob(f"chunks/*/{TENSOR_FILE}"))
+    if not shards:
+        raise FileNotFoundError(f"{output.path} stores no tensors")
+    return np.concatenate([load_file(str(shard))[name] for shard in shards])
+
+
 def _text(rows: pd.DataFrame, *columns: str) -> list[str]:
     """The first of ``columns`` that the data has, as strings ("" for nulls)."""
     for column in columns:

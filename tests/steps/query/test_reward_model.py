@@ -14,7 +14,7 @@ from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.neuron.reward.trlx import END, START, TrlxRewardModule
 from mirror_neuron.runner import RunOptions, plan, run_experiment
-from mirror_neuron.steps.query.reward_model import wilson_interval
+from mirror_neuron.steps.query.reward_model import read_tensor, wilson_interval
 from mirror_neuron.yaml_source import load_yaml_text
 
 ORIGINAL_SHAPES = """
@@ -182,5 +182,7 @@ query:
     text = START + row["prompt"].strip() + "\n\n" + row["completion"].strip() + END
     expected = module.tokenizer(text)["input_ids"]
     assert ids.tolist() == expected[:expected.index(module.pad_id)]
-    head = module.v_head(torch.tensor(shards[1]["embeddings"][row["shard_row"]], dtype=torch.float32))
+    with torch.no_grad():
+        head = module.v_head(torch.tensor(shards[1]["embeddings"][row["shard_row"]], dtype=torch.float32))
     assert float(head) == pytest.approx(row["score"], abs=2e-2)  # float16 storage
+    np.testing.assert_array_equal(read_tensor(output, "embeddings")[7], shards[1]["embeddings"][2])
