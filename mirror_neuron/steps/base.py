@@ -84,6 +84,12 @@ class Step(abc.ABC):
         are already stored from an interrupted run: skip them and produce the same rest.
         """
 
+    @staticmethod
+    def inputs_of(inputs: dict[str, StepOutput], kind: str, entrypoint: str | None = None) -> list[StepOutput]:
+        """The required outputs of one section (and entrypoint), in ``requires`` order."""
+        return [output for output in inputs.values() if output.manifest["kind"] == kind
+                and (entrypoint is None or output.manifest["entrypoint"] == entrypoint)]
+
     def sample_table(self) -> str:
         """Name of the table whose first rows represent this step in tracking."""
         return "data"

@@ -78,8 +78,7 @@ class NeuronQueryStep(Step):
         return self._summary(neuron)
 
     def _inputs(self, inputs: dict[str, StepOutput]) -> tuple[StepOutput, StepOutput | None]:
-        models = [o for o in inputs.values() if o.manifest["kind"] == "model" and o.manifest["entrypoint"] == "neuron"]
-        data = [o for o in inputs.values() if o.manifest["kind"] == "data"]
+        models, data = self.inputs_of(inputs, "model", "neuron"), self.inputs_of(inputs, "data")
         if len(models) != 1 or len(data) > 1 or (not data and self.config.method != "train"):
             raise ConfigError("a Neuron query requires one model entry of type neuron and one data entry "
                               "(train may go without data)", self.context.where("requires"))

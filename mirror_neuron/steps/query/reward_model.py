@@ -168,9 +168,7 @@ class RewardModelQueryStep(Step):
         return float(np.max(np.abs(batched[column].to_numpy() - single[column].to_numpy())))
 
     def _inputs(self, inputs: dict[str, StepOutput]) -> tuple[StepOutput, StepOutput]:
-        models = [o for o in inputs.values() if o.manifest["kind"] == "model"
-                  and o.manifest["entrypoint"] == "reward_model"]
-        data = [o for o in inputs.values() if o.manifest["kind"] == "data"]
+        models, data = self.inputs_of(inputs, "model", "reward_model"), self.inputs_of(inputs, "data")
         if len(models) != 1 or len(data) != 1:
             raise ConfigError("a RewardModel query requires one reward_model entry and one data entry",
                               self.context.where("requires"))
