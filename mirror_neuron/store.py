@@ -31,6 +31,7 @@ from mirror_neuron.cache import CACHE_DIR
 CHUNKS = "chunks"
 MANIFEST = "manifest.json"
 TABLE_SUFFIX = ".parquet"
+CACHED_HASH_BYTES = 64 << 20
 
 
 def fingerprint(kind: str, entrypoint: str, resolved: dict[str, Any], upstream: dict[str, str]) -> str:
@@ -55,10 +56,12 @@ def sha256_file(path: Path) -> str:
 
 
 def source_sha256(path: Path) -> str:
-    """sha256 of an input file, remembered by (path, size, mtime) so that large checkpoints and data
-    files are hashed once, not at every run."""
+    """sha256 of an input file. Files of ``CACHED_HASH_BYTES`` or more (checkpoints) are remembered by
+    (path, size, mtime) in the cache folder, so that they are hashed once, not at every run."""
     cache_file = CACHE_DIR / "sha256.json"
     stat = path.stat()
+    if stat.st_size < CACHED_HASH_BYTES:
+        return sha256_file(path)
     key = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     try:
         cache = json.loads(cache_file.read_text())
