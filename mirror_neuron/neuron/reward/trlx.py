@@ -4,6 +4,10 @@
 base model, ``v_head`` = ``Linear(hidden, 1, bias=False)``), so the ``hf_ckpt.pt`` state dict (keys
 ``transformer.*`` and ``v_head.weight``) loads into a GPT-J built from ``EleutherAI/gpt-j-6b``.
 :class:`RewardModel` is the validator's reward built on it (difference form with a shift).
+
+``TrlxRewardModule.reference_score`` is the original scoring, literally (one text at a time, padded to
+550 tokens, duplicated into a pair); ``score`` gives the same scores batched, many times faster
+(``bench/reward_query.py`` measures both).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.models.causal_lm import load_causal_lm
@@ -25,6 +31,8 @@ from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
 
 START, END = "<|startoftext|>", "<|endoftext|>"
 REFERENCE_MAX_LENGTH = 550
+# Padded tokens per forward in score(): enough rows for efficient CPU matrix products, activations near cache size.
+SCORE_MAX_TOKENS = 2048
 CHECKPOINT_SUFFIXES = (".pt", ".bin", ".safetensors")
 # Causal-mask buffers that transformers < 4.27 saved in GPT-J/GPT-2 state dicts; current versions build them.
 OBSOLETE_BUFFERS = (".attn.bias", ".attn.masked_bias")
@@ -37,9 +45,12 @@ class TrlxRewardModule(nn.Module):
     whose rows are identical is scored for inference; other pairs give the pairwise training loss.
     """
 
-    def __init__(self, path: str = "tiny:gptj", seed: int = 0, base_dir: Path | None = None) -> None:
+    def __init__(self, path: str = "tiny:gptj", seed: int = 0, base_dir: Path | None = None, *,
+                 causal_lm: tuple[Any, Any] | None = None) -> None:
+        """The backbone is loaded from ``path``, or wrapped from ``causal_lm`` = ``(model, tokenizer)`` when
+        given (a model built elsewhere, e.g. ``tiny_causal_lm("tiny:gptj", layers=6, width=512)``)."""
         super().__init__()
-        model, tokenizer = load_causal_lm(path, seed, base_dir)
+        model, tokenizer = causal_lm if causal_lm is not None else load_causal_lm(path, seed, base_dir)
         self.path = path
         self.config = model.config
         self.transformer = model.base_model  # GPTJModel for GPT-J: state dict keys "transformer.*"
@@ -127,34 +138,216 @@ class TrlxRewardModule(nn.Module):
         return scores
 
     @torch.inference_mode()
-    def score(self, texts: list[str], batch_size: int = 16) -> list[float]:
-        """The same end scores as :meth:`reference_score`, batched: texts sorted by length, each batch
-        right-padded (pad = eos) to its longest text, no duplication.
+    def score(self, texts: list[str], batch_size: int = 16, max_tokens: int = SCORE_MAX_TOKENS) -> list[float]:
+        """The same end scores as :meth:`reference_score` (within float rounding), batched.
 
-        The end token is found by the same rule on each text's own ids (first pad, i.e. first eos, minus
-        one). Every wrapped text ends with eos, so that index lies inside the text, and with causal
-        attention the reward there does not depend on how much padding follows it.
+        All texts are tokenized in one call and cut after their end token (the rule's "first pad minus
+        one"; with causal attention nothing after it can change the reward there). Rows are sorted by
+        length and grouped into batches of at most ``batch_size`` rows and ``max_tokens`` padded tokens
+        (a single longer row runs alone), right-padded to the batch's longest row, not duplicated; no
+        attention mask is needed, as the padding follows each end. The tokens every row of a batch
+        starts with (at least ``<|startoftext|>``) run once, and ``v_head`` reads each row's end only.
+        GPT-J backbones run :func:`gptj_end_hidden` (padding only inside attention, the last layer at
+        the ends only, fused GELU and rotary); others the model's own forward. Results differ from
+        :meth:`reference_score`, and between batchings, by float rounding only (about 1e-6 in float32).
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_size < 1 or max_tokens < 1:
+            raise ValueError(f"batch_size and max_tokens must be at least 1, got {batch_size} and {max_tokens}")
+        if not texts:
+            return []
         encoded = self.tokenizer([START + text + END for text in texts], truncation=False)["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        ids = [end_cut(row, self.pad_id) for row in encoded]
         scores = [0.0] * len(texts)
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            width = max(len(encoded[i]) for i in rows)
-            input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for row, i in enumerate(rows):
-                input_ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
-                attention_mask[row, :len(encoded[i])] = 1
-            hidden = self.transformer(input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
-                                      use_cache=False)[0]
-            ends = [first_pad(torch.tensor(encoded[i]), self.pad_id) - 1 for i in rows]
-            last = hidden[torch.arange(len(rows), device=hidden.device), torch.tensor(ends, device=hidden.device)]
-            for i, value in zip(rows, self.v_head(last).squeeze(-1).tolist()):
+        odd = [i for i, row in enumerate(ids) if not row]  # the text starts with a pad: the rule reads the padding
+        for i, value in zip(odd, self.reference_score([texts[i] for i in odd])):
+            scores[i] = value
+        fast = self.transformer.config.model_type == "gptj" and gptj_supported(self.transformer)
+        for batch in plan_batches([row if row else None for row in ids], batch_size, max_tokens):
+            prefix = torch.tensor(batch.prefix, dtype=torch.long, device=self.device)
+            suffix = torch.full((len(batch.rows), batch.width), self.pad_id, dtype=torch.long)
+            for row, tail in enumerate(batch.suffixes):
+                suffix[row, :len(tail)] = torch.tensor(tail, dtype=torch.long)
+            ends = torch.tensor([len(tail) - 1 for tail in batch.suffixes], device=self.device)
+            suffix = suffix.to(self.device)
+            if fast:
+                hidden = gptj_end_hidden(self.transformer, prefix, suffix, ends)
+            else:  # the model's own forward over prefix + suffix; no mask needed: the padding follows each end
+                full = torch.cat([prefix.expand(len(batch.rows), -1), suffix], dim=1)
+                states = self.transformer(full, use_cache=False)[0]
+                hidden = states[torch.arange(len(batch.rows), device=self.device), len(batch.prefix) + ends]
+            for i, value in zip(batch.rows, self.v_head(hidden).squeeze(-1).float().tolist()):
                 scores[i] = value
         return scores
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    """One forward of :meth:`TrlxRewardModule.score`: ``rows`` (indices into the texts, shortest first)
+    share the token ids ``prefix``; ``suffixes`` are their remaining ids, each ending at its end token."""
+
+    rows: list[int]
+    prefix: list[int]
+    suffixes: list[list[int]]
+
+    @property
+    def width(self) -> int:
+        """The padded length of the suffixes."""
+        return max(len(tail) for tail in self.suffixes)
+
+
+def end_cut(ids: list[int], pad_id: int) -> list[int]:
+    """A row's ids up to and including its end token (the one before the first pad); empty when the
+    row starts with a pad (the original rule then reads the last position of the padded row)."""
+    return ids[:ids.index(pad_id)] if pad_id in ids else list(ids)
+
+
+def plan_batches(rows: list[list[int] | None], batch_size: int, max_tokens: int) -> list[ScoreBatch]:
+    """Batches of the non-None ``rows`` sorted by length (stably): at most ``batch_size`` rows and
+    ``max_tokens`` padded tokens (rows x longest) each; every batch keeps its rows' common leading
+    ids as ``prefix``, less one token so that each suffix holds at least its end token."""
+    order = sorted((i for i, row in enumerate(rows) if row), key=lambda i: len(rows[i]))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(groups[-1]) < batch_size and (len(groups[-1]) + 1) * len(rows[i]) <= max_tokens:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    batches = []
+    for group in groups:
+        first = rows[group[0]]
+        shared = len(first) - 1  # the shortest row comes first
+        for i in group[1:]:
+            row = rows[i]
+            shared = next((k for k in range(shared) if row[k] != first[k]), shared)
+        batches.append(ScoreBatch(group, first[:shared], [rows[i][shared:] for i in group]))
+    return batches
+
+
+# -- a fused GPT-J forward for scoring ----------------------------------------------------------------
+
+
+def gptj_supported(transformer: nn.Module) -> bool:
+    """Whether :func:`gptj_end_hidden` can run this GPT-J (the module layout it reads is there)."""
+    blocks = getattr(transformer, "h", None)
+    return (hasattr(transformer, "rotary_emb") and hasattr(transformer.rotary_emb, "embed_positions")
+            and blocks is not None and len(blocks) > 0
+            and all(hasattr(block, "attn") and hasattr(block, "mlp") for block in blocks))
+
+
+def gptj_end_hidden(transformer: nn.Module, prefix: torch.Tensor, suffix: torch.Tensor,
+                    ends: torch.Tensor) -> torch.Tensor:
+    """The final hidden state (after ``ln_f``) at position ``len(prefix) + ends[b]`` of each row
+    ``prefix + suffix[b]`` of a GPT-J, computed as the model's forward would, with less work.
+
+    ``prefix`` (P ids, shared by every row) runs once and its keys and values are reused. ``suffix``
+    (B, S) is right-padded; its tokens up to each end are packed, so the linear layers and the MLP
+    never see padding, which exists only inside attention (causal: nothing after an end can reach
+    it, so no padding mask is built). The last layer runs its keys and values for every token but its
+    query, attention output and MLP at the end positions only. GELU (tanh form) and rotary embeddings
+    use one kernel each instead of the model code's chains of elementwise operations.
+    """
+    start = prefix.shape[0]
+    cache = None
+    if start:
+        whole = torch.arange(start, device=prefix.device)
+        cache = _gptj_layers(transformer, prefix, whole, 1, start, 0, None, None)
+    batch, width = suffix.shape
+    real = (torch.arange(width, device=suffix.device)[None, :] <= ends[:, None]).flatten().nonzero().squeeze(1)
+    return _gptj_layers(transformer, suffix.flatten()[real], real, batch, width, start, cache, ends)
+
+
+def _gptj_layers(transformer: nn.Module, ids: torch.Tensor, slots: torch.Tensor, batch: int, width: int,
+                 start: int, cache: list | None, ends: torch.Tensor | None) -> Any:
+    """Run the blocks on the packed tokens ``ids`` (T,) that sit at ``slots`` (T,) of a right-padded
+    (``batch``, ``width``) layout, at positions ``start + slot % width``, after the ``start`` positions
+    whose per-layer keys and values ``cache`` holds (batch 1).
+
+    With ``ends`` (B,): the final hidden states at those indices of each row. Without: the keys and
+    values of every layer (for a prefix; its last layer then needs no attention output or MLP).
+    """
+    config = transformer.config
+    heads = config.n_head
+    x = transformer.wte(ids)  # (T, hidden)
+    tokens, hidden_size = x.shape
+    head_dim = hidden_size // heads
+    table = transformer.rotary_emb.embed_positions
+    cos, sin = _rotary(table, start + slots % width)
+    cos, sin = cos[:, None, :], sin[:, None, :]  # (T, 1, rotary / 2): broadcast over heads
+    mask = None if cache is None else torch.ones(width, start + width, dtype=torch.bool, device=x.device).tril(start)
+
+    def padded(t: torch.Tensor) -> torch.Tensor:  # (T, heads, head_dim) -> (B, heads, S, head_dim)
+        if tokens < batch * width:  # zeros, not garbage, in the padding: attention multiplies it by 0
+            t = t.new_zeros(batch * width, heads, head_dim).index_copy_(0, slots, t)
+        return t.view(batch, width, heads, head_dim).transpose(1, 2)
+
+    kept = []
+    last = len(transformer.h) - 1
+    for layer, block in enumerate(transformer.h):
+        attn, mlp = block.attn, block.mlp
+        normed = block.ln_1(x)
+        key = F.linear(normed, attn.k_proj.weight).view(tokens, heads, head_dim)
+        _rotate(key, cos, sin)
+        key, value = padded(key), padded(F.linear(normed, attn.v_proj.weight).view(tokens, heads, head_dim))
+        if cache is not None:
+            past_key, past_value = cache[layer]
+            key = torch.cat([past_key.expand(batch, -1, -1, -1), key], dim=2)
+            value = torch.cat([past_value.expand(batch, -1, -1, -1), value], dim=2)
+        if ends is None:
+            kept.append((key, value))
+            if layer == last:
+                return kept
+        elif layer == last:  # only the end positions go on
+            at_ends = torch.searchsorted(slots, torch.arange(batch, device=x.device) * width + ends)
+            normed, x = normed[at_ends], x[at_ends]  # (B, hidden)
+            end_cos, end_sin = _rotary(table, start + ends)
+            query = F.linear(normed, attn.q_proj.weight).view(batch, 1, heads, head_dim)
+            _rotate(query, end_cos[:, None, None, :], end_sin[:, None, None, :])
+            visible = torch.arange(start + width, device=x.device)[None, :] <= start + ends[:, None]
+            context = F.scaled_dot_product_attention(query.transpose(1, 2), key, value, scale=attn.scaling,
+                                                     attn_mask=visible[:, None, None, :]).reshape(batch, hidden_size)
+            out = F.linear(_gelu(mlp, F.linear(normed, mlp.fc_in.weight, mlp.fc_in.bias)), mlp.fc_out.weight,
+                           mlp.fc_out.bias)
+            return transformer.ln_f(out.addmm_(context, attn.out_proj.weight.t()).add_(x))
+        query = F.linear(normed, attn.q_proj.weight).view(tokens, heads, head_dim)
+        _rotate(query, cos, sin)
+        context = F.scaled_dot_product_attention(padded(query), key, value, attn_mask=mask, is_causal=mask is None,
+                                                 scale=attn.scaling)
+        context = context.transpose(1, 2).reshape(batch * width, hidden_size)
+        if tokens < batch * width:
+            context = context[slots]
+        out = F.linear(_gelu(mlp, F.linear(normed, mlp.fc_in.weight, mlp.fc_in.bias)), mlp.fc_out.weight,
+                       mlp.fc_out.bias)
+        x = out.addmm_(context, attn.out_proj.weight.t()).add_(x)
+    raise AssertionError("unreachable: the last layer returns")
+
+
+def _rotary(table: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """GPT-J's rotary ``(cos, sin)`` at ``positions`` from its ``[sin | cos]`` table."""
+    sincos = table[positions]
+    half = sincos.shape[-1] // 2
+    return sincos[..., half:], sincos[..., :half]
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None:
+    """GPT-J's rotary embedding, in place, on the first ``2 * cos.shape[-1]`` features of each head of
+    ``x`` (..., heads, head_dim): each pair ``(x[2i], x[2i+1])`` turns by the angle of ``(cos[i], sin[i])``."""
+    half = cos.shape[-1]
+    pairs = x[..., :2 * half].unflatten(-1, (half, 2))
+    if x.dtype in (torch.float32, torch.float64):  # one complex multiply: (a + ib)(cos + i sin)
+        torch.view_as_complex(pairs).mul_(torch.complex(cos.to(x.dtype), sin.to(x.dtype)))
+        return
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # as the reference code: the table in the model's dtype
+    even, odd = pairs[..., 0], pairs[..., 1]
+    turned = even * cos - odd * sin
+    odd.mul_(cos).add_(even * sin)
+    even.copy_(turned)
+
+
+def _gelu(mlp: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """GPT-J's activation: ``gelu_new`` (the tanh form) as one kernel; any other as the model has it."""
+    if type(mlp.act).__name__ in ("NewGELUActivation", "GELUTanh"):
+        return F.gelu(x, approximate="tanh")
+    return mlp.act(x)
 
 
 def first_pad(ids: torch.Tensor, pad_id: int) -> int:
@@ -289,6 +482,17 @@ def _listing(kind: str, keys: list[str]) -> str:
 # -- the validator's reward -----------------------------------------------------------------------
 
 
+def resolve_device(choice: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is available, else ``cpu``; ``cuda`` without a GPU is a UserError."""
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"reward device {choice} was asked for but no GPU is available; use cpu or auto")
+    if choice != "cpu" and not choice.startswith("cuda"):
+        raise UserError(f"reward device must be auto, cpu or cuda[:N], not '{choice}'")
+    return choice
+
+
 def difference_texts(query: Query, completion: str) -> tuple[str, str]:
     """``(full, completion_only)`` as the 2023 validator's forward built them.
 
@@ -321,17 +525,23 @@ class RewardModel(RewardModelBase):
     the real model), ``checkpoint`` loads ``hf_ckpt.pt`` or a ``.safetensors`` conversion of it.
     ``exact=True`` scores with the slow literal reference instead of the batched path. Relative
     ``path`` and ``checkpoint`` are read from ``base_dir`` (the config's folder) when given.
+    ``device`` is ``auto`` (cuda when available, else cpu), ``cpu``, ``cuda`` or ``cuda:N``; ``dtype``
+    ``float16``/``bfloat16`` is for GPUs only (its scores then differ from float32 by the rounding).
     """
 
     def __init__(self, seed: int = 0, path: str = "tiny:gptj", checkpoint: str | None = None,
                  sha256: str | None = None, allow_unsafe_pickle: bool = False, form: str = "difference",
-                 shift: float = 3.0, batch_size: int = 16, device: str = "cpu", dtype: str = "float32",
+                 shift: float = 3.0, batch_size: int = 16, device: str = "auto", dtype: str = "float32",
                  exact: bool = False, base_dir: Path | None = None) -> None:
         super().__init__(seed)
         if form not in ("difference", "plain"):
             raise UserError(f"reward form must be 'difference' or 'plain', not '{form}'")
+        device = resolve_device(device)
         if dtype not in ("float32", "float16", "bfloat16"):
             raise UserError(f"reward dtype must be float32, float16 or bfloat16, not '{dtype}'")
+        if dtype != "float32" and not device.startswith("cuda"):
+            raise UserError(f"reward dtype {dtype} needs a GPU (device cuda or auto on a machine with one); "
+                            f"on {device} use float32")
         self.form, self.shift, self.batch_size, self.exact = form, float(shift), batch_size, exact
         self.module = TrlxRewardModule(path, seed, base_dir)
         if checkpoint is not None:

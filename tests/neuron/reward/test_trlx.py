@@ -11,13 +11,20 @@ import torch
 from safetensors.torch import save_file
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.models.tiny import tiny_causal_lm, tiny_config, tiny_tokenizer
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.trlx import (
     RewardModel,
     TrlxRewardModule,
+    _rotary,
+    _rotate,
     difference_texts,
+    end_cut,
     file_sha256,
+    gptj_end_hidden,
     plain_text,
+    plan_batches,
+    resolve_device,
 )
 
 
@@ -178,3 +185,101 @@ def test_difference_reward_is_the_shifted_relu_difference(module: TrlxRewardModu
     plain = model.rewards(query, completions)
     np.testing.assert_allclose(plain.final, module.score([plain_text(query, c) for c in completions]), atol=1e-4)
     assert set(plain.raw) == {"plain"}
+
+
+def nq_texts(shared_data: Path, n: int) -> list[str]:
+    lines = (shared_data / "nq_open" / "NQ-open.dev.jsonl").read_text(encoding="utf-8").splitlines()[:n]
+    return [f"Question: {row['question']}\nAnswer: {row['answer'][0]}" for row in map(json.loads, lines)]
+
+
+def partial_rotary_gptj(seed: int = 0) -> TrlxRewardModule:
+    """A 3-layer GPT-J whose rotary embedding covers 8 of each head's 32 features, as GPT-J-6B (64 of 256)."""
+    from transformers import AutoModelForCausalLM
+
+    config = tiny_config("tiny:gptj", layers=3, width=64, heads=2)
+    config.rotary_dim = 8
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config).eval()
+    return TrlxRewardModule("tiny:gptj", seed, causal_lm=(model, tiny_tokenizer()))
+
+
+def test_score_does_not_depend_on_the_batching(module: TrlxRewardModule, shared_data: Path) -> None:
+    texts = nq_texts(shared_data, 24) + ["Question: who", "Answer: none", "x", "Question: who wrote it?\nAnswer: "]
+    one = module.score(texts, batch_size=1)
+    for batch_size, max_tokens in ((5, 2048), (64, 2048), (64, 60)):
+        np.testing.assert_allclose(module.score(texts, batch_size, max_tokens), one, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(one, module.reference_score(texts), rtol=0, atol=1e-4)
+    assert module.score([]) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        module.score(texts, max_tokens=0)
+
+
+def test_end_only_forward_equals_the_full_forward_picked_at_the_ends(module: TrlxRewardModule) -> None:
+    for reward in (module, partial_rotary_gptj()):
+        pad = reward.pad_id
+        prefix = torch.tensor([28, 92, 292])
+        suffix = torch.tensor([[276, 414, 631, 30, pad], [72, 73, pad, pad, pad], [84, 92, 414, 276, 631]])
+        ends = torch.tensor([3, 1, 4])
+        for shared in (prefix, prefix[:0]):  # with and without a prefix run once
+            full = torch.cat([shared.expand(3, -1), suffix], dim=1)
+            expected = token_rewards(reward, full)[torch.arange(3), len(shared) + ends]
+            with torch.inference_mode():
+                got = reward.v_head(gptj_end_hidden(reward.transformer, shared, suffix, ends)).squeeze(-1)
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+def test_partial_rotary_gptj_and_other_architectures_score_as_the_reference(shared_data: Path) -> None:
+    texts = nq_texts(shared_data, 6) + ["Question: x<|endoftext|>after the first pad"]
+    for reward in (partial_rotary_gptj(3), TrlxRewardModule("tiny:gpt2", 3), TrlxRewardModule("tiny:gptneo", 3)):
+        np.testing.assert_allclose(reward.score(texts, batch_size=4), reward.reference_score(texts), rtol=0, atol=1e-4)
+
+
+def test_batches_share_their_common_prefix_and_respect_the_limits() -> None:
+    rows = [[1, 2, 3, 4, 5], [1, 2, 3], [1, 2, 9, 9], None, [1, 2, 3, 4], [7]]
+    batches = plan_batches(rows, batch_size=3, max_tokens=8)  # shortest first; rows x longest <= 8
+    assert [b.rows for b in batches] == [[5, 1], [2, 4], [0]]
+    assert [b.prefix for b in batches] == [[], [1, 2], [1, 2, 3, 4]]
+    assert batches[1].suffixes == [[9, 9], [3, 4]] and batches[0].width == 3
+    assert batches[2].suffixes == [[5]]  # at least the end token stays in the suffix
+    assert [b.rows for b in plan_batches(rows, batch_size=3, max_tokens=100)] == [[5, 1, 2], [4, 0]]
+    assert end_cut([5, 6, 0, 7, 0], pad_id=0) == [5, 6] and end_cut([5, 6], 0) == [5, 6] and end_cut([0, 5], 0) == []
+
+
+def test_half_precision_rotation_matches_the_float_one() -> None:
+    torch.manual_seed(0)
+    table = partial_rotary_gptj().transformer.rotary_emb.embed_positions
+    cos, sin = _rotary(table, torch.arange(5))
+    x = torch.randn(2, 5, 3, 16)
+    exact, half = x.clone(), x.to(torch.bfloat16)
+    _rotate(exact, cos[:, None], sin[:, None])
+    _rotate(half, cos[:, None], sin[:, None])
+    assert torch.equal(exact[..., 8:], x[..., 8:])  # only the rotary features turn
+    torch.testing.assert_close(half.float(), exact, rtol=0.02, atol=0.05)
+
+
+def test_device_and_dtype_choices() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected and resolve_device("cpu") == "cpu"
+    with pytest.raises(UserError, match="device must be"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no GPU"):
+            resolve_device("cuda")
+        with pytest.raises(UserError, match="needs a GPU"):
+            RewardModel(dtype="bfloat16")
+    model = RewardModel(dtype="bfloat16") if torch.cuda.is_available() else RewardModel()
+    assert str(model.module.device).startswith(expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_gpu_scores_in_half_precision_are_close(shared_data: Path) -> None:
+    texts = nq_texts(shared_data, 16)
+    reward = TrlxRewardModule(causal_lm=tiny_causal_lm("tiny:gptj", 0, layers=4, width=256, heads=4))
+    reference = np.array(reward.score(texts, batch_size=1))
+    reward.to("cuda")
+    np.testing.assert_allclose(reward.score(texts, 8), reference, rtol=0, atol=1e-4)
+    for dtype in (torch.bfloat16, torch.float16):
+        reward.to(dtype)
+        np.testing.assert_allclose(reward.score(texts, 8), reference, rtol=0, atol=0.1 * np.abs(reference).max())
+        reward.float()
