@@ -32,7 +32,7 @@ from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
 START, END = "<|startoftext|>", "<|endoftext|>"
 REFERENCE_MAX_LENGTH = 550
 # Padded tokens per forward in score(): enough rows for efficient CPU matrix products, activations near cache size.
-SCORE_MAX_TOKENS = 2048
+SCORE_MAX_TOKENS = 4096
 CHECKPOINT_SUFFIXES = (".pt", ".bin", ".safetensors")
 # Causal-mask buffers that transformers < 4.27 saved in GPT-J/GPT-2 state dicts; current versions build them.
 OBSOLETE_BUFFERS = (".attn.bias", ".attn.masked_bias")
@@ -148,7 +148,8 @@ class TrlxRewardModule(nn.Module):
         attention mask is needed, as the padding follows each end. The tokens every row of a batch
         starts with (at least ``<|startoftext|>``) run once, and ``v_head`` reads each row's end only.
         GPT-J backbones run :func:`gptj_end_hidden` (padding only inside attention, the last layer at
-        the ends only, fused GELU and rotary); others the model's own forward. Results differ from
+        the ends only, fused GELU and rotary; a prefix shared with the previous batch is not run again);
+        others the model's own forward. Results differ from
         :meth:`reference_score`, and between batchings, by float rounding only (about 1e-6 in float32).
         """
         if batch_size < 1 or max_tokens < 1:
@@ -162,6 +163,7 @@ class TrlxRewardModule(nn.Module):
         for i, value in zip(odd, self.reference_score([texts[i] for i in odd])):
             scores[i] = value
         fast = self.transformer.config.model_type == "gptj" and gptj_supported(self.transformer)
+        cached: tuple[list[int], Any] = ([], None)  # the last prefix and its keys and values, for the next batch
         for batch in plan_batches([row if row else None for row in ids], batch_size, max_tokens):
             prefix = torch.tensor(batch.prefix, dtype=torch.long, device=self.device)
             suffix = torch.full((len(batch.rows), batch.width), self.pad_id, dtype=torch.long)
@@ -170,7 +172,9 @@ class TrlxRewardModule(nn.Module):
             ends = torch.tensor([len(tail) - 1 for tail in batch.suffixes], device=self.device)
             suffix = suffix.to(self.device)
             if fast:
-                hidden = gptj_end_hidden(self.transformer, prefix, suffix, ends)
+                if batch.prefix and batch.prefix != cached[0]:
+                    cached = (batch.prefix, gptj_prefix_cache(self.transformer, prefix))
+                hidden = gptj_end_hidden(self.transformer, suffix, ends, cached[1] if batch.prefix else None)
             else:  # the model's own forward over prefix + suffix; no mask needed: the padding follows each end
                 full = torch.cat([prefix.expand(len(batch.rows), -1), suffix], dim=1)
                 states = self.transformer(full, use_cache=False)[0]
@@ -234,23 +238,26 @@ def gptj_supported(transformer: nn.Module) -> bool:
             and all(hasattr(block, "attn") and hasattr(block, "mlp") for block in blocks))
 
 
-def gptj_end_hidden(transformer: nn.Module, prefix: torch.Tensor, suffix: torch.Tensor,
-                    ends: torch.Tensor) -> torch.Tensor:
-    """The final hidden state (after ``ln_f``) at position ``len(prefix) + ends[b]`` of each row
-    ``prefix + suffix[b]`` of a GPT-J, computed as the model's forward would, with less work.
+def gptj_prefix_cache(transformer: nn.Module, prefix: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The keys and values of every layer of a GPT-J at the ``prefix`` ids (P,), as a batch of one."""
+    slots = torch.arange(prefix.shape[0], device=prefix.device)
+    return _gptj_layers(transformer, prefix, slots, 1, prefix.shape[0], 0, None, None)
 
-    ``prefix`` (P ids, shared by every row) runs once and its keys and values are reused. ``suffix``
-    (B, S) is right-padded; its tokens up to each end are packed, so the linear layers and the MLP
-    never see padding, which exists only inside attention (causal: nothing after an end can reach
-    it, so no padding mask is built). The last layer runs its keys and values for every token but its
-    query, attention output and MLP at the end positions only. GELU (tanh form) and rotary embeddings
-    use one kernel each instead of the model code's chains of elementwise operations.
+
+def gptj_end_hidden(transformer: nn.Module, suffix: torch.Tensor, ends: torch.Tensor,
+                    cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+    """The final hidden state (after ``ln_f``) at position ``P + ends[b]`` of each row ``prefix +
+    suffix[b]`` of a GPT-J, where ``cache`` = :func:`gptj_prefix_cache` of the P prefix ids shared by
+    every row (None: no prefix), computed as the model's forward would, with less work.
+
+    ``suffix`` (B, S) is right-padded; its tokens up to each end are packed, so the linear layers and
+    the MLP never see padding, which exists only inside attention (causal: nothing after an end can
+    reach it, so no padding mask is built). The prefix ran once, for every row. The last layer runs
+    its keys and values for every token but its query, attention output and MLP at the ends only.
+    GELU (tanh form) and rotary embeddings use one kernel each instead of the model code's chains of
+    elementwise operations.
     """
-    start = prefix.shape[0]
-    cache = None
-    if start:
-        whole = torch.arange(start, device=prefix.device)
-        cache = _gptj_layers(transformer, prefix, whole, 1, start, 0, None, None)
+    start = 0 if cache is None else cache[0][0].shape[2]
     batch, width = suffix.shape
     real = (torch.arange(width, device=suffix.device)[None, :] <= ends[:, None]).flatten().nonzero().squeeze(1)
     return _gptj_layers(transformer, suffix.flatten()[real], real, batch, width, start, cache, ends)

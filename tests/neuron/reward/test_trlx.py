@@ -22,6 +22,7 @@ from mirror_neuron.neuron.reward.trlx import (
     end_cut,
     file_sha256,
     gptj_end_hidden,
+    gptj_prefix_cache,
     plain_text,
     plan_batches,
     resolve_device,
@@ -225,7 +226,8 @@ def test_end_only_forward_equals_the_full_forward_picked_at_the_ends(module: Trl
             full = torch.cat([shared.expand(3, -1), suffix], dim=1)
             expected = token_rewards(reward, full)[torch.arange(3), len(shared) + ends]
             with torch.inference_mode():
-                got = reward.v_head(gptj_end_hidden(reward.transformer, shared, suffix, ends)).squeeze(-1)
+                cache = gptj_prefix_cache(reward.transformer, shared) if len(shared) else None
+                got = reward.v_head(gptj_end_hidden(reward.transformer, suffix, ends, cache)).squeeze(-1)
             torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
 
 
