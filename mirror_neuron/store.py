@@ -30,6 +30,7 @@ from mirror_neuron.cache import CACHE_DIR
 
 CHUNKS = "chunks"
 MANIFEST = "manifest.json"
+PLOTS = "plots"
 TABLE_SUFFIX = ".parquet"
 CACHED_HASH_BYTES = 64 << 20
 
@@ -100,6 +101,16 @@ class StepOutput:
 
         return pd.read_parquet(self.table_path(name), columns=columns)
 
+    def head(self, name: str = "data", rows: int = 20):  # -> pandas.DataFrame | None
+        """The first ``rows`` rows of table ``name`` (read without loading the table), or ``None``."""
+        if not self.table_path(name).exists():
+            return None
+        return next(self.iter_batches(name, rows), None)
+
+    def plots(self) -> list[Path]:
+        """The PNG plots the step wrote (``chunks/<n>/plots/<name>.png``), sorted by chunk and name."""
+        return sorted((self.path / CHUNKS).glob(f"*/{PLOTS}/*.png"))
+
     def iter_batches(self, name: str = "data", batch_rows: int = 1024) -> Iterator[Any]:
         """The table as pandas frames of at most ``batch_rows`` rows, without loading it whole."""
         import pyarrow.parquet as pq
@@ -146,7 +157,7 @@ class ChunkWriter:
     @contextlib.contextmanager
     def chunk(self) -> Iterator[Chunk]:
         """Write the next chunk; it is committed (renamed into place) only if the block succeeds."""
-        final = self.chunks_dir / f"{self.completed:06d}"
+        final = self.chunk_dir(self.completed)
         temporary = self.chunks_dir / f".tmp-{self.completed:06d}-{os.getpid()}"
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir()

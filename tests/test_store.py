@@ -57,3 +57,17 @@ def test_fresh_writer_discards_an_interrupted_output(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.writer(FP).write(data=pd.DataFrame({"a": [1]}))
     assert store.writer(FP, fresh=True).completed == 0
+
+
+def test_plots_are_the_pngs_under_chunk_plot_folders_in_chunk_order(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    writer = store.writer(FP)
+    for names in (["b", "a"], ["c"]):
+        with writer.chunk() as chunk:
+            chunk.table("data", pd.DataFrame({"a": [1]}))
+            for name in names:
+                chunk.file(f"plots/{name}.png").write_bytes(b"\x89PNG")
+            chunk.file("other/x.png").write_bytes(b"\x89PNG")
+    output = store.commit(FP, writer, {"fingerprint": FP})
+    assert [p.relative_to(output.path).as_posix() for p in output.plots()] == [
+        "chunks/000000/plots/a.png", "chunks/000000/plots/b.png", "chunks/000001/plots/c.png"]
