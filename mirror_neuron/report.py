@@ -29,9 +29,9 @@ def write_report(out: Path, experiment: Experiment, records: list[StepRecord], t
         lines += ["", f"## {r.id}", ""]
         if r.summary:
             lines += [", ".join(f"{k}: {_figure(v)}" for k, v in r.summary.items()), ""]
-        data = r.output.table_path("data") if r.output else None
-        if data is not None and data.exists():
-            lines += [_markdown_table(r.output.table("data").head(SAMPLE_ROWS)), ""]
+        sample = r.output.head("data", SAMPLE_ROWS) if r.output else None
+        if sample is not None:
+            lines += [_markdown_table(sample), ""]
     path = out / "report.md"
     temporary = out / ".report.md.tmp"
     temporary.write_text("\n".join(lines) + "\n")

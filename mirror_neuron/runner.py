@@ -110,9 +110,7 @@ def run_experiment(options: RunOptions) -> RunResult:
         for number, step in enumerate(planned, start=1):
             record = _run_step(step, store, options.force, f"[{number}/{len(planned)}]")
             _link(out, step.entry.id, record.output.path)
-            sample = record.output.table(step.entry.step.sample_table()).head(20) \
-                if record.output.table_path(step.entry.step.sample_table()).exists() else None
-            tracker.log_step(record, sample)
+            tracker.log_step(record, record.output.head(step.entry.step.sample_table()))
             records.append(record)
         ok = True
     finally:

@@ -15,9 +15,11 @@ from mirror_neuron.errors import UserError
 
 
 class ScoringModel:
-    """Scores ``(prompt, completion)`` rows, and preference pairs ``(prompt, chosen, rejected)``."""
+    """Scores ``(prompt, completion)`` rows, and preference pairs ``(prompt, chosen, rejected)``,
+    ``batch_size`` rows per forward pass."""
 
     kind: str
+    batch_size: int
 
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -137,6 +139,14 @@ class LogProbScoring(ScoringModel):
 
     def __init__(self, reward: Any, path: str) -> None:
         self.reward, self.path = reward, path
+
+    @property
+    def batch_size(self) -> int:
+        return self.reward.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self.reward.batch_size = value
 
     def describe(self) -> dict[str, Any]:
         return _describe(self.kind, self.path, self.reward.model)

@@ -56,7 +56,8 @@ class DummyDendritePool:
     def __call__(self, roles: list[str], messages: list[str], uids: np.ndarray, timeout: float,
                  question: bool = False) -> list[Call]:
         query = Query(tuple(roles), tuple(messages), question)
-        query = Query(query.roles, query.messages, question, self.references.get(query.prompt))
+        if query.prompt in self.references:
+            query = Query(query.roles, query.messages, question, self.references[query.prompt])
         uids = np.asarray(uids, dtype=int)
         elapsed = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
         return [self._call(int(uid), query, float(seconds), timeout) for uid, seconds in zip(uids, elapsed)]

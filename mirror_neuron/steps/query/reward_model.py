@@ -155,9 +155,7 @@ class RewardModelQueryStep(Step):
         """The largest score difference between this batch size and batch size 1, on a few rows:
         padding a row to a longer batch must not change its score beyond float rounding."""
         rows = table.head(DETERMINISM_ROWS)
-        batch_size = model.batch_size if hasattr(model, "batch_size") else None
-        if batch_size is None or not len(rows):
-            return 0.0
+        batch_size = model.batch_size
         batched = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
         model.batch_size = 1
         try:
