@@ -1,4 +1,4 @@
-"""``mirror-neuron``: run, validate and list. Parsing only; the work lives in :mod:`mirror_neuron.runner`.
+"""``mirror-neuron``: run, validate, list and report. Parsing only; the work lives in :mod:`mirror_neuron.runner`.
 
 Heavy libraries are imported inside the commands, so ``--help`` answers at once.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mirror_neuron import __version__
 
-COMMANDS = ("run", "validate", "ls")
+COMMANDS = ("run", "validate", "ls", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(validate)
 
     commands.add_parser("ls", help="list every registered component")
+
+    report = commands.add_parser("report", help="rebuild a run's report.html from its stored outputs")
+    report.add_argument("--run", required=True, type=Path, metavar="DIR",
+                        help="the run's output folder (holding run.json), e.g. runs/dummy")
     return parser
 
 
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from mirror_neuron.errors import UserError
 
     try:
-        return {"run": _run, "validate": _validate, "ls": _ls}[args.command](args)
+        return {"run": _run, "validate": _validate, "ls": _ls, "report": _report}[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -87,6 +91,13 @@ def _validate(args: argparse.Namespace) -> int:
     experiment = load_experiment(args.config, args.overrides)
     planned = plan(experiment, None)
     print(f"{args.config}: valid ({len(planned)} step(s): {', '.join(p.entry.id for p in planned)})")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mirror_neuron.report import load_run, write_report
+
+    print(f"report:  {write_report(load_run(args.run))}")
     return 0
 
 

@@ -19,7 +19,7 @@ from mirror_neuron.config import Entry, Experiment, parse_experiment
 from mirror_neuron.errors import UserError
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.overrides import apply_overrides
-from mirror_neuron.report import write_report
+from mirror_neuron.report import load_run, verdicts_text, write_report
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import load_yaml_file
@@ -101,10 +101,11 @@ def run_experiment(options: RunOptions) -> RunResult:
     tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
 
     say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
+    started_at = _now()
     out.mkdir(parents=True, exist_ok=True)
     tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
     records: list[StepRecord] = []
-    report = None
+    run = report = None
     ok = False
     try:
         for number, step in enumerate(planned, start=1):
@@ -116,8 +117,12 @@ def run_experiment(options: RunOptions) -> RunResult:
     finally:
         tracker.finish(ok)
         if records:
-            _write_run_index(out, experiment, records, tracker.location)
-            report = write_report(out, experiment, records, tracker.location)
+            _write_run_index(out, experiment, options, planned, records, tracker.location, started_at, ok)
+            run = load_run(out)
+            report = write_report(run)
+    verdicts = verdicts_text(run) if run else ""
+    if verdicts:
+        say(verdicts)
     return RunResult(out, records, report, tracker.location)
 
 
@@ -194,10 +199,14 @@ def _tracked_config(experiment: Experiment, planned: list[PlannedStep]) -> dict[
     }
 
 
-def _write_run_index(out: Path, experiment: Experiment, records: list[StepRecord], tracking: str | None) -> None:
+def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, planned: list[PlannedStep],
+                     records: list[StepRecord], tracking: str | None, started_at: str, ok: bool) -> None:
+    """``run.json``: everything the report needs besides the stored outputs the step links lead to."""
     index = {
-        "experiment": experiment.info.model_dump(), "config": experiment.source.path, "version": __version__,
-        "finished_at": _now(), "tracking": tracking,
+        "experiment": experiment.info.model_dump(), "config": experiment.source.path,
+        "config_text": _config_text(options.config), "overrides": options.overrides, "selected": options.steps,
+        "version": __version__, "git_commit": git_commit(), "started_at": started_at, "finished_at": _now(),
+        "ok": ok, "tracking": tracking, "planned": [p.entry.id for p in planned],
         "steps": [{"id": r.id, "section": r.section, "entrypoint": r.entrypoint, "status": r.status,
                    "fingerprint": r.fingerprint, "rows": r.rows, "seconds": round(r.seconds, 3),
                    "summary": r.summary, "path": r.id} for r in records],
@@ -205,6 +214,13 @@ def _write_run_index(out: Path, experiment: Experiment, records: list[StepRecord
     temporary = out / ".run.json.tmp"
     temporary.write_text(json.dumps(index, indent=2, default=str))
     os.replace(temporary, out / "run.json")
+
+
+def _config_text(config: Path) -> str | None:
+    try:
+        return Path(config).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def say(message: str) -> None:

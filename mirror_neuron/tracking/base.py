@@ -36,7 +36,8 @@ class Tracker:
         """Open a run before any step runs."""
 
     def log_step(self, record: StepRecord, sample: Any | None) -> None:
-        """Record one finished step: its summary figures, a sample of its table, its output."""
+        """Record one finished step: its summary figures, a sample of its table, its plots and verdicts
+        (read from ``record.output``), its output."""
 
     def finish(self, ok: bool) -> None:
         """Close the run."""

@@ -1,4 +1,4 @@
-"""Weights & Biases tracking: one W&B run per experiment run, step outputs as artifacts."""
+"""Weights & Biases tracking: one W&B run per experiment run, step outputs as artifacts, plots as images."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.tracking.base import StepRecord, Tracker
 
 SAMPLE_ROWS = 20
+VERDICTS = "verdicts"
+VERDICT_ROWS = 1000
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 MODES = {"online", "offline", "dryrun", "disabled", "shared", "run"}
 NO_LOGIN_MODES = {"offline", "disabled"}  # modes that never talk to a server
@@ -103,7 +105,8 @@ def _short(name: str, room: int) -> str:
 
 
 class WandbTracker(Tracker):
-    """One W&B run per experiment run: resolved config, per-step figures and sample table, outputs as artifacts."""
+    """One W&B run per experiment run: resolved config; per step its figures, sample table, plots, verdicts;
+    outputs as artifacts."""
 
     def __init__(self, project: str, entity: str | None, out_dir: Path, offline: bool) -> None:
         self.project, self.entity, self.out_dir = project, entity, Path(out_dir)
@@ -131,10 +134,9 @@ class WandbTracker(Tracker):
         figures.update({f"{record.id}/rows/{table}": count for table, count in record.rows.items()})
         figures[f"{record.id}/seconds"] = record.seconds
         if sample is not None and len(sample):
-            # W&B names the table's artifact ``run-<run id>-<key>-<6-character hash>`` (key without "/"), which
-            # must fit in NAME_MAX characters: shorten very long step ids in this one key.
-            room = NAME_MAX - len(f"run-{self.run.id}-") - len("sample") - len("-XXXXXX")
-            figures[f"{_short(record.id, room)}/sample"] = wandb.Table(dataframe=_loggable(sample))
+            figures[self._table_key(record.id, "sample")] = wandb.Table(dataframe=_loggable(sample))
+        if record.output is not None:
+            figures.update(_plots_and_verdicts(record, self._table_key(record.id, VERDICTS)))
         self.run.log(figures)
         if record.output is not None:
             name = f"{_short(record.id, NAME_MAX - 13)}-{record.fingerprint[:12]}"
@@ -144,15 +146,33 @@ class WandbTracker(Tracker):
             artifact.add_dir(str(record.output.path))
             self.run.log_artifact(artifact)
 
+    def _table_key(self, step_id: str, name: str) -> str:
+        """``<step id>/<name>`` for a table. W&B names a table's artifact ``run-<run id>-<key>-<6-character
+        hash>`` (key without "/"), which must fit in NAME_MAX characters: very long step ids are shortened."""
+        room = NAME_MAX - len(f"run-{self.run.id}-") - len(name) - len("-XXXXXX")
+        return f"{_short(step_id, room)}/{name}"
+
     def finish(self, ok: bool) -> None:
         if self.run is not None:
             self.run.finish(exit_code=0 if ok else 1)
             self.run = None
 
 
-def _loggable(frame: Any) -> Any:
-    """A sample frame whose cells W&B tables accept (nested values as text)."""
-    frame = frame.head(SAMPLE_ROWS).copy()
+def _plots_and_verdicts(record: StepRecord, verdicts_key: str) -> dict[str, Any]:
+    """The step's plots as images (``<step id>/plots/<name>``) and its verdicts table, when it has them."""
+    import wandb
+
+    logged: dict[str, Any] = {f"{record.id}/plots/{path.stem}": wandb.Image(str(path))
+                              for path in record.output.plots()}
+    if record.output.table_path(VERDICTS).exists():
+        verdicts = record.output.table(VERDICTS)
+        logged[verdicts_key] = wandb.Table(dataframe=_loggable(verdicts, VERDICT_ROWS))
+    return logged
+
+
+def _loggable(frame: Any, rows: int = SAMPLE_ROWS) -> Any:
+    """A frame's first ``rows`` rows, with cells W&B tables accept (nested values as text)."""
+    frame = frame.head(rows).copy()
     for column in frame.columns:
         if frame[column].map(lambda v: isinstance(v, (list, dict, tuple)) or hasattr(v, "tolist")).any():
             frame[column] = frame[column].map(str)

@@ -1,0 +1,174 @@
+"""What a report shows, gathered from stored outputs alone: ``<run>/run.json`` and the step links.
+
+The HTML page, the Markdown page and the verdicts printed at the end of a run all read this one
+:class:`RunView`, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mirror_neuron.errors import UserError
+from mirror_neuron.store import MANIFEST, StepOutput
+
+RUN_INDEX = "run.json"
+VERDICTS = "verdicts"
+FULL_TABLE_ROWS = 50  # tables up to this many rows are shown whole
+FIRST_ROWS = 10  # bigger tables: their first rows
+CELL_CHARS = 80
+SENTENCE_CHARS = 600
+
+
+@dataclass
+class TableView:
+    """A stored table as the report shows it: whole when small, else its first rows."""
+
+    name: str
+    rows: int
+    frame: Any  # pandas.DataFrame
+
+    @property
+    def complete(self) -> bool:
+        return len(self.frame) >= self.rows
+
+
+@dataclass
+class StepView:
+    """One step of the run: its run.json entry, and its stored output when the link still leads to it."""
+
+    id: str
+    section: str
+    entrypoint: str
+    status: str
+    fingerprint: str
+    rows: dict[str, int]
+    seconds: float | None
+    summary: dict[str, Any]
+    output: StepOutput | None = None
+    problem: str = ""  # why the stored output could not be read
+    verdicts: TableView | None = None
+    tables: list[TableView] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.output.manifest if self.output else {}
+
+
+@dataclass
+class RunView:
+    """A whole run: the experiment, the run's facts and its steps, in run order."""
+
+    out: Path
+    index: dict[str, Any]
+    steps: list[StepView]
+
+    @property
+    def experiment(self) -> dict[str, Any]:
+        return self.index.get("experiment") or {}
+
+    @property
+    def name(self) -> str:
+        return str(self.experiment.get("name") or self.out.name)
+
+    def step(self, step_id: str) -> StepView | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    @property
+    def not_run(self) -> list[str]:
+        """Planned steps the run did not reach (it stopped early)."""
+        done = {s.id for s in self.steps}
+        return [i for i in self.index.get("planned") or [] if i not in done]
+
+
+def load_run(out: Path) -> RunView:
+    """Read the run at ``out``; a missing or unreadable folder or run.json raises :class:`UserError`."""
+    out = Path(out)
+    if not out.is_dir():
+        raise UserError(f"{out}: no such run folder (the output folder of `mirror-neuron run`, e.g. runs/dummy)")
+    index_path = out / RUN_INDEX
+    if not index_path.is_file():
+        raise UserError(f"{out}: no {RUN_INDEX} here; is it the output folder of a `mirror-neuron run`?")
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise UserError(f"{index_path}: not a readable run index ({' '.join(str(error).split())})") from None
+    if not isinstance(index, dict) or not isinstance(index.get("steps"), list) \
+            or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in index["steps"]):
+        raise UserError(f"{index_path}: not a run index (expected an object with a list of steps)")
+    return RunView(out, index, [_load_step(out, entry) for entry in index["steps"]])
+
+
+def _load_step(out: Path, entry: dict[str, Any]) -> StepView:
+    step = StepView(
+        id=entry["id"], section=str(entry.get("section", "")), entrypoint=str(entry.get("entrypoint", "")),
+        status=str(entry.get("status", "")), fingerprint=str(entry.get("fingerprint", "")),
+        rows=dict(entry.get("rows") or {}), seconds=entry.get("seconds"), summary=dict(entry.get("summary") or {}))
+    link = out / str(entry.get("path") or entry["id"])
+    if not (link / MANIFEST).is_file():
+        step.problem = f"the stored output is gone: {link} does not lead to a finished output"
+        return step
+    try:
+        output = StepOutput(link)
+    except (OSError, ValueError) as error:
+        step.problem = f"the stored output's manifest is unreadable: {error}"
+        return step
+    if step.fingerprint and output.fingerprint != step.fingerprint:
+        step.problem = (f"{link} now leads to another output ({output.fingerprint[:12]}), "
+                        "written by a later run; its content is shown")
+    step.output = output
+    step.rows = dict(output.rows) or step.rows
+    for name, count in output.rows.items():
+        frame = output.table(name) if count <= FULL_TABLE_ROWS else output.head(name, FIRST_ROWS)
+        table = TableView(name, count, frame)
+        if name == VERDICTS:
+            step.verdicts = table
+        else:
+            step.tables.append(table)
+    step.plots = output.plots()
+    return step
+
+
+def cell_text(value: Any, limit: int = CELL_CHARS) -> str:
+    """A table cell as one line of plain text: floats to 4 significant digits, lists shortened, at most
+    ``limit`` characters. Not escaped: each renderer escapes for its own format."""
+    text = " ".join(_plain(value, limit).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(value: Any, limit: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        number = float(value)
+        return "" if math.isnan(number) else f"{number:.4g}"
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_plain(v, limit)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        if not isinstance(items, list):  # a numpy scalar
+            return _plain(items, limit)
+        parts, length = [], 0
+        for item in items:
+            if length > limit:
+                parts.append(f"… {len(items) - len(parts)} more")
+                break
+            parts.append(repr(item) if isinstance(item, str) else _plain(item, limit))
+            length += len(parts[-1]) + 2
+        return "[" + ", ".join(parts) + "]"
+    return str(value)
+
+
+def figure_text(value: Any) -> str:
+    """A summary figure: floats to 4 significant digits."""
+    return cell_text(value, CELL_CHARS)

@@ -1,0 +1,34 @@
+"""The verdicts as aligned plain text, printed at the end of a run."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from mirror_neuron.report.model import SENTENCE_CHARS, RunView, cell_text
+
+COLUMNS = (("subject", 32), ("verdict", 16), ("sentence", SENTENCE_CHARS))  # column, at most this many characters
+
+
+def verdicts_text(run: RunView) -> str:
+    """Every step's verdicts: one block per step, one aligned line per row ending with its sentence.
+    Empty when no step wrote verdicts."""
+    blocks = []
+    for step in run.steps:
+        if step.verdicts is None:
+            continue
+        rows = [tuple(_terminal(cell_text(r.get(column), limit)) for column, limit in COLUMNS)
+                for _, r in step.verdicts.frame.iterrows()]
+        subject_width = max([len("subject"), *(len(r[0]) for r in rows)])
+        verdict_width = max([len("verdict"), *(len(r[1]) for r in rows)])
+        lines = [f"verdicts of {step.section} '{_terminal(step.id)}':",
+                 f"  {'subject':<{subject_width}}  {'verdict':<{verdict_width}}  sentence"]
+        lines += [f"  {s:<{subject_width}}  {v:<{verdict_width}}  {t}" for s, v, t in rows]
+        if not step.verdicts.complete:
+            lines.append(f"  ... {step.verdicts.rows - len(rows)} more in report.html")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def _terminal(text: str) -> str:
+    """``text`` without control characters (a completion must not drive the terminal)."""
+    return "".join(c if unicodedata.category(c)[0] != "C" else f"\\x{ord(c):02x}" for c in text)
