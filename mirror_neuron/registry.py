@@ -49,6 +49,8 @@ CATALOGUE: list[Component] = [
               "score data with a reward model: rows (inference) or preference pairs (loss, end scores)"),
     Component("query", "Neuron", "mirror_neuron.steps.query.neuron:NeuronQueryStep",
               "run the neuron's forward, train or inference over the data; one row per event, weight snapshots"),
+    Component("query", "Tournament", "mirror_neuron.steps.query.tournament:TournamentStep",
+              "miner strategies against honest over repeated neuron runs: weight shares, ratios, verdicts"),
     Component("dataset", "prompts", "prompts.jsonl",
               "small built-in prompt set: questions with reference answers, written for this project"),
     *(Component("behaviour", name, f"mirror_neuron.neuron.miners.scripted:{cls}", summary) for name, cls, summary in (

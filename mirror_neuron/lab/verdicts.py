@@ -1,0 +1,194 @@
+"""Judging a tournament: each strategy's weight per uid against honest miners', with a bootstrap CI.
+
+The estimate for strategy ``b`` is a ratio of means: the mean over repetitions of the mean weight per
+available uid playing ``b``, over the same for the baseline (``honest``). Uids that are not
+available (not serving, validator permits) are never queried and are left out.
+
+The confidence interval is a two-level (hierarchical) percentile bootstrap. Each resample draws the
+repetitions with replacement (the same draw for ``b`` and the baseline, so shocks a repetition
+shares cancel in the ratio), then within each drawn repetition draws each strategy's uids with
+replacement. With few repetitions (R = 5 has only 126 distinct resamples, and a plain bootstrap
+over 5 values gives intervals that are too narrow), the second level keeps the interval honest: the
+uid-to-uid noise enters once more than it strictly should, so the interval errs on the wide side,
+and it still works with a single repetition. By default the level is Bonferroni-corrected for the
+number of strategies judged (``confidence`` 0.95 over 4 strategies gives 98.75% intervals each),
+so that a tournament of many harmless strategies does not declare an exploit by chance.
+
+Verdicts, in this order:
+
+- **failed**: fewer than ``min_success_rate`` of its calls succeeded by the neuron's rule (return
+  code success and a completion of more than 10 characters); or it earns less than the baseline
+  (the CI's upper bound is below 1) but its weight per *successful* call is not below the
+  baseline's (that CI reaches 1): its failed calls explain the loss, not the validator's judgement.
+- **exploit**: the CI's lower bound is above 1: it earns significantly more than honest answering.
+- **penalized**: the CI's upper bound is below 1 (and failures do not explain it).
+- **neutral**: otherwise, including strategies with fewer than 2 uids in all to judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+VERDICTS = ("exploit", "neutral", "penalized", "failed")
+MIN_UIDS = 2  # uid observations (over all repetitions) a strategy needs before it can be judged
+UID_COLUMNS = ("repetition", "uid", "behaviour", "available", "weight", "calls", "successes", "reward_sum")
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    """How strategies are judged (the Tournament step's config sets these)."""
+
+    baseline: str = "honest"
+    confidence: float = 0.95
+    correction: Literal["bonferroni", "none"] = "bonferroni"
+    resamples: int = 4000
+    min_success_rate: float = 0.5
+    seed: int = 0
+
+
+@dataclass
+class _Draws:
+    """One strategy's bootstrap draws: mean weight per uid and pooled calls/successes, shape (B,)."""
+
+    weight: np.ndarray
+    calls: np.ndarray
+    successes: np.ndarray
+
+
+def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(strategies, verdicts)`` from the per-uid table of every repetition (columns :data:`UID_COLUMNS`).
+
+    ``strategies`` has one row per strategy, the baseline included (verdict ``baseline``), sorted by
+    ratio; ``verdicts`` one row per other strategy with ``subject``, ``verdict`` and ``sentence``.
+    """
+    repetitions = sorted(uids["repetition"].unique())
+    behaviours = sorted(uids["behaviour"].unique())
+    if options.baseline not in behaviours:
+        raise ValueError(f"no uid plays the baseline behaviour '{options.baseline}'")
+    available = uids[uids["available"]]
+    groups = {key: frame for key, frame in available.groupby(["behaviour", "repetition"])}
+    rng = np.random.default_rng(options.seed)
+    picks = rng.integers(len(repetitions), size=(options.resamples, len(repetitions)))
+    draws = {b: _draw(b, repetitions, groups, picks, rng) for b in behaviours}
+    judged = [b for b in behaviours if b != options.baseline]
+    alpha = 1.0 - options.confidence
+    if options.correction == "bonferroni":
+        alpha /= max(1, len(judged))
+    base = draws[options.baseline]
+    base_rate = base.successes / np.where(base.calls > 0, base.calls, np.nan)
+    base_point = _point(options.baseline, repetitions, groups)
+    rows = []
+    for b in behaviours:
+        point = _point(b, repetitions, groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = point["mean_weight"] / base_point["mean_weight"]
+            ratio_draws = draws[b].weight / base.weight
+            rate_draws = draws[b].successes / np.where(draws[b].calls > 0, draws[b].calls, np.nan)
+            adjusted_draws = ratio_draws * base_rate / rate_draws
+            adjusted = ratio * base_point["success_rate"] / point["success_rate"]
+        low, high = _interval(ratio_draws, alpha)
+        adjusted_low, adjusted_high = _interval(adjusted_draws, alpha)
+        share = uids[uids["behaviour"] == b].groupby("repetition")["weight"].sum().reindex(repetitions, fill_value=0)
+        rows.append({"behaviour": b, **point, "share": float(share.mean()), "ratio": ratio, "ci_low": low,
+                     "ci_high": high, "adjusted_ratio": adjusted, "adjusted_ci_low": adjusted_low,
+                     "adjusted_ci_high": adjusted_high, "confidence": 1.0 - alpha})
+    strategies = pd.DataFrame(rows)
+    strategies["verdict"] = [("baseline" if row.behaviour == options.baseline
+                              else _verdict(row, options, len(repetitions)))
+                             for row in strategies.itertuples()]
+    strategies = strategies.sort_values(["ratio", "behaviour"], ascending=[False, True], na_position="last",
+                                        ignore_index=True)
+    verdicts = pd.DataFrame([
+        {"subject": row.behaviour, "verdict": row.verdict, "sentence": _sentence(row, options, len(repetitions)),
+         "ratio": row.ratio, "ci_low": row.ci_low, "ci_high": row.ci_high, "success_rate": row.success_rate,
+         "uids": row.uids, "repetitions": len(repetitions), "confidence": row.confidence}
+        for row in strategies.itertuples() if row.behaviour != options.baseline
+    ], columns=["subject", "verdict", "sentence", "ratio", "ci_low", "ci_high", "success_rate", "uids",
+                "repetitions", "confidence"])
+    return strategies, verdicts
+
+
+def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, float]:
+    """The strategy's point figures: uids per repetition, calls, success rate, mean reward and weight."""
+    frames = [groups[(behaviour, r)] for r in repetitions if (behaviour, r) in groups]
+    if not frames:
+        return {"uids": 0.0, "calls": 0.0, "success_rate": np.nan, "mean_reward": np.nan, "mean_weight": np.nan}
+    calls = sum(float(f["calls"].sum()) for f in frames)
+    successes = sum(float(f["successes"].sum()) for f in frames)
+    rewards = sum(float(f["reward_sum"].sum()) for f in frames)
+    return {"uids": sum(len(f) for f in frames) / len(repetitions), "calls": calls,
+            "success_rate": successes / calls if calls else np.nan,
+            "mean_reward": rewards / successes if successes else np.nan,
+            # the mean over repetitions of each repetition's mean weight per uid
+            "mean_weight": float(np.mean([f["weight"].mean() for f in frames]))}
+
+
+def _draw(behaviour: str, repetitions: list[int], groups: dict, picks: np.ndarray,
+          rng: np.random.Generator) -> _Draws:
+    """Bootstrap draws for one strategy: uids resampled within each repetition, then repetitions by ``picks``."""
+    resamples = picks.shape[0]
+    per_rep = np.full((3, resamples, len(repetitions)), np.nan)
+    for column, repetition in enumerate(repetitions):
+        frame = groups.get((behaviour, repetition))
+        if frame is None or frame.empty:
+            continue
+        index = rng.integers(len(frame), size=(resamples, len(frame)))
+        per_rep[0, :, column] = frame["weight"].to_numpy()[index].mean(axis=1)
+        per_rep[1, :, column] = frame["calls"].to_numpy(dtype=np.float64)[index].sum(axis=1)
+        per_rep[2, :, column] = frame["successes"].to_numpy(dtype=np.float64)[index].sum(axis=1)
+    chosen = np.take_along_axis(per_rep, np.broadcast_to(picks, per_rep.shape), axis=2)
+    present = np.isfinite(chosen[0])
+    counts = present.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(present, chosen[0], 0.0).sum(axis=1) / np.where(counts > 0, counts, np.nan)
+    return _Draws(weight, np.nansum(chosen[1], axis=1), np.nansum(chosen[2], axis=1))
+
+
+def _interval(draws: np.ndarray, alpha: float) -> tuple[float, float]:
+    finite = draws[np.isfinite(draws)]
+    if len(finite) < len(draws) / 2:  # mostly undefined: no interval
+        return np.nan, np.nan
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def _verdict(row: tuple, options: JudgeOptions, repetitions: int) -> str:
+    if np.isfinite(row.success_rate) and row.success_rate < options.min_success_rate:
+        return "failed"
+    if row.uids * repetitions < MIN_UIDS or not np.isfinite(row.ci_low) or not np.isfinite(row.ci_high):
+        return "neutral"
+    if row.ci_low > 1.0:
+        return "exploit"
+    if row.ci_high < 1.0:
+        explained = not np.isfinite(row.adjusted_ci_high) or row.adjusted_ci_high >= 1.0
+        return "failed" if explained else "penalized"
+    return "neutral"
+
+
+def _sentence(row: tuple, options: JudgeOptions, repetitions: int) -> str:
+    """One sentence a person can act on, for the verdicts table."""
+    name, base = row.behaviour, options.baseline
+    if row.verdict == "neutral" and row.uids * repetitions < MIN_UIDS:
+        return f"{name} is played by too few available uids ({row.uids * repetitions:g} in all) to judge."
+    if not np.isfinite(row.ratio) or not np.isfinite(row.ci_low):
+        if row.verdict == "failed":
+            return f"{name}'s calls succeeded {row.success_rate:.0%} of the time: it failed to answer."
+        return f"{name} cannot be compared with {base} miners: too few uids were queried or {base} earned no weight."
+    interval = f"{100 * row.confidence:.4g}% CI {row.ci_low:.2f}-{row.ci_high:.2f}, {repetitions} repetition" + \
+        ("s" if repetitions != 1 else "")
+    earns = f"{name} earns {row.ratio:.2f}x the weight per uid of {base} miners ({interval})"
+    if row.verdict == "exploit":
+        return f"{earns}: an exploit; find the defense that closes it."
+    if row.verdict == "penalized":
+        return f"{earns}: the validator penalizes it."
+    if row.verdict == "failed":
+        if row.success_rate < options.min_success_rate:
+            return (f"{name}'s calls succeeded {row.success_rate:.0%} of the time: it failed to answer, so its "
+                    f"{row.ratio:.2f}x of {base} weight says nothing about the validator's defenses.")
+        return (f"{earns}, but only because {1 - row.success_rate:.0%} of its calls failed; per successful call it "
+                f"earns {row.adjusted_ratio:.2f}x: failed, not penalized.")
+    return f"{earns}: not distinguishable from {base}."
