@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 
-.PHONY: demo test bench clean
+.PHONY: demo test chromium bench clean
 
 $(READY): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(READY): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(READY)
 	$(BIN)/mirror-neuron run --config configs/dummy_config.yml --offline
 
-test: $(READY)
+test: $(READY) chromium
 	WANDB_MODE=offline $(BIN)/python -m pytest -q
+
+# Best effort: Debian's Chromium, for the test that renders report.html (it is skipped, saying why, without it).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium >/dev/null; } || echo "chromium is not installed: the rendered-report test will be skipped"
 
 clean:
 	rm -rf runs

@@ -56,11 +56,15 @@ class Browser:
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         os.close(to_browser)
         os.close(from_browser)
-        target = self.send("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        self.send("Page.enable", session=True)
-        self.send("Emulation.setDeviceMetricsOverride", session=True, width=self.width, height=self.height,
-                  deviceScaleFactor=1, mobile=False)
+        try:
+            target = self.send("Target.createTarget", url="about:blank")["targetId"]
+            self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            self.send("Page.enable", session=True)
+            self.send("Emulation.setDeviceMetricsOverride", session=True, width=self.width, height=self.height,
+                      deviceScaleFactor=1, mobile=False)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
