@@ -35,6 +35,7 @@ import pandas as pd
 
 VERDICTS = ("exploit", "neutral", "penalized", "failed")
 MIN_UIDS = 2  # uid observations (over all repetitions) a strategy needs before it can be judged
+TOLERANCE = 1e-6  # ratios this close to 1 are 1: identical weights must not differ by rounding
 UID_COLUMNS = ("repetition", "uid", "behaviour", "available", "weight", "calls", "successes", "reward_sum")
 
 
@@ -161,10 +162,10 @@ def _verdict(row: tuple, options: JudgeOptions, repetitions: int) -> str:
         return "failed"
     if row.uids * repetitions < MIN_UIDS or not np.isfinite(row.ci_low) or not np.isfinite(row.ci_high):
         return "neutral"
-    if row.ci_low > 1.0:
+    if row.ci_low > 1.0 + TOLERANCE:
         return "exploit"
-    if row.ci_high < 1.0:
-        explained = not np.isfinite(row.adjusted_ci_high) or row.adjusted_ci_high >= 1.0
+    if row.ci_high < 1.0 - TOLERANCE:
+        explained = not np.isfinite(row.adjusted_ci_high) or row.adjusted_ci_high >= 1.0 - TOLERANCE
         return "failed" if explained else "penalized"
     return "neutral"
 

@@ -1,0 +1,63 @@
+"""Tournaments judge strategies as a person would: padding wins under a length reward until a filter
+closes it, failing miners have failed, and harmless strategies under a null reward are neutral."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mirror_neuron.lab.tournament import TournamentPlan, repetition_seed, run_tournament, strategy_labels
+from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.neuron import Neuron
+
+LENGTH = {"type": "tests.lab.length_reward:LengthRewardModel"}
+PADDING_FILTERED = {"type": "RewardStack", "scorers": {"length": LENGTH},
+                    "filters": {"blacklist": {"banned": ["furthermore", "additionally"]}}}
+HARMLESS = {"echo": 5, "stock_phrase": 5, "length_padder": 5, "copycat": 5, "self_scorer": 5, "random_words": 5}
+
+
+def verdicts(miners: dict[str, Any], reward: dict[str, Any], seed: int = 0, **plan: Any) -> dict[str, str]:
+    neuron = NeuronConfig.model_validate({"metagraph": {"n": 64, "validators": 2, "not_serving": 0.05},
+                                         "miners": miners, "reward": reward, "training_topk": 16})
+    result = run_tournament(TournamentPlan(neuron, **{"steps": 120, "repetitions": 3, "seed": seed, **plan}))
+    return dict(zip(result.verdicts["subject"], result.verdicts["verdict"]))
+
+
+def test_length_padding_is_an_exploit_until_a_filter_zeros_it() -> None:
+    assert verdicts({"length_padder": 8}, LENGTH) == {"length_padder": "exploit"}
+    assert verdicts({"length_padder": 8}, PADDING_FILTERED) == {"length_padder": "penalized"}
+
+
+def test_miners_whose_calls_fail_have_failed_whatever_the_reward() -> None:
+    found = verdicts({"slow": 6, "flaky": 6, "length_padder": 6}, PADDING_FILTERED)
+    assert found == {"slow": "failed", "flaky": "failed", "length_padder": "penalized"}
+    assert verdicts({"slow": 6, "flaky": {"count": 6, "failure_rate": 0.3}}, LENGTH) == {"slow": "failed",
+                                                                                       "flaky": "failed"}
+
+
+@pytest.mark.parametrize("reward", ["ConstantRewardModel", "RandomRewardModel"])
+def test_a_null_reward_finds_no_exploit(reward: str) -> None:
+    found = verdicts(HARMLESS, {"type": reward}, seed=5)
+    assert found == dict.fromkeys(HARMLESS, "neutral")
+
+
+def test_the_same_seed_gives_the_same_tables_and_another_seed_other_runs() -> None:
+    neuron = NeuronConfig.model_validate({"metagraph": {"n": 32}, "miners": {"echo": 4, "flaky": 4},
+                                         "reward": {"type": "RandomRewardModel"}, "training_topk": 8})
+    plan = TournamentPlan(neuron, steps=40, repetitions=2, record_every=10, seed=11)
+    first, second = run_tournament(plan), run_tournament(plan)
+    for name in ("shares", "uid_weights", "strategies", "verdicts"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
+    assert first.shares["step"].unique().tolist() == [10, 20, 30, 40]
+    assert repetition_seed(11, 0) != repetition_seed(11, 1) != repetition_seed(12, 1)
+    other = run_tournament(TournamentPlan(neuron, steps=40, repetitions=2, record_every=10, seed=12))
+    assert not first.uid_weights["weight"].equals(other.uid_weights["weight"])
+
+
+def test_strategies_are_the_keys_of_the_miners_block() -> None:
+    miners = {"honest": {"count": 3, "noise": 0.5}, "tests.fixtures.custom_miner:shout": 2, "echo": 1}
+    neuron = Neuron({"metagraph": {"n": 10}, "miners": miners})
+    labels = strategy_labels(miners, neuron.dendrite_pool.behaviours)
+    assert sorted(labels) == sorted(["honest"] * 7 + ["tests.fixtures.custom_miner:shout"] * 2 + ["echo"])
