@@ -1,0 +1,149 @@
+"""The Tournament step through the runner: tables, plot, printed verdicts, report, resume, config errors."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mirror_neuron import runner
+from mirror_neuron.config import parse_experiment
+from mirror_neuron.errors import ConfigError
+from mirror_neuron.runner import RunOptions, RunResult, plan, run_experiment
+from mirror_neuron.store import Store
+from mirror_neuron.yaml_source import load_yaml_text
+
+CONFIG = """\
+experiment: {name: tournament, seed: 1}
+tracking: {backend: none}
+data:
+  id: prompts
+  path: builtin:prompts
+model:
+  id: neuron
+  type: neuron
+  metagraph: {n: 32, validators: 2}
+  miners: {length_padder: 4, slow: 3}
+  reward: {type: tests.lab.length_reward:LengthRewardModel}
+  training_topk: 8
+query:
+  id: tournament
+  requires: [neuron, prompts]
+  entrypoint: Tournament
+  method: forward
+  topk: 8
+  steps: 40
+  repetitions: 3
+  record_every: 10
+  resamples: 500
+"""
+TABLES = ("shares", "uid_weights", "strategies", "verdicts")
+
+
+@dataclass
+class Run:
+    result: RunResult
+    stderr: str
+
+    @property
+    def output(self):
+        return self.result.records[-1].output
+
+
+def run(folder: Path, text: str = CONFIG) -> Run:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "c.yml").write_text(text)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        result = run_experiment(RunOptions(config=folder / "c.yml", out=folder / "out", store=folder / "store"))
+    return Run(result, stderr.getvalue())
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run(tmp_path_factory.mktemp("whole"))
+
+
+def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
+    output = whole.output
+    for name in TABLES:
+        assert output.table_path(name).exists(), name
+    verdicts = output.table("verdicts")
+    assert dict(zip(verdicts["subject"], verdicts["verdict"])) == {"length_padder": "exploit", "slow": "failed"}
+    shares = output.table("shares")
+    assert sorted(shares["repetition"].unique()) == [0, 1, 2]
+    assert sorted(shares["step"].unique()) == [10, 20, 30, 40]
+    assert sorted(shares["behaviour"].unique()) == ["honest", "length_padder", "slow"]
+    pd.testing.assert_series_equal(shares.groupby(["repetition", "step"])["share"].sum(),
+                                   pd.Series(1.0, index=shares.groupby(["repetition", "step"]).size().index,
+                                             name="share"), check_exact=False)
+    strategies = output.table("strategies").set_index("behaviour")
+    assert strategies.loc["honest", "verdict"] == "baseline" and strategies.loc["honest", "ratio"] == pytest.approx(1)
+    assert strategies.loc["length_padder", "ci_low"] > 1 > strategies.loc["slow", "success_rate"]
+    [plot] = output.plots()
+    assert plot.name == "weight_share.png" and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert whole.result.records[-1].summary["verdicts/exploit"] == 1.0
+
+    lines = whole.stderr.splitlines()
+    start = lines.index("verdicts of query 'tournament':")
+    printed = lines[start + 2:start + 2 + len(verdicts)]
+    for line, row in zip(printed, verdicts.itertuples()):
+        assert line.split()[:2] == [row.subject, row.verdict] and line.endswith(row.sentence)
+
+    page = (whole.result.out / "report.html").read_text()
+    for sentence in verdicts["sentence"]:
+        assert html.escape(sentence) in page
+    assert "data:image/png;base64," in page
+
+
+class Interrupt(Exception):
+    """Raised after the second chunk: a tournament stopped between repetitions."""
+
+
+def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def stop_after_two(name: str):
+        def report(completed: int) -> None:
+            if completed == 2 and "tournament" in name:
+                raise Interrupt
+        return report
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "_chunk_progress", stop_after_two)
+        with pytest.raises(Interrupt):
+            run(tmp_path)
+    experiment = parse_experiment(load_yaml_text(CONFIG, "c.yml"))
+    assert Store(tmp_path / "store").partial_chunks(plan(experiment, None)[-1].fingerprint) == 2
+    resumed = run(tmp_path)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(resumed.output.table(name), whole.output.table(name))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("length_padder: 4", "lenght_padder: 4"), r"c.yml: model.miners \(line 10\): unknown behaviour component "
+                                               r"'lenght_padder' \(did you mean 'length_padder'\?\)"),
+    (("steps: 40", "steps: 0"), r"c.yml: query.steps \(line 19\): expected greater than 0, got 0"),
+    (("repetitions: 3", "repetitions: 3\n  strategy: echo"), r"c.yml: query.strategy \(line 21\)"),
+])
+def test_config_errors_say_where_before_anything_runs(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        plan(parse_experiment(load_yaml_text(CONFIG.replace(*change), "c.yml")), None)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("record_every: 10", "record_every: 10\n  baseline: honset"),
+     r"c.yml: query.baseline \(line 22\): the baseline strategy 'honset' is played by no uid of the neuron; "
+     r"its strategies are honest, length_padder, slow"),
+    (("requires: [neuron, prompts]", "requires: [neuron]"), r"c.yml: query.requires \(line 15\): a Tournament "
+                                                            r"requires one model entry of type neuron"),
+])
+def test_inputs_that_cannot_make_a_tournament_stop_it_before_the_first_repetition(
+        change: tuple[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=message):
+        run(tmp_path, CONFIG.replace(*change))
+    assert not list((tmp_path / "store").glob("*.partial/chunks/*"))
