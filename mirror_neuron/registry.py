@@ -10,6 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from mirror_neuron.analysis import features as _features
 from mirror_neuron.errors import UserError, did_you_mean
 
 
@@ -36,6 +37,7 @@ FAMILIES: dict[str, str] = {
     "gating": "gating models of the neuron",
     "reward": "reward models of the neuron",
     "filter": "reward filters of a RewardStack (`reward.filters`)",
+    "feature": "text features of an analysis (`analysis[].compute`, `x`, `plot`)",
 }
 
 CATALOGUE: list[Component] = [
@@ -51,6 +53,8 @@ CATALOGUE: list[Component] = [
               "run the neuron's forward, train or inference over the data; one row per event, weight snapshots"),
     Component("query", "Tournament", "mirror_neuron.steps.query.tournament:TournamentStep",
               "miner strategies against honest over repeated neuron runs: weight shares, ratios, verdicts"),
+    Component("analysis", "analysis", "mirror_neuron.steps.analysis.step:AnalysisStep",
+              "features and embeddings, cross-validated estimators beside a length baseline, verdicts, plots"),
     Component("dataset", "prompts", "prompts.jsonl",
               "small built-in prompt set: questions with reference answers, written for this project"),
     *(Component("behaviour", name, f"mirror_neuron.neuron.miners.scripted:{cls}", summary) for name, cls, summary in (
@@ -96,12 +100,11 @@ CATALOGUE: list[Component] = [
               "zero when the completion's embedding is far from the prompt's"),
     Component("filter", "diversity", "mirror_neuron.neuron.reward.filters:DiversityFilter",
               "zero for near-duplicates within the batch and of recent history"),
+    *(Component("feature", name, target, summary) for name, target, summary in _features.registry_entries()),
 ]
 
 # Names a config may already use whose components this release does not ship yet.
-NOT_YET_AVAILABLE: dict[str, dict[str, str]] = {
-    "analysis": {"analysis": "analysis steps"},
-}
+NOT_YET_AVAILABLE: dict[str, dict[str, str]] = {}
 
 
 def components(family: str | None = None) -> list[Component]:

@@ -62,6 +62,8 @@ def test_the_original_call_runs_the_dummy_config_offline_twice(tmp_path: Path) -
     assert "report:" in first.stdout and (tmp_path / "out" / "report.md").is_file()
     second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
-    statuses = [line.split()[1] for line in second.stdout.splitlines()[1:] if line and not line.endswith(":")
-                and line.split()[0] not in ("outputs:", "report:", "tracking:")]
-    assert statuses and set(statuses) == {"reused"}
+    lines = second.stdout.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.split()[:2] == ["step", "status"])) + 1:]
+    statuses = [line.split()[1] for line in table if line.split()[0] not in ("outputs:", "report:", "tracking:")]
+    assert len(statuses) == 7 and set(statuses) == {"reused"}
+    assert "verdicts of analysis 'forward_drivers':" in second.stderr

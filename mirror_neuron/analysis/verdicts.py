@@ -1,0 +1,82 @@
+"""One sentence per prediction that a person can act on, from the model's and the length baseline's
+cross-validated scores and their confidence intervals.
+
+Labels: ``length`` (length alone explains the target; the model adds nothing significant),
+``beyond_length`` (the model predicts significantly better than length), ``weak`` (the model predicts
+a little, not significantly better than length), ``unpredictable`` (neither does better than chance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAMES = {
+    "loss": "the pairwise loss",
+    "chosen_end_scores": "the chosen end score",
+    "rejected_end_scores": "the rejected end score",
+    "correct": "whether the chosen answer scores higher",
+    "score": "the reward-model score",
+    "reward": "the final reward",
+    "weight": "the uid's final weight",
+    "moving_score": "the uid's moving score",
+    "gating_score": "the gating score",
+}
+
+
+def describe_target(name: str) -> str:
+    kind, _, component = name.partition(".")
+    if component and kind in ("reward_raw", "reward_normalized"):
+        return f"reward component '{component}' ({kind.removeprefix('reward_')})"
+    return NAMES.get(name, f"'{name}'")
+
+
+def describe_lengths(features: list[str]) -> str:
+    """``["completion_length"]`` -> ``"completion length"``; ``["chosen_length", "rejected_length"]`` ->
+    ``"chosen and rejected lengths"``; other features by name."""
+    if all(f.endswith("_length") and f.count("_") == 1 for f in features):
+        texts = [f.removesuffix("_length") for f in features]
+        return " and ".join(texts) + (" lengths" if len(texts) > 1 else " length")
+    return ", ".join(features)
+
+
+@dataclass
+class Scores:
+    """A cross-validated score (R², or ROC AUC/accuracy for classifiers) with its interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
+
+
+def verdict(target: str, model: str, baseline: str, metric: str, chance: float, fitted: Scores, length: Scores,
+            gain: Scores) -> tuple[str, str]:
+    """(label, sentence) for a model's scores against the length baseline's.
+
+    ``metric`` names the score (``R²``, ``ROC AUC``, ``accuracy``); ``chance`` is what predicting
+    nothing scores (0 for R², 0.5 for AUC); ``gain`` is model minus baseline with its paired interval.
+    """
+    what = describe_target(target)
+    plural = baseline.endswith("lengths")
+    if metric == "R²":
+        claim = f"{'explain' if plural else 'explains'} {max(length.value, 0) * 100:.0f}% of the variance of {what}"
+    else:
+        claim = f"{'predict' if plural else 'predicts'} {what}"
+    if gain.low > 0 and fitted.low > chance:
+        tail = f" ({baseline} alone {claim})" if length.low > chance else ""
+        return "beyond_length", (f"{model} predicts {what} better than length: {metric} {fitted} vs "
+                                 f"{length.value:.2f} for {baseline} alone{tail}.")
+    if length.low > chance:
+        compared = "does worse" if gain.high < 0 else "does no better"
+        return "length", f"{_cap(baseline)} alone {claim} ({metric} {length}); {model} {compared} ({metric} {fitted})."
+    if fitted.low > chance:
+        return "weak", (f"{model} predicts {what} only weakly, no better than {baseline} "
+                        f"({metric} {fitted} vs {length.value:.2f}).")
+    return "unpredictable", (f"Neither {model} nor {baseline} predicts {what} ({metric} {fitted} vs {length}); "
+                             "look for other drivers.")
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
