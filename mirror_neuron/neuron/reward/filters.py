@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import deque
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -49,6 +50,16 @@ def normalized(text: str) -> str:
 def content_words(text: str) -> set[str]:
     """The distinct words of ``text`` that are not stop words."""
     return {w for w in words(text) if w not in STOPWORDS}
+
+
+def per_distinct(completions: list[str], fails: Callable[[str], bool]) -> np.ndarray:
+    """0 where ``fails(completion)``, else 1; ``fails`` runs once per distinct completion (a batch of
+    simulated miners repeats the same few answers, and text checks dominate a non-neural step)."""
+    masks: dict[str, float] = {}
+    for completion in completions:
+        if completion not in masks:
+            masks[completion] = 0.0 if fails(completion) else 1.0
+    return np.array([masks[c] for c in completions], dtype=np.float64)
 
 
 class Embedder(Protocol):
@@ -118,7 +129,7 @@ class BlacklistFilter(Filter):
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
         prompt, prompt_words = normalized(query.prompt), content_words(query.prompt)
-        return np.array([0.0 if self.matches(c, prompt, prompt_words) else 1.0 for c in completions])
+        return per_distinct(completions, lambda c: self.matches(c, prompt, prompt_words))
 
     def matches(self, completion: str, prompt: str, prompt_words: set[str]) -> bool:
         """Whether ``completion`` is blacklisted (``prompt`` normalized, ``prompt_words`` its content words)."""
@@ -187,8 +198,7 @@ class TaskValidatorFilter(Filter):
                 "max_statements": self.max_statements}
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
-        check = self.fails_question if query.question else self.fails_answer
-        return np.array([0.0 if check(c) else 1.0 for c in completions])
+        return per_distinct(completions, self.fails_question if query.question else self.fails_answer)
 
     def fails_question(self, completion: str) -> bool:
         """Whether ``completion`` is not an acceptable question (see the class docstring)."""
