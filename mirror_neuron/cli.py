@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from mirror_neuron.errors import UserError
 
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
         return {"run": _run, "validate": _validate, "ls": _ls, "report": _report}[args.command](args)
     except UserError as error:
