@@ -12,6 +12,7 @@ from typing import Any
 
 from mirror_neuron.analysis import features as _features
 from mirror_neuron.errors import UserError, did_you_mean
+from mirror_neuron.lab import transforms as _transforms
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ FAMILIES: dict[str, str] = {
     "reward": "reward models of the neuron",
     "filter": "reward filters of a RewardStack (`reward.filters`)",
     "feature": "text features of an analysis (`analysis[].compute`, `x`, `plot`)",
+    "transform": "text transforms of honest answers for the reward-hack search (`query[].transforms`)",
 }
 
 CATALOGUE: list[Component] = [
@@ -101,6 +103,7 @@ CATALOGUE: list[Component] = [
     Component("filter", "diversity", "mirror_neuron.neuron.reward.filters:DiversityFilter",
               "zero for near-duplicates within the batch and of recent history"),
     *(Component("feature", name, target, summary) for name, target, summary in _features.registry_entries()),
+    *(Component("transform", name, target, summary) for name, target, summary in _transforms.registry_entries()),
 ]
 
 # Names a config may already use whose components this release does not ship yet.
