@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mirror_neuron import runner
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.runner import RunOptions, plan, run_experiment
 from mirror_neuron.store import Store
 from mirror_neuron.yaml_source import load_yaml_text
+from tests.fixtures.interrupt import stopped_after
 
 CONFIG = """
 experiment: {{name: neuron, seed: 3}}
@@ -71,24 +71,12 @@ def test_train_and_inference(tmp_path: Path) -> None:
     assert none is None and len(answers) == 48 and answers["completion"].str.len().gt(0).mean() > 0.5
 
 
-class Interrupt(Exception):
-    """Raised after the third chunk: a run stopped in the middle."""
-
-
-def test_an_interrupted_query_resumes_to_the_same_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_query_resumes_to_the_same_events(tmp_path: Path) -> None:
     query = "  method: forward\n  topk: 8\n  chunk_size: 10\n  weights_every: 7\n"
     expected_events, expected_weights = run(tmp_path / "whole", query)
 
-    def stop_after_three(name: str):
-        def report(completed: int) -> None:
-            if completed == 3 and "query" in name:
-                raise Interrupt
-        return report
-
-    with monkeypatch.context() as patch:
-        patch.setattr(runner, "_chunk_progress", stop_after_three)
-        with pytest.raises(Interrupt):
-            run(tmp_path / "split", query)
+    with stopped_after(3, "query"):
+        run(tmp_path / "split", query)
     assert Store(tmp_path / "split" / "store").partial_chunks(plan_fingerprint(tmp_path / "split")) == 3
     events, weights = run(tmp_path / "split", query)
     pd.testing.assert_frame_equal(events, expected_events)

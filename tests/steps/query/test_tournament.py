@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mirror_neuron import runner
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.runner import RunOptions, RunResult, plan, run_experiment
 from mirror_neuron.store import Store
 from mirror_neuron.yaml_source import load_yaml_text
+from tests.fixtures.interrupt import stopped_after
 
 CONFIG = """\
 experiment: {name: tournament, seed: 1}
@@ -101,22 +101,9 @@ def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
     assert "data:image/png;base64," in page
 
 
-class Interrupt(Exception):
-    """Raised after the second chunk: a tournament stopped between repetitions."""
-
-
-def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    def stop_after_two(name: str):
-        def report(completed: int) -> None:
-            if completed == 2 and "tournament" in name:
-                raise Interrupt
-        return report
-
-    with monkeypatch.context() as patch:
-        patch.setattr(runner, "_chunk_progress", stop_after_two)
-        with pytest.raises(Interrupt):
-            run(tmp_path)
+def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tmp_path: Path) -> None:
+    with stopped_after(2, "tournament"):
+        run(tmp_path)
     experiment = parse_experiment(load_yaml_text(CONFIG, "c.yml"))
     assert Store(tmp_path / "store").partial_chunks(plan(experiment, None)[-1].fingerprint) == 2
     resumed = run(tmp_path)
