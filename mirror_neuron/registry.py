@@ -55,6 +55,8 @@ CATALOGUE: list[Component] = [
               "run the neuron's forward, train or inference over the data; one row per event, weight snapshots"),
     Component("query", "Tournament", "mirror_neuron.steps.query.tournament:TournamentStep",
               "miner strategies against honest over repeated neuron runs: weight shares, ratios, verdicts"),
+    Component("query", "RewardHackSearch", "mirror_neuron.steps.query.reward_hack:RewardHackSearchStep",
+              "text transforms of honest answers searched for reward gains without quality: verdicts, examples"),
     Component("analysis", "analysis", "mirror_neuron.steps.analysis.step:AnalysisStep",
               "features and embeddings, cross-validated estimators beside a length baseline, verdicts, plots"),
     Component("dataset", "prompts", "prompts.jsonl",

@@ -163,7 +163,8 @@ def search(items: Sequence[Item], transforms: Sequence[tuple[str, Transform]], e
     """Score the honest answers (depth 0), then chains of growing depth; yields each depth as it is done.
 
     Candidates that would take the evaluation count past ``budget`` are skipped (and counted); the
-    search stops after ``max_depth``, when a depth scored nothing, or when no chain raised the reward.
+    search stops after ``max_depth``, or after a depth where no chain raised the reward (a depth whose
+    every candidate was skipped included).
     """
     rows = list(range(len(items)))
     honest_texts = [item.honest for item in items]
@@ -188,8 +189,6 @@ def search(items: Sequence[Item], transforms: Sequence[tuple[str, Transform]], e
                     level.skipped += 1
                     continue
                 level.candidates.append(Evaluated(chain, depth, texts, evaluate(rows, texts), honest))
-        if not level.candidates:
-            return
         yield level
         ranked = sorted(level.candidates, key=lambda c: -c.gain)
         frontier = [c.chain.names for c in ranked[:width] if c.gain > 0]
