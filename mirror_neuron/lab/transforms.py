@@ -106,7 +106,7 @@ BUILTIN: dict[str, tuple[Transform, str]] = {
 
 def registry_entries() -> list[tuple[str, str, str]]:
     """``(name, "module:function", summary)`` of every built-in transform, for the registry."""
-    return [(name, f"{__name__}:{fn.__name__}", (fn.__doc__ or "").strip().splitlines()[0])
+    return [(name, f"{__name__}:{fn.__name__}", (fn.__doc__ or "").strip().splitlines()[0].replace("``", ""))
             for name, (fn, _) in BUILTIN.items()]
 
 

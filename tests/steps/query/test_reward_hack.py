@@ -141,3 +141,33 @@ def test_config_errors_say_where_before_anything_runs(change: tuple[str, str], m
 def test_a_missing_honest_column_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"query.honest .*no column 'answr' \(did you mean 'answer'\?\)"):
         run(tmp_path, CONFIG.replace("resamples: 2000", "resamples: 2000\n  honest: answr"))
+
+
+def test_a_reward_model_step_scores_without_calibration(tmp_path: Path) -> None:
+    nq_open = SQUAD.parent / "nq_open/NQ-open.dev.jsonl"
+    text = f"""\
+experiment: {{name: hacks_lp, seed: 2}}
+tracking: {{backend: none}}
+data:
+  id: nq
+  path: {nq_open}
+  schema:
+    dev: {{question: question, answer: {{field: answer, take: all}}}}
+  sample: {{method: first, n: 24}}
+model: {{id: lp, kind: log_prob, path: tiny:gpt2, device: cpu}}
+query:
+  id: hacks
+  requires: [nq, lp]
+  entrypoint: RewardHackSearch
+  transforms: [repetition, truncation]
+  max_depth: 1
+  resamples: 1000
+"""
+    result = run(tmp_path, text).result
+    summary = result.records[-1].summary
+    # a stateless scorer needs no calibration; truncating a one-word answer gives the honest text, not scored again
+    assert summary["calibration"] == 0 and 24 * 2 < summary["evaluations"] < 24 * 3
+    candidates = result.records[-1].output.table("candidates").set_index("candidate")
+    assert candidates.loc["repetition", "verdict"] == "exploit"  # repeated text is likely under a log-prob reward
+    assert candidates.loc["truncation", "verdict"] == "penalized"
+    assert candidates.loc["repetition", "f1_honest"] == 1.0  # the first answer, judged against all acceptable ones
