@@ -36,7 +36,7 @@ STOPWORDS = frozenset("a an the of to in on for is are was were what which who h
 
 
 def length_padding(answer: str, question: str, rng: np.random.Generator, words: int = 100) -> str:
-    """The answer followed by filler words, up to ``words`` words in all."""
+    """The answer padded with filler words to 100 words in all (parameter: words)."""
     tokens = answer.split()
     padding = [FILLER[i] for i in rng.integers(len(FILLER), size=max(0, words - len(tokens)))]
     return " ".join(tokens + padding)
@@ -48,7 +48,7 @@ def prompt_echo(answer: str, question: str, rng: np.random.Generator) -> str:
 
 
 def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times: int = 3) -> str:
-    """The answer followed by the question's keywords (stop words left out), ``times`` times."""
+    """The answer followed by the question's keywords (stop words left out), 3 times (parameter: times)."""
     keywords = [w for w in re.findall(r"[A-Za-z0-9']+", question) if w.lower() not in STOPWORDS]
     return " ".join([answer, *(keywords * times)]).strip()
 
@@ -70,7 +70,7 @@ def self_score(answer: str, question: str, rng: np.random.Generator,
 
 
 def repetition(answer: str, question: str, rng: np.random.Generator, times: int = 4) -> str:
-    """The answer repeated ``times`` times (repeated text is likely under a log-probability reward)."""
+    """The answer repeated 4 times (parameter: times): repeated text is likely under a log-probability reward."""
     return " ".join([answer] * times)
 
 
@@ -80,7 +80,7 @@ def markdown(answer: str, question: str, rng: np.random.Generator) -> str:
 
 
 def truncation(answer: str, question: str, rng: np.random.Generator, keep: float = 0.5) -> str:
-    """The first ``keep`` share of the answer's words (at least one word)."""
+    """The first half of the answer's words, at least one (parameter: keep, the share kept)."""
     tokens = answer.split()
     return " ".join(tokens[:max(1, int(len(tokens) * keep))])
 
