@@ -10,6 +10,7 @@ One stored chunk per search depth (table ``evaluations``), then one with the ``c
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -78,7 +79,8 @@ class RewardHackSearchStep(Step):
     def resolve(self) -> dict[str, Any]:
         resolved = super().resolve()
         resolved["seed"] = self._seed()
-        self.transforms()
+        resolved["transform_sources"] = {name: _source_sha256(function) for name, function in self.transforms()
+                                         if ":" in name}
         if self.config.reward is not None:
             self._check_reward(self.config.reward)
         return resolved
@@ -209,6 +211,19 @@ class RewardHackSearchStep(Step):
                 check()
             except UserError as error:
                 raise ConfigError(error.message, self.context.where(*keys)) from None
+
+
+def _source_sha256(function: Any) -> str | None:
+    """sha256 of the file defining a user's transform, so that editing it invalidates stored results."""
+    import inspect
+
+    from mirror_neuron.store import sha256_file
+
+    try:
+        path = inspect.getsourcefile(getattr(function, "func", function))
+    except TypeError:
+        return None
+    return sha256_file(Path(path)) if path else None
 
 
 def _texts(value: Any) -> tuple[str, ...]:

@@ -171,3 +171,11 @@ query:
     assert candidates.loc["repetition", "verdict"] == "exploit"  # repeated text is likely under a log-prob reward
     assert candidates.loc["truncation", "verdict"] == "penalized"
     assert candidates.loc["repetition", "f1_honest"] == 1.0  # the first answer, judged against all acceptable ones
+
+
+def test_editing_a_user_transform_changes_the_fingerprint() -> None:
+    from mirror_neuron.store import sha256_file
+
+    [_, search] = plan(parse_experiment(load_yaml_text(CONFIG, "c.yml")), None)
+    assert search.resolved["transform_sources"] == {
+        "tests.lab.test_transforms:shout": sha256_file(Path(__file__).parents[2] / "lab/test_transforms.py")}
