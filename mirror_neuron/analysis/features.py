@@ -57,7 +57,8 @@ MEASURES: dict[str, tuple[Callable[[str], float], str]] = {
 
 # name -> (texts, function of those texts, description)
 PAIR_FEATURES: dict[str, tuple[tuple[str, ...], Callable[..., float], str]] = {
-    "length_difference": (("chosen", "rejected"), length_difference, "characters of the chosen minus the rejected answer"),
+    "length_difference": (("chosen", "rejected"), length_difference,
+                          "characters of the chosen minus the rejected answer"),
 }
 
 # The original tool's unprefixed names, which measure the question.

@@ -64,7 +64,8 @@ def predicted_vs_actual(path: Path, y: np.ndarray, predictions: dict[str, np.nda
         axes.scatter(y, values, s=10, alpha=0.5, color=color, label=label)
     low, high = float(np.min(y)), float(np.max(y))
     axes.plot([low, high], [low, high], "--", color="gray", linewidth=1, label="perfect")
-    axes.set(xlabel=f"actual {target}", ylabel=f"predicted {target} (out of fold)", title=f"{target}: predicted vs actual")
+    axes.set(xlabel=f"actual {target}", ylabel=f"predicted {target} (out of fold)",
+             title=f"{target}: predicted vs actual")
     axes.legend(loc="best", fontsize=8)
     _save(figure, path)
 

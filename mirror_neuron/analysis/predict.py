@@ -16,7 +16,7 @@ import numpy as np
 
 from mirror_neuron.analysis import metrics as m
 from mirror_neuron.analysis.estimators import captured, is_classifier
-from mirror_neuron.analysis.verdicts import Scores, describe_lengths, verdict
+from mirror_neuron.analysis.verdicts import Scores, describe_inputs, describe_lengths, verdict
 
 MAX_CLASSES = 20  # a classifier's target with more distinct values is taken as continuous
 
@@ -60,7 +60,8 @@ class Outcome:
     folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
-def splits(groups: np.ndarray, folds: int, seed: int, classes: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def splits(groups: np.ndarray, folds: int, seed: int,
+           classes: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) row indices; grouped when a group has several rows, stratified for classes."""
     from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
@@ -73,7 +74,8 @@ def splits(groups: np.ndarray, folds: int, seed: int, classes: np.ndarray | None
         splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed) if grouped else \
             StratifiedKFold(k, shuffle=True, random_state=seed)
     else:
-        splitter = GroupKFold(k, shuffle=True, random_state=seed) if grouped else KFold(k, shuffle=True, random_state=seed)
+        splitter = GroupKFold(k, shuffle=True, random_state=seed) if grouped else \
+            KFold(k, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(groups)), classes, groups if grouped else None))
 
 
@@ -86,7 +88,8 @@ def evaluate(task: Task, settings: Settings) -> Outcome:
     if classify:
         if len(np.unique(y)) > MAX_CLASSES or not np.all(np.equal(np.mod(y, 1), 0)):
             raise ValueError(f"{type(task.estimator).__name__} is a classifier, but '{task.target}' has "
-                             f"{len(np.unique(y))} distinct values; use a regressor, or a class target such as 'correct'")
+                             f"{len(np.unique(y))} distinct values; use a regressor, "
+                             "or a class target such as 'correct'")
         if len(np.unique(y)) < 2:
             raise ValueError(f"'{task.target}' has one class only; nothing to classify")
     folds = splits(task.groups, settings.folds, settings.seed, y if classify else None)
@@ -96,7 +99,7 @@ def evaluate(task: Task, settings: Settings) -> Outcome:
     baseline_estimator = LogisticRegression(max_iter=1000) if classify else LinearRegression()
     base = _out_of_fold(baseline_estimator, task.baseline, y, folds, classify, log, None, 0)
     baseline_label = describe_lengths(list(task.baseline.blocks))
-    model_label = f"{type(task.estimator).__name__} on {', '.join(task.x.blocks)}"
+    model_label = f"{type(task.estimator).__name__} on {describe_inputs(list(task.x.blocks))}"
     table, judged = _score(task, y, fitted, base, settings, classify, model_label, baseline_label)
     importance = [{"target": task.name, "model": task.estimator_id, "input": name,
                    "kind": "feature" if block.stop - block.start == 1 else "embedding",

@@ -39,6 +39,13 @@ def describe_lengths(features: list[str]) -> str:
     return ", ".join(features)
 
 
+def describe_inputs(inputs: list[str]) -> str:
+    """``["a"]`` -> ``"a"``; ``["a", "b", "c"]`` -> ``"a, b and c"``; more than four -> ``"6 inputs"``."""
+    if len(inputs) > 4:
+        return f"{len(inputs)} inputs"
+    return " and ".join([", ".join(inputs[:-1]), inputs[-1]]) if len(inputs) > 1 else "".join(inputs)
+
+
 @dataclass
 class Scores:
     """A cross-validated score (R², or ROC AUC/accuracy for classifiers) with its interval."""
@@ -74,7 +81,8 @@ def verdict(target: str, model: str, baseline: str, metric: str, chance: float, 
     if fitted.low > chance:
         return "weak", (f"{model} predicts {what} only weakly, no better than {baseline} "
                         f"({metric} {fitted} vs {length.value:.2f}).")
-    return "unpredictable", (f"Neither {model} nor {baseline} predicts {what} ({metric} {fitted} vs {length}); "
+    verb = "predict" if plural else "predicts"
+    return "unpredictable", (f"Neither {model} nor {baseline} alone {verb} {what} ({metric} {fitted} vs {length}); "
                              "look for other drivers.")
 
 

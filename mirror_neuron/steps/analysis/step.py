@@ -112,6 +112,7 @@ class AnalysisStep(Step):
 
         source = self._source(inputs)
         analysis = Analysis(self, load_frame(source), source)
+        analysis.check_targets()
         analysis.compute()
         analysis.predict()
         with writer.chunk() as chunk:

@@ -38,6 +38,13 @@ class Analysis:
 
     # -- inputs --------------------------------------------------------------------------------------
 
+    def check_targets(self) -> None:
+        """Every predict and plot target is a column of this output; checked before anything is computed."""
+        for index, task in enumerate(self.config.predict):
+            self._target(task.target, ("predict", index, "target"), ("predict", index))
+        for index, plot in enumerate(self.config.plot):
+            self._target(plot.target, ("plot", index, "target"), ("plot", index, plot.target), ("plot", index))
+
     def compute(self) -> None:
         """Every feature the entry names (in compute, x, baselines and plots), then the embeddings."""
         config = self.config
@@ -53,7 +60,8 @@ class Analysis:
                 named.setdefault(name, (("predict", index, "baseline", j), ("predict", index)))
         for index, plot in enumerate(config.plot):
             for j, name in enumerate(plot.features or config.features):
-                named.setdefault(name, (("plot", index, "features", j), ("plot", index, plot.target, j), ("plot", index)))
+                named.setdefault(name, (("plot", index, "features", j), ("plot", index, plot.target, j),
+                                        ("plot", index)))
         for name, at in named.items():
             self.features[name] = self._feature(name, at)
         computed = cached = 0
@@ -114,7 +122,8 @@ class Analysis:
         try:
             tensor = read_tensor(self.source, spec.tensor or "")
         except (FileNotFoundError, KeyError):
-            raise ConfigError(f"the query stored no tensor '{spec.tensor}'; add it to the query's store list", at) from None
+            raise ConfigError(f"the query stored no tensor '{spec.tensor}'; add it to the query's store list",
+                              at) from None
         return tensor.reshape(len(tensor), -1).astype(np.float32)
 
     # -- predictions ---------------------------------------------------------------------------------
@@ -212,4 +221,5 @@ class Analysis:
             shown.append(task.target)
         for target in dict.fromkeys(shown):
             y = self.frame.table[target].astype(float).to_numpy()
-            plots.distribution(chunk.file("plots/" + plots.file_name(target, "distribution")), y[np.isfinite(y)], target)
+            path = chunk.file("plots/" + plots.file_name(target, "distribution"))
+            plots.distribution(path, y[np.isfinite(y)], target)

@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from mirror_neuron.cli import main
 from mirror_neuron.report import load_run, write_report
 from mirror_neuron.runner import RunOptions, run_experiment
 from mirror_neuron.store import StepOutput
 from tests.conftest import REPO, run_cli, write_config
+from tests.fixtures.interrupt import stopped_after
 
 LENGTH_NEURON = """
 experiment: {name: length, seed: 0}
@@ -49,7 +52,8 @@ def output(run: Path, step: str) -> StepOutput:
 
 
 def test_the_original_analysis_example_runs_as_written(tmp_path: Path) -> None:
-    options = RunOptions(config=REPO / "configs" / "original_analysis.yml", offline=True, out=tmp_path / "run")
+    options = RunOptions(config=REPO / "configs" / "original_analysis.yml", offline=True, out=tmp_path / "run",
+                         overrides=["data.sample.n=32"])  # fewer pairs, for speed; the analysis is as written
     result = run_experiment(options)
     analysis = output(result.out, "my_analysis")
     verdicts = analysis.table("verdicts")
@@ -60,7 +64,8 @@ def test_the_original_analysis_example_runs_as_written(tmp_path: Path) -> None:
     assert {"r2", "r2_low", "r2_high", "mae", "spearman", "spearman_low"} <= set(metrics.columns)
     plots = {path.name for path in analysis.plots()}
     for target in ("loss", "chosen_end_scores", "rejected_end_scores"):
-        assert {f"{target}_vs_{feature}.png" for feature in ("question_length", "num_words", "avg_word_length")} <= plots
+        features = ("question_length", "num_words", "avg_word_length")
+        assert {f"{target}_vs_{feature}.png" for feature in features} <= plots
     assert {"loss_predicted_vs_actual.png", "chosen_end_scores_predicted_vs_actual.png"} <= plots
     data = analysis.table()
     assert {"question_length", "num_words", "avg_word_length", "predicted.loss"} <= set(data.columns)
@@ -69,6 +74,11 @@ def test_the_original_analysis_example_runs_as_written(tmp_path: Path) -> None:
 
     again = run_experiment(options)
     assert {record.status for record in again.records} == {"reused"}
+    recomputed = run_experiment(RunOptions(**{**vars(options), "steps": "my_analysis", "force": True}))
+    summary = recomputed.records[-1].summary  # embeddings come from the cache: nothing is embedded again
+    assert recomputed.records[-1].status == "computed"
+    assert summary["embedded_texts"] == 0 and summary["cached_texts"] == data["question"].nunique()
+    assert recomputed.records[-1].output.table("verdicts").equals(verdicts)
 
 
 def test_length_alone_explains_a_reward_that_pays_for_length(tmp_path: Path) -> None:
@@ -89,19 +99,39 @@ def test_length_alone_explains_a_reward_that_pays_for_length(tmp_path: Path) -> 
     assert "Completion length alone explains" in rebuilt
 
 
-def test_mistakes_are_named_before_anything_runs(tmp_path: Path) -> None:
+def test_mistakes_are_named_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     typo = LENGTH_NEURON.replace("RandomForestRegressor", "RandomForestRegresor")
-    result = run_cli("validate", "--config", str(write_config(tmp_path / "a.yml", typo)))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = run_cli("run", "--config", str(write_config(tmp_path / "a.yml", typo)), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "analysis.estimators[0].name (line 24): unknown scikit-learn estimator 'RandomForestRegresor' " \
            "(did you mean 'RandomForestRegressor'" in result.stderr
-    bad_arg = LENGTH_NEURON.replace("n_estimators: 30", "n_estimator: 30")
-    result = run_cli("validate", "--config", str(write_config(tmp_path / "b.yml", bad_arg)))
-    assert "analysis.estimators[0].args.n_estimator (line 24): RandomForestRegressor has no argument " \
-           "'n_estimator' (did you mean 'n_estimators'?)" in result.stderr
-    feature = LENGTH_NEURON.replace("[completion_length]}", "[completion_lenght]}")
-    result = run_cli("validate", "--config", str(write_config(tmp_path / "c.yml", feature)))
-    assert "unknown feature 'completion_lenght' (did you mean 'completion_length'" in result.stderr
+    assert not (tmp_path / "store").exists()  # nothing ran
+    for config, message in (
+            (LENGTH_NEURON.replace("n_estimators: 30", "n_estimator: 30"),
+             "analysis.estimators[0].args.n_estimator (line 24): RandomForestRegressor has no argument "
+             "'n_estimator' (did you mean 'n_estimators'?)"),
+            (LENGTH_NEURON.replace("random_state: 0}", "random_state: 0, max_depth: -1}"),
+             "analysis.estimators[0].args.max_depth (line 24): The 'max_depth' parameter of RandomForestRegressor"),
+            (LENGTH_NEURON.replace("estimator: forest}", "estimator: forrest}"),
+             "analysis.predict[0].estimator (line 26): unknown estimator 'forrest' (did you mean 'forest'?)"),
+            (LENGTH_NEURON.replace("[completion_length]}", "[completion_lenght]}"),
+             "analysis.plot[0].features[0] (line 28): unknown feature 'completion_lenght' "
+             "(did you mean 'completion_length'")):
+        assert main(["validate", "--config", str(write_config(tmp_path / "b.yml", config))]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_an_interrupted_analysis_resumes_from_its_stored_chunk(tmp_path: Path) -> None:
+    options = RunOptions(config=write_config(tmp_path / "c.yml", LENGTH_NEURON), out=tmp_path / "run")
+    with stopped_after(1, "drivers"):  # the chunk is stored, the output is not yet finished
+        run_experiment(options)
+    assert not (tmp_path / "run" / "drivers").exists()
+    result = run_experiment(options)
+    assert [record.status for record in result.records] == ["reused"] * 3 + ["resumed"]
+    analysis = output(result.out, "drivers")
+    assert result.records[-1].summary["rows"] == len(analysis.table()) > 0
+    assert analysis.table("verdicts")["verdict"].tolist() == ["length"]
+    assert len(analysis.plots()) == 3
 
 
 def test_an_unknown_target_lists_the_columns_and_writes_no_output(tmp_path: Path) -> None:
