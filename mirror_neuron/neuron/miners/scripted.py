@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import zlib
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -60,6 +61,9 @@ class Honest(Behaviour):
     name: ClassVar[str] = "honest"
     noise: NonNegativeFloat = Field(0.0, le=1.0)  # share of words replaced by random words
     paraphrase: bool = False  # wrap the answer in a fixed paraphrase template
+    # with a noise seed, the noise is drawn from (noise_seed, uid, prompt): a weak miner's own model
+    # gives the same flawed answer to the same prompt each time (greedy decoding), as real ones did
+    noise_seed: int | None = None
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         if query.question:
@@ -68,6 +72,8 @@ class Honest(Behaviour):
         if self.paraphrase:
             answer = f"In short, {answer[:1].lower()}{answer[1:]}"
         if self.noise > 0:
+            if self.noise_seed is not None:
+                rng = np.random.default_rng([self.noise_seed, uid, zlib.crc32(query.prompt.encode())])
             words = answer.split()
             swap = rng.random(len(words)) < self.noise
             answer = " ".join(WORDS[rng.integers(len(WORDS))] if s else w for w, s in zip(words, swap))

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from mirror_neuron.errors import UserError
-from mirror_neuron.models.causal_lm import load_causal_lm
+from mirror_neuron.models.tiny import is_tiny
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
+from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
 
 
 def penalize(logits: torch.Tensor, completion: torch.Tensor, penalty: float,
@@ -51,7 +52,8 @@ class LogProbRewardModel(RewardModelBase):
     that are blank or shorter than ``min_length`` characters get ``floor``; completions that do not
     fit the model's context are cut to fit (a prompt that alone fills it gives ``floor``).
     ``penalty`` (default 1.2, 1.0 = none) and ``per_occurrence``: see :func:`penalize`.
-    The completions of one query are scored in batches of ``batch_size``, right-padded.
+    The completions of one query are scored in batches of ``batch_size``, right-padded. The model is
+    loaded once per process and each (prompt, completion) scored once (see :mod:`.memo`).
     """
 
     def __init__(self, seed: int = 0, path: str = "tiny:gpt2", penalty: float = 1.2, per_occurrence: bool = False,
@@ -62,14 +64,17 @@ class LogProbRewardModel(RewardModelBase):
             raise UserError(f"repetition penalty must be positive, got {penalty}")
         self.penalty, self.per_occurrence, self.min_length, self.floor = penalty, per_occurrence, min_length, floor
         self.separator, self.batch_size = separator, batch_size
-        self.model, self.tokenizer = load_causal_lm(path, seed, base_dir)
-        self.model.to(device).requires_grad_(False)
+        weights_seed = seed if is_tiny(path) else 0  # only built-in tiny models take their weights from the seed
+        self.model, self.tokenizer = shared_causal_lm(path, weights_seed, base_dir)
+        self.model.to(device)
+        self.key = ("logprob", path, weights_seed, base_dir, penalty, per_occurrence, min_length, floor, separator, device)
         config = self.model.config
         self.max_tokens: int = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
         self.pad_id: int = self.tokenizer.pad_token_id
 
     def rewards(self, query: Query, completions: list[str]) -> Rewards:
-        values = np.asarray(self.logprobs(query.prompt, completions), dtype=np.float64)
+        scores = MEMO.scores(self.key, query.prompt, completions, lambda todo: self.logprobs(query.prompt, todo))
+        values = np.asarray(scores, dtype=np.float64)
         return Rewards(values, {"logprob": values})
 
     def logprobs(self, prompt: str, completions: list[str]) -> list[float]:
