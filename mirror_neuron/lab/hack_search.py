@@ -67,13 +67,40 @@ class NeuronReward:
         for item in calibration:
             model.rewards(query(item), [item.honest])
         self.state = model.get_state()
+        self.prefetch = True  # until a batch shows that no scorer remembers its scores
 
     def score(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+        """Each text scored alone, from the state after calibration.
+
+        Language-model scorers remember every (prompt, completion) they scored
+        (:mod:`mirror_neuron.neuron.reward.memo`), so the texts of each question are first run through
+        the reward as one batch, which computes their scores together; the single calls that follow
+        find them there. The batch's own result is thrown away. When a batch leaves nothing
+        remembered, the reward has no such scorer and no more batches are run.
+        """
+        if self.prefetch:
+            self._prefetch(rows, texts)
         values = []
         for row, text in zip(rows, texts):
             self.model.set_state(self.state)
             values.append(float(np.asarray(self.model.rewards(self.queries[row], [text]).final, dtype=float)[0]))
         return np.asarray(values, dtype=np.float64)
+
+    def _prefetch(self, rows: Sequence[int], texts: Sequence[str]) -> None:
+        from mirror_neuron.neuron.reward.memo import MEMO
+
+        by_row: dict[int, list[str]] = {}
+        for row, text in zip(rows, texts):
+            by_row.setdefault(row, []).append(text)
+        for row, batch in by_row.items():
+            if len(batch) < 2:
+                continue
+            remembered = len(MEMO.values)
+            self.model.set_state(self.state)
+            self.model.rewards(self.queries[row], batch)
+            if len(MEMO.values) == remembered:
+                self.prefetch = False
+                return
 
 
 class ScorerReward:
@@ -108,19 +135,27 @@ class Evaluator:
         """How many new evaluations scoring these would take."""
         return len({(r, t) for r, t in zip(rows, texts)} - self.asked)
 
-    def __call__(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
-        keys = list(zip(rows, texts))
-        missing = list(dict.fromkeys(k for k in keys if k not in self.known))
+    def ask(self, rows: Sequence[int], texts: Sequence[str]) -> None:
+        """Count these evaluations now; :meth:`values` scores everything asked for at once."""
+        fresh = set(zip(rows, texts)) - self.asked
+        self.count += len(fresh)
+        self.asked |= fresh
+
+    def values(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+        """The rewards of texts asked for, scoring every asked-for text not known yet in one call."""
+        missing = [k for k in self.asked if k not in self.known]
         if missing:
+            missing.sort()
             if self.reward is None:
                 self.reward = self.make_reward()
             scores = self.reward.score([r for r, _ in missing], [t for _, t in missing])
-            self.known.update(zip(missing, scores.tolist()))
+            self.known.update(zip(missing, np.asarray(scores, dtype=np.float64).tolist()))
             self.calls += len(missing)
-        fresh = set(keys) - self.asked
-        self.count += len(fresh)
-        self.asked |= fresh
-        return np.array([self.known[k] for k in keys], dtype=np.float64)
+        return np.array([self.known[k] for k in zip(rows, texts)], dtype=np.float64)
+
+    def __call__(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
+        self.ask(rows, texts)
+        return self.values(rows, texts)
 
 
 @dataclass(frozen=True)
@@ -178,6 +213,7 @@ def search(items: Sequence[Item], transforms: Sequence[tuple[str, Transform]], e
     frontier: list[tuple[str, ...]] = [()]
     for depth in range(1, options.max_depth + 1):
         level = Level(depth, [])
+        planned: list[tuple[Chain, list[str]]] = []
         for parent in frontier:
             for name in lookup:
                 if name in parent:
@@ -188,7 +224,10 @@ def search(items: Sequence[Item], transforms: Sequence[tuple[str, Transform]], e
                 if evaluate.count + evaluate.cost(rows, texts) > options.budget:
                     level.skipped += 1
                     continue
-                level.candidates.append(Evaluated(chain, depth, texts, evaluate(rows, texts), honest))
+                evaluate.ask(rows, texts)
+                planned.append((chain, texts))
+        level.candidates = [Evaluated(chain, depth, texts, evaluate.values(rows, texts), honest)
+                            for chain, texts in planned]
         yield level
         ranked = sorted(level.candidates, key=lambda c: -c.gain)
         frontier = [c.chain.names for c in ranked[:width] if c.gain > 0]
