@@ -99,3 +99,24 @@ def test_a_borderline_gain_is_not_significant_among_many_candidates() -> None:
         among = judge([borderline, *others], items, resamples=4000, correction=correction).set_index("candidate")
         assert among.loc["borderline", "verdict"] == "neutral", correction
         assert among.loc["borderline", "p_adjusted"] > 0.05 and among.loc["borderline", "ci_low"] < 0
+
+
+def test_batched_language_model_scores_equal_scores_taken_alone() -> None:
+    from mirror_neuron.neuron.reward.stack import RewardStack
+
+    from mirror_neuron.neuron.reward.memo import MEMO
+
+    items = nq_items(8)
+    stack = {"scorers": {"dpo": {"type": "LogProbRewardModel", "path": "tiny:gpt2", "penalty": 1.3}},
+             "filters": {"blacklist": {}}}
+    rows = [row for row in range(3, 8) for _ in range(3)]
+    texts = [transforms.repetition(items[row].honest, "", None, times=k) for row in range(3, 8) for k in (1, 2, 3)]
+    rewards = []
+    for prefetch in (True, False):
+        MEMO.values.clear()
+        reward = NeuronReward(RewardStack.from_config(seed=5, **stack), items, calibration=items[:3])
+        reward.prefetch = prefetch
+        rewards.append(reward.score(rows, texts))
+        assert reward.prefetch == prefetch  # the log-prob scorer remembered what the batch computed
+    np.testing.assert_allclose(rewards[0], rewards[1], rtol=1e-5)
+    assert len(set(np.round(rewards[0], 6))) > 10  # real, different scores
