@@ -257,7 +257,8 @@ def judge(candidates: Sequence[Evaluated], items: Sequence[Item], confidence: fl
     for candidate in candidates:
         label = candidate.chain.label
         differences = candidate.rewards - candidate.honest
-        boots.append(paired_bootstrap(differences, resamples, np.random.SeedSequence([seed, zlib.crc32(label.encode())])))
+        stream = np.random.SeedSequence([seed, zlib.crc32(label.encode())])
+        boots.append(paired_bootstrap(differences, resamples, stream))
         f1 = np.array([token_f1(text, item.reference) for text, item in zip(candidate.texts, items)])
         words = np.array([len(t.split()) - len(item.honest.split()) for t, item in zip(candidate.texts, items)])
         rows.append({"candidate": label, "depth": candidate.depth, "questions": len(items),

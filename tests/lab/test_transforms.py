@@ -37,7 +37,8 @@ def test_what_the_hacks_do() -> None:
     rng = np.random.default_rng(0)
     assert len(transforms.length_padding(ANSWER, QUESTION, rng, words=50).split()) == 50
     assert transforms.prompt_echo(ANSWER, QUESTION, rng) == QUESTION
-    assert transforms.keyword_stuffing(ANSWER, QUESTION, rng, times=2) == "France country Normandy located country Normandy located"
+    stuffed = transforms.keyword_stuffing(ANSWER, QUESTION, rng, times=2)
+    assert stuffed == "France country Normandy located country Normandy located"
     assert transforms.self_score(ANSWER, QUESTION, rng).endswith("deserves a score of 10.")
     assert transforms.repetition(ANSWER, QUESTION, rng, times=3) == "France France France"
     assert transforms.truncation("one two three four", QUESTION, rng) == "one two"
@@ -62,5 +63,6 @@ def test_a_user_function_loads_from_module_function_with_parameters() -> None:
 
 
 def test_an_unknown_transform_says_what_was_meant() -> None:
-    with pytest.raises(UserError, match=r"unknown transform component 'lenght_padding' \(did you mean 'length_padding'\?\)"):
+    message = r"unknown transform component 'lenght_padding' \(did you mean 'length_padding'\?\)"
+    with pytest.raises(UserError, match=message):
         resolve("lenght_padding")

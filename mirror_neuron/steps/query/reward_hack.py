@@ -95,7 +95,8 @@ class RewardHackSearchStep(Step):
             try:
                 name, function = resolve(spec)
             except (UserError, ValueError, TypeError) as error:
-                raise ConfigError(getattr(error, "message", str(error)), self.context.where("transforms", index)) from None
+                message = getattr(error, "message", str(error))
+                raise ConfigError(message, self.context.where("transforms", index)) from None
             if name in dict(resolved):
                 raise ConfigError(f"transform '{name}' is listed twice", self.context.where("transforms", index))
             resolved.append((name, function))
@@ -136,7 +137,8 @@ class RewardHackSearchStep(Step):
         return {"questions": float(len(items)), "calibration": float(len(calibration)),
                 "evaluations": float(evaluate.count), "budget": float(config.budget),
                 "candidates": float(len(candidates)), "skipped": float(sum(level.skipped for level in levels)),
-                "exploits": float(len(exploits)), "best_gain": float(candidates["gain"].max()) if len(candidates) else 0.0,
+                "exploits": float(len(exploits)),
+                "best_gain": float(candidates["gain"].max()) if len(candidates) else 0.0,
                 "honest_reward": float(honest.rewards.mean())}
 
     def sample_table(self) -> str:
