@@ -116,8 +116,8 @@ def test_an_interrupted_search_resumes_at_its_next_depth(whole: Run, tmp_path: P
 
 def test_a_reward_taken_from_a_neuron_that_pays_for_quality_has_no_exploit(tmp_path: Path) -> None:
     text = CONFIG.replace("requires: [squad]", "requires: [squad, neuron]").replace("budget: 180", "budget: 1000")
-    text = re.sub(r"  reward:\n(    .*\n)+", "", text)  # the neuron's reward, and every transform
-    text = re.sub(r"  transforms: .*\n", "", text)
+    text = re.sub(r"  reward:\n(    .*\n)+", "", text)  # the reward comes from the neuron
+    text = re.sub(r"  transforms: .*\n", "", text)  # all transforms
     text += "model: {id: neuron, type: neuron, reward: {type: tests.lab.f1_reward:F1RewardModel}}\n"
     candidates = run(tmp_path, text).output.table("candidates")
     assert len(candidates) == 10 and "exploit" not in set(candidates["verdict"])
