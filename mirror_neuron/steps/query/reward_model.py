@@ -203,7 +203,8 @@ class RewardModelQueryStep(Step):
         out = pd.DataFrame({"row_id": rows["row_id"].tolist(), "prompt": prompts, "chosen": chosen,
                             "rejected": rejected})
         for name in self.config.store:
-            out[name] = scores[name]
+            if name in SCALARS:
+                out[name] = scores[name]
         if {"chosen_end_scores", "rejected_end_scores"} <= set(out.columns):
             out["correct"] = out["chosen_end_scores"] > out["rejected_end_scores"]
         return out

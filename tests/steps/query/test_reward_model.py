@@ -186,3 +186,27 @@ query:
         head = module.v_head(torch.tensor(shards[1]["embeddings"][row["shard_row"]], dtype=torch.float32))
     assert float(head) == pytest.approx(row["score"], abs=2e-2)  # float16 storage
     np.testing.assert_array_equal(read_tensor(output, "embeddings")[7], shards[1]["embeddings"][2])
+
+
+def test_pairs_store_each_side_s_tensors_beside_the_scores(tmp_path: Path, shared_data: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(f"""
+tracking: {{backend: none}}
+model: {{id: m, path: tiny:gptj}}
+data:
+  id: hh
+  path: {shared_data}/hh_rlhf
+  schema: {{test: {{chosen: chosen, rejected: rejected}}}}
+  dialogue: hh
+  sample: {{method: first, n: 6}}
+query:
+  id: q
+  requires: [m, hh]
+  entrypoint: RewardModel
+  store: [loss, chosen_end_scores, rejected_end_scores, hidden_states, tokens, embeddings]
+""")
+    output = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records[-1].output
+    assert {"loss", "correct", "chosen_tokens_offset", "rejected_tokens_length"} <= set(output.table().columns)
+    for side in ("chosen", "rejected"):
+        assert read_tensor(output, f"{side}_embeddings").shape == (6, 64)
+        assert read_tensor(output, f"{side}_hidden_states").shape[0] == 6
