@@ -106,11 +106,12 @@ def _report(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     from mirror_neuron import registry
 
+    width = max(len(component.name) for component in registry.components()) + 2
     for family, description in registry.FAMILIES.items():
         print(f"{family}: {description}")
         found = registry.components(family)
         for component in found:
-            print(f"  {component.name:<24} {component.summary}")
+            print(f"  {component.name:<{width}}{component.summary}")
         if not found:
             print("  (none in this release)")
     return 0
