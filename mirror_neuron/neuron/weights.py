@@ -97,7 +97,8 @@ def cap_weights(weights: np.ndarray, limit: float) -> np.ndarray:
 
     Water-filling: the ``k`` largest weights are set to a common cap ``c`` with
     ``c = limit * rest / (1 - k * limit)``, for the smallest ``k`` where the next weight is below ``c``.
-    Impossible limits (``n * limit < 1``) give uniform weights.
+    Impossible limits (``n * limit < 1``) give uniform weights; when fewer than ``1 / limit`` weights
+    are positive, those share the weight equally.
     """
     n = len(weights)
     if n * limit < 1.0:
@@ -109,6 +110,10 @@ def cap_weights(weights: np.ndarray, limit: float) -> np.ndarray:
     ranked = weights[order]
     rest = total - np.cumsum(ranked)  # sum of what is below the top k+1
     for k in range(1, n):
+        if rest[k - 1] <= 0:  # nothing below the top k to take the excess: they share the weight equally
+            capped = np.zeros(n)
+            capped[order[:k]] = 1.0 / k
+            return capped
         cap = limit * rest[k - 1] / (1.0 - k * limit)
         if ranked[k] <= cap:
             capped = weights.copy()

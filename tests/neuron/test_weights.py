@@ -25,6 +25,8 @@ def test_later_scatter_rule() -> None:
 def test_cap_moves_the_excess_to_the_others_in_proportion() -> None:
     np.testing.assert_allclose(cap_weights(np.array([0.6, 0.2, 0.1, 0.1]), 0.4), [0.4, 0.3, 0.15, 0.15])
     np.testing.assert_allclose(cap_weights(np.array([0.9, 0.1]), 0.4), [0.5, 0.5])  # 2 * 0.4 < 1: uniform
+    # fewer positive weights than 1 / limit: nothing to pass the excess to, so they share it (no NaN)
+    np.testing.assert_allclose(cap_weights(np.array([3.0, 1.0] + [0.0] * 10), 0.1), [0.5, 0.5] + [0.0] * 10)
 
 
 def test_exclusion_quantile_then_normalize() -> None:
