@@ -1,37 +1,22 @@
 """PNG figures of an analysis: a target against a feature (scatter with a binned trend), predicted
-against actual values, and a target's distribution. Matplotlib's Agg backend, 6x4 in at 100 dpi."""
+against actual values, and a target's distribution (drawn as :mod:`mirror_neuron.figures` draws)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-SIZE = (6, 4)
-DPI = 100
+from mirror_neuron.analysis.metrics import spearman
+from mirror_neuron.figures import figure
+
 BINS = 10
 
 
 def file_name(*parts: str) -> str:
     """A safe PNG file name from its parts (``loss``, ``vs``, ``num_words`` -> ``loss_vs_num_words.png``)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(parts)) + ".png"
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure: Any, path: Path) -> None:
-    figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
-    _pyplot().close(figure)
 
 
 def binned_trend(x: np.ndarray, y: np.ndarray, bins: int = BINS) -> tuple[np.ndarray, np.ndarray]:
@@ -45,42 +30,30 @@ def binned_trend(x: np.ndarray, y: np.ndarray, bins: int = BINS) -> tuple[np.nda
 
 
 def target_vs_feature(path: Path, x: np.ndarray, y: np.ndarray, feature: str, target: str) -> None:
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=SIZE)
-    axes.scatter(x, y, s=10, alpha=0.4, color="tab:blue", label="rows")
-    trend_x, trend_y = binned_trend(x, y)
-    axes.plot(trend_x, trend_y, "-o", color="tab:red", label="mean per bin")
-    rho = _spearman(x, y)
-    axes.set(xlabel=feature, ylabel=target, title=f"{target} by {feature} (Spearman {rho:.2f})")
-    axes.legend(loc="best", fontsize=8)
-    _save(figure, path)
+    with figure(path) as axes:
+        axes.scatter(x, y, s=10, alpha=0.4, color="tab:blue", label="rows")
+        trend_x, trend_y = binned_trend(x, y)
+        axes.plot(trend_x, trend_y, "-o", color="tab:red", label="mean per bin")
+        rho = spearman(x, y)
+        axes.set(xlabel=feature, ylabel=target, title=f"{target} by {feature} (Spearman {rho:.2f})")
+        axes.legend(loc="best", fontsize=8)
 
 
 def predicted_vs_actual(path: Path, y: np.ndarray, predictions: dict[str, np.ndarray], target: str) -> None:
     """Out-of-fold predictions of each model (label -> values) against the actual target."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=SIZE)
-    for (label, values), color in zip(predictions.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
-        axes.scatter(y, values, s=10, alpha=0.5, color=color, label=label)
-    low, high = float(np.min(y)), float(np.max(y))
-    axes.plot([low, high], [low, high], "--", color="gray", linewidth=1, label="perfect")
-    axes.set(xlabel=f"actual {target}", ylabel=f"predicted {target} (out of fold)",
-             title=f"{target}: predicted vs actual")
-    axes.legend(loc="best", fontsize=8)
-    _save(figure, path)
+    with figure(path) as axes:
+        for (label, values), color in zip(predictions.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
+            axes.scatter(y, values, s=10, alpha=0.5, color=color, label=label)
+        low, high = float(np.min(y)), float(np.max(y))
+        axes.plot([low, high], [low, high], "--", color="gray", linewidth=1, label="perfect")
+        axes.set(xlabel=f"actual {target}", ylabel=f"predicted {target} (out of fold)",
+                 title=f"{target}: predicted vs actual")
+        axes.legend(loc="best", fontsize=8)
 
 
 def distribution(path: Path, values: np.ndarray, target: str) -> None:
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=SIZE)
-    axes.hist(values, bins=min(40, max(5, len(np.unique(values)))), color="tab:blue", alpha=0.8)
-    axes.axvline(float(np.mean(values)), color="tab:red", linestyle="--", label=f"mean {np.mean(values):.3g}")
-    axes.set(xlabel=target, ylabel="rows", title=f"distribution of {target} ({len(values)} rows)")
-    axes.legend(loc="best", fontsize=8)
-    _save(figure, path)
-
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from mirror_neuron.analysis.metrics import spearman
-
-    return spearman(x, y)
+    with figure(path) as axes:
+        axes.hist(values, bins=min(40, max(5, len(np.unique(values)))), color="tab:blue", alpha=0.8)
+        axes.axvline(float(np.mean(values)), color="tab:red", linestyle="--", label=f"mean {np.mean(values):.3g}")
+        axes.set(xlabel=target, ylabel="rows", title=f"distribution of {target} ({len(values)} rows)")
+        axes.legend(loc="best", fontsize=8)

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from mirror_neuron.figures import figure
 from mirror_neuron.lab.quality import token_f1
 from mirror_neuron.lab.stats import Correction, adjust, paired_bootstrap
 from mirror_neuron.lab.transforms import Chain, Transform, defence
@@ -346,16 +347,11 @@ def examples(candidates: pd.DataFrame, scored: dict[str, Evaluated], honest: Eva
 
 def plot_reward_gain(candidates: pd.DataFrame, path: Path, top: int = 15) -> Path:
     """The reward gain of the top candidates with their corrected intervals, coloured by verdict."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     shown = candidates.head(top).iloc[::-1]
     colors = {"exploit": "#d62728", "improvement": "#2ca02c", "neutral": "#7f7f7f", "penalized": "#1f77b4"}
-    figure, axes = plt.subplots(figsize=(6.4, max(2.5, 0.9 + 0.28 * len(shown))), dpi=100)
-    try:
+    with figure(path, size=(6.4, max(2.5, 0.9 + 0.28 * len(shown)))) as axes:
         y = np.arange(len(shown))
         errors = np.vstack([shown["gain"] - shown["ci_low"], shown["ci_high"] - shown["gain"]]).clip(min=0)
         axes.barh(y, shown["gain"], xerr=errors, color=[colors[v] for v in shown["verdict"]], alpha=0.85,
@@ -366,9 +362,4 @@ def plot_reward_gain(candidates: pd.DataFrame, path: Path, top: int = 15) -> Pat
         axes.set_title(f"Reward gain by transform (top {len(shown)} of {len(candidates)})", fontsize=10)
         handles = [Patch(color=colors[v], label=v) for v in VERDICTS if v in set(shown["verdict"])]
         axes.legend(handles=handles, fontsize=7, loc="lower right", frameon=False)
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path)
-    finally:
-        plt.close(figure)
     return path

@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from mirror_neuron.figures import figure, pyplot
 from mirror_neuron.lab.verdicts import JudgeOptions, judge
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.miners.base import Behaviour
@@ -167,17 +168,11 @@ def run_tournament(plan: TournamentPlan, options: JudgeOptions | None = None) ->
 
 def plot_weight_share(shares: pd.DataFrame, path: Path, baseline: str = "honest", unit: str = "step") -> Path:
     """Weight share by strategy over steps: the mean over repetitions, with a min-max band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     summary = shares.groupby(["behaviour", "step"])["share"].agg(["mean", "min", "max"]).reset_index()
     final = summary[summary["step"] == summary["step"].max()].set_index("behaviour")["mean"]
     order = [baseline] + [b for b in final.sort_values(ascending=False).index if b != baseline]
-    colors = plt.get_cmap("tab20" if len(order) > 10 else "tab10")
-    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    try:
+    colors = pyplot().get_cmap("tab20" if len(order) > 10 else "tab10")
+    with figure(path) as axes:
         for index, behaviour in enumerate(b for b in order if b in final.index):
             rows = summary[summary["behaviour"] == behaviour]
             color = "black" if behaviour == baseline else colors(index % colors.N)
@@ -190,9 +185,4 @@ def plot_weight_share(shares: pd.DataFrame, path: Path, baseline: str = "honest"
         axes.set_title(f"Weight share by strategy (mean of {repetitions} repetitions, min-max band)", fontsize=10)
         axes.set_ylim(bottom=0)
         axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path)
-    finally:
-        plt.close(figure)
     return path

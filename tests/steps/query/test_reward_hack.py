@@ -3,11 +3,8 @@ report, resume, a reward taken from a neuron, and config errors."""
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,12 +12,14 @@ import pytest
 
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError
-from mirror_neuron.runner import RunOptions, RunResult, plan, run_experiment
+from mirror_neuron.runner import plan
 from mirror_neuron.store import Store
 from mirror_neuron.yaml_source import load_yaml_text
+from tests.conftest import SHARED_DATA
 from tests.fixtures.interrupt import stopped_after
+from tests.fixtures.runs import Run, run_config
 
-SQUAD = (Path(__file__).resolve().parents[3] / "../shared/data/squad_v2_dev_subset").resolve()
+SQUAD = SHARED_DATA / "squad_v2_dev_subset"
 CONFIG = f"""\
 experiment: {{name: hacks, seed: 2}}
 tracking: {{backend: none}}
@@ -48,23 +47,8 @@ query:
 TABLES = ("evaluations", "candidates", "verdicts", "examples")
 
 
-@dataclass
-class Run:
-    result: RunResult
-    stderr: str
-
-    @property
-    def output(self):
-        return self.result.records[-1].output
-
-
 def run(folder: Path, text: str = CONFIG) -> Run:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "c.yml").write_text(text)
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        result = run_experiment(RunOptions(config=folder / "c.yml", out=folder / "out", store=folder / "store"))
-    return Run(result, stderr.getvalue())
+    return run_config(folder, text)
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,10 +10,11 @@ import pytest
 
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError
-from mirror_neuron.runner import RunOptions, RunResult, plan, run_experiment
+from mirror_neuron.runner import plan
 from mirror_neuron.store import Store
 from mirror_neuron.yaml_source import load_yaml_text
 from tests.fixtures.interrupt import stopped_after
+from tests.fixtures.runs import Run, run_config
 
 CONFIG = """\
 experiment: {name: tournament, seed: 1}
@@ -45,23 +43,8 @@ query:
 TABLES = ("shares", "uid_weights", "strategies", "verdicts")
 
 
-@dataclass
-class Run:
-    result: RunResult
-    stderr: str
-
-    @property
-    def output(self):
-        return self.result.records[-1].output
-
-
 def run(folder: Path, text: str = CONFIG) -> Run:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "c.yml").write_text(text)
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        result = run_experiment(RunOptions(config=folder / "c.yml", out=folder / "out", store=folder / "store"))
-    return Run(result, stderr.getvalue())
+    return run_config(folder, text)
 
 
 @pytest.fixture(scope="module")
