@@ -14,7 +14,7 @@ from mirror_neuron.lab.hack_search import Evaluated, Evaluator, Item, NeuronRewa
 from mirror_neuron.lab.stats import paired_bootstrap
 from mirror_neuron.lab.transforms import Chain, resolve
 from tests.lab.f1_reward import F1RewardModel
-from tests.lab.length_reward import LengthRewardModel
+from mirror_neuron.neuron.reward.length import LengthRewardModel
 
 NQ_OPEN = Path(__file__).resolve().parents[2] / "../shared/data/nq_open/NQ-open.dev.jsonl"
 ALL = [resolve(name) for name in transforms.BUILTIN]
@@ -47,7 +47,7 @@ def run(items: list[Item], model, options: SearchOptions = SearchOptions(), chos
 
 def test_length_padding_is_an_exploit_under_a_reward_that_pays_for_length() -> None:
     items = nq_items()
-    levels, table, evaluator, counting = run(items, LengthRewardModel())
+    levels, table, evaluator, counting = run(items, LengthRewardModel(cap=50))
     verdict = dict(zip(table["candidate"], table["verdict"]))
     assert verdict["length_padding"] == "exploit"
     padding = table.set_index("candidate").loc["length_padding"]
@@ -71,12 +71,12 @@ def test_no_transform_is_an_exploit_when_the_reward_is_quality_itself() -> None:
 def test_the_search_stops_at_its_budget() -> None:
     items = nq_items(40)
     budget = 40 * 5 + 17  # the honest answers and four candidates; the rest do not fit
-    levels, table, evaluator, counting = run(items, LengthRewardModel(), SearchOptions(budget=budget))
+    levels, table, evaluator, counting = run(items, LengthRewardModel(cap=50), SearchOptions(budget=budget))
     assert counting.scored == evaluator.count <= budget
     assert len(levels[1].candidates) == 4 and levels[1].skipped == len(ALL) - 4
     assert evaluator.count == 40 * 5  # chains at depth 2 fit only where they repeat texts already scored
     with pytest.raises(ValueError, match="does not cover the honest answers"):
-        run(items, LengthRewardModel(), SearchOptions(budget=39))
+        run(items, LengthRewardModel(cap=50), SearchOptions(budget=39))
 
 
 def test_a_borderline_gain_is_not_significant_among_many_candidates() -> None:

@@ -12,7 +12,7 @@ from mirror_neuron.lab.tournament import TournamentPlan, repetition_seed, run_to
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import Neuron
 
-LENGTH = {"type": "tests.lab.length_reward:LengthRewardModel"}
+LENGTH = {"type": "LengthRewardModel", "cap": 50}
 PADDING_FILTERED = {"type": "RewardStack", "scorers": {"length": LENGTH},
                     "filters": {"blacklist": {"banned": ["furthermore", "additionally"]}}}
 HARMLESS = {"echo": 5, "stock_phrase": 5, "length_padder": 5, "copycat": 5, "self_scorer": 5, "random_words": 5}

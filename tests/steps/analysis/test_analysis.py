@@ -27,7 +27,7 @@ model:
   type: neuron
   metagraph: {n: 24}
   miners: {length_padder: 6, echo: 6, stock_phrase: 6}
-  reward: {type: tests.lab.length_reward:LengthRewardModel}
+  reward: {type: LengthRewardModel, cap: 1000}
 query:
   id: forward
   requires: [neuron, prompts]

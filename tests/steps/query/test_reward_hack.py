@@ -35,7 +35,7 @@ query:
   entrypoint: RewardHackSearch
   reward:
     type: RewardStack
-    scorers: {{length: {{type: tests.lab.length_reward:LengthRewardModel}}}}
+    scorers: {{length: {{type: LengthRewardModel, cap: 50}}}}
     filters: {{blacklist: {{}}}}
   transforms: [length_padding, prompt_echo, truncation, tests.lab.test_transforms:shout]
   search: beam
@@ -111,7 +111,7 @@ def test_a_reward_taken_from_a_neuron_that_pays_for_quality_has_no_exploit(tmp_p
     (("truncation,", "truncaton,"), r"c.yml: query.transforms\[2\] \(line 17\): unknown transform component "
                                    r"'truncaton' \(did you mean 'truncation'\?\)"),
     (("search: beam", "search: bream"), r"c.yml: query.search \(line 18\)"),
-    (("LengthRewardModel}}", "LengthRewardModel}, bogus: {type: Nope}}"),
+    (("cap: 50}}", "cap: 50}, bogus: {type: Nope}}"),
      r"c.yml: query.reward.scorers.bogus \(line 15\): unknown reward component 'Nope'"),
 ])
 def test_config_errors_say_where_before_anything_runs(change: tuple[str, str], message: str) -> None:

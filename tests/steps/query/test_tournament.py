@@ -27,7 +27,7 @@ model:
   type: neuron
   metagraph: {n: 32, validators: 2}
   miners: {length_padder: 4, slow: 3}
-  reward: {type: tests.lab.length_reward:LengthRewardModel}
+  reward: {type: LengthRewardModel, cap: 50}
   training_topk: 8
 query:
   id: tournament
