@@ -23,6 +23,7 @@ class Component:
     name: str
     target: str
     summary: str
+    aliases: tuple[str, ...] = ()  # other names a config may use (a reward model's ``kind``)
 
     def load(self) -> Any:
         return load_target(self.target)
@@ -130,7 +131,7 @@ def get(family: str, name: str) -> Component:
     if ":" in name:
         return Component(family, name, name, "user code")
     for component in components(family):
-        if component.name == name:
+        if name == component.name or name in component.aliases:
             return component
     planned = NOT_YET_AVAILABLE.get(family, {})
     if name in planned:
