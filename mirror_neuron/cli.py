@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config without running it")
     _add_config(validate)
 
-    commands.add_parser("ls", help="list every registered component")
+    ls = commands.add_parser("ls", help="list every registered component with its parameters")
+    ls.add_argument("--json", action="store_true", help="the same as JSON: families, components, parameters")
 
     report = commands.add_parser("report", help="rebuild a run's report.html from its stored outputs")
     report.add_argument("--run", required=True, type=Path, metavar="DIR",
@@ -104,18 +105,36 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _ls(args: argparse.Namespace) -> int:
+    import json
+    import textwrap
+
     from mirror_neuron import registry
 
-    width = max(len(component.name) for component in registry.components()) + 2
-    for family, description in registry.FAMILIES.items():
-        print(f"{family}: {description}")
+    if args.json:
+        families = [{"family": family, "description": spec.description,
+                     "components": [c.as_json() for c in registry.components(family)]}
+                    for family, spec in registry.FAMILIES.items()]
+        print(json.dumps({"families": families}, indent=2))
+        return 0
+    width = max(len(_listed_name(component)) for component in registry.components()) + 2
+    for family, spec in registry.FAMILIES.items():
+        print(f"{family}: {spec.description}")
         found = registry.components(family)
         for component in found:
-            print(f"  {component.name:<{width}}{component.summary}")
+            print(f"  {_listed_name(component):<{width}}{component.summary}")
+            if component.params:
+                text = "; ".join(str(param) for param in component.params)
+                print(textwrap.fill(text, 118, initial_indent=" " * 6, subsequent_indent=" " * 6,
+                                    break_on_hyphens=False))
         if not found:
             print("  (none in this release)")
     return 0
 
+
+def _listed_name(component: object) -> str:
+    aliases = getattr(component, "aliases", ())
+    name = getattr(component, "name")
+    return f"{name} ({', '.join(aliases)})" if aliases else name
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,48 +1,169 @@
-"""Named components, mapped lazily to ``"module:attr"`` so listing them imports nothing heavy.
+"""Named components: declared where they are defined, listed without importing anything heavy.
 
-Every component a config can name lives in :data:`CATALOGUE`; ``mirror-neuron ls`` prints it. A
-config may also name its own code as ``"package.module:attr"``.
+A class or function becomes a component a config can name by declaring it in place::
+
+    @component("reward", summary="uniform random rewards")
+    class RandomRewardModel(RewardModelBase): ...
+
+The catalogue is read from the package's source (:mod:`mirror_neuron.catalogue`), so ``mirror-neuron
+ls`` and config validation import no component; ``Component.load()`` imports one when it is used.
+Families whose components are generated (text features, built-in data sets) name a light provider
+function instead. A config may also name its own code as ``"package.module:attr"``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from mirror_neuron.analysis import features as _features
+from mirror_neuron.catalogue import Declaration, Param, declarations
 from mirror_neuron.errors import UserError, did_you_mean
-from mirror_neuron.lab import transforms as _transforms
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A kind of component: where configs name it, and the arguments the caller supplies itself
+    (left out of each component's parameters)."""
+
+    description: str
+    supplied: tuple[str, ...] = ()
+    provider: str | None = None  # "module:function" returning generated components, for generated families
+
+
+FAMILIES: dict[str, Family] = {
+    "model": Family("model step types (`model[].type`)"),
+    "data": Family("data step entrypoints (`data[].entrypoint`)"),
+    "query": Family("query step entrypoints (`query[].entrypoint`)"),
+    "analysis": Family("analysis step entrypoints (`analysis[].entrypoint`)"),
+    "dataset": Family("built-in data sets (`data[].path: builtin:NAME`)",
+                      provider="mirror_neuron.resources:datasets"),
+    "dendrite": Family("the neuron's dendrite pool, which queries the miners (`model[].miners` sets its behaviours)",
+                       supplied=("behaviours", "seed")),
+    "behaviour": Family("miner behaviours of the dummy dendrite pool (`model[].miners`)"),
+    "gating": Family("gating models of the neuron (`model[].gating.type`)", supplied=("n_uids", "seed")),
+    "reward": Family("reward models of the neuron (`model[].reward.type`, a RewardStack's scorers, "
+                     "`model[].kind` of a reward_model step)", supplied=("seed", "base_dir")),
+    "filter": Family("reward filters of a RewardStack (`reward.filters`)", supplied=("embedder",)),
+    "feature": Family("text features of an analysis (`analysis[].compute`, `x`, `plot`)",
+                      provider="mirror_neuron.analysis.features:declarations"),
+    "transform": Family("text transforms of honest answers: reward-hack candidates and hacking miners "
+                        "(`query[].transforms`)", supplied=("answer", "question", "rng")),
+}
 
 
 @dataclass(frozen=True)
 class Component:
-    """One named, lazily importable component of a family (a step kind, a miner behaviour, ...)."""
+    """One named, lazily importable component of a family."""
 
     family: str
     name: str
-    target: str
+    target: str  # "module:attr", or a packaged file for data sets
     summary: str
     aliases: tuple[str, ...] = ()  # other names a config may use (a reward model's ``kind``)
+    params: tuple[Param, ...] = ()
 
     def load(self) -> Any:
         return load_target(self.target)
 
+    def as_json(self) -> dict[str, Any]:
+        params = []
+        for param in self.params:
+            entry: dict[str, Any] = {"name": param.name, "type": param.type, "required": param.required}
+            if not param.required:
+                is_literal, value = param.literal_default()
+                entry["default"] = value if is_literal else None
+                entry["default_text"] = param.default
+            params.append(entry)
+        return {"name": self.name, "target": self.target, "summary": self.summary, "aliases": list(self.aliases),
+                "params": params}
 
-FAMILIES: dict[str, str] = {
-    "model": "model step types (`model[].type`)",
-    "data": "data step entrypoints (`data[].entrypoint`)",
-    "query": "query step entrypoints (`query[].entrypoint`)",
-    "analysis": "analysis step entrypoints (`analysis[].entrypoint`)",
-    "dataset": "built-in data sets (`data[].path: builtin:NAME`)",
-    "behaviour": "miner behaviours of the dummy dendrite pool",
-    "gating": "gating models of the neuron",
-    "reward": "reward models of the neuron",
-    "filter": "reward filters of a RewardStack (`reward.filters`)",
-    "feature": "text features of an analysis (`analysis[].compute`, `x`, `plot`)",
-    "transform": "text transforms of honest answers for the reward-hack search (`query[].transforms`)",
-}
 
+def component(family: str, name: str | None = None, *, summary: str | None = None,
+              aliases: tuple[str, ...] = (), factory: str | None = None) -> Callable[[T], T]:
+    """Declare the decorated class or function as the component ``name`` (default: its own name) of
+    ``family``. ``summary`` defaults to the first line of its docstring; ``factory`` names a classmethod
+    that builds it from a config (``RewardStack.from_config``). Arguments must be literals: they are
+    read from the source."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown component family '{family}'")
+
+    def declare(obj: T) -> T:
+        obj.__component__ = (family, name or obj.__name__)  # type: ignore[attr-defined]
+        return obj
+
+    return declare
+
+
+@functools.cache
+def catalogue() -> tuple[Component, ...]:
+    """Every registered component, family by family (in :data:`FAMILIES` order), then in source order."""
+    supplied = tuple((family, spec.supplied) for family, spec in FAMILIES.items())
+    found: dict[str, list[Component]] = {family: [] for family in FAMILIES}
+    for declaration in declarations(supplied):
+        found[declaration.family].append(_from_declaration(declaration))
+    declared = {(c.family, c.name) for family in found.values() for c in family}
+    for legacy in CATALOGUE:
+        if (legacy.family, legacy.name) not in declared:
+            found[legacy.family].append(legacy)
+    if not found["transform"]:
+        from mirror_neuron.lab import transforms
+
+        found["transform"] = [Component("transform", n, t, s) for n, t, s in transforms.registry_entries()]
+    for family, spec in FAMILIES.items():
+        if spec.provider:
+            found[family].extend(_from_declaration(d) for d in load_target(spec.provider)())
+    return tuple(c for family in FAMILIES for c in found[family])
+
+
+def _from_declaration(declaration: Declaration) -> Component:
+    return Component(declaration.family, declaration.name, declaration.target, declaration.summary,
+                     declaration.aliases, declaration.params)
+
+
+def components(family: str | None = None) -> list[Component]:
+    """Registered components, optionally of one family, in catalogue order."""
+    return [c for c in catalogue() if family is None or c.family == family]
+
+
+def get(family: str, name: str) -> Component:
+    """The component ``name`` (or alias) of ``family``; ``module:attr`` names resolve to user code.
+
+    Raises :class:`UserError` naming the closest valid names.
+    """
+    if ":" in name:
+        return Component(family, name, name, "user code")
+    for found in components(family):
+        if name == found.name or name in found.aliases:
+            return found
+    valid = [c.name for c in components(family)]
+    listing = ", ".join(valid) if valid else "none yet"
+    raise UserError(f"unknown {family} component '{name}'{did_you_mean(name, valid)}; valid: {listing}")
+
+
+def load_target(target: str) -> Any:
+    """Import ``"module:attr"``; a missing module or attribute is a :class:`UserError`."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"'{target}' is not of the form 'package.module:attr'")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise UserError(f"cannot import '{module_name}' for '{target}' ({error})") from None
+    try:
+        value: Any = module
+        for part in attr.split("."):
+            value = getattr(value, part)
+    except AttributeError:
+        raise UserError(f"'{module_name}' has no attribute '{attr}' (from '{target}')") from None
+    return value
+
+
+# Components not yet declared in place (being moved to `@component` declarations).
 CATALOGUE: list[Component] = [
     Component("data", "Dataset", "mirror_neuron.steps.data.step:DatasetStep",
               "load, map and sample prompts or preference pairs from local files, built-ins or the HF hub"),
@@ -60,8 +181,6 @@ CATALOGUE: list[Component] = [
               "text transforms of honest answers searched for reward gains without quality: verdicts, examples"),
     Component("analysis", "analysis", "mirror_neuron.steps.analysis.step:AnalysisStep",
               "features and embeddings, cross-validated estimators beside a length baseline, verdicts, plots"),
-    Component("dataset", "prompts", "prompts.jsonl",
-              "small built-in prompt set: questions with reference answers, written for this project"),
     *(Component("behaviour", name, f"mirror_neuron.neuron.miners.scripted:{cls}", summary) for name, cls, summary in (
         ("honest", "Honest", "the data set's reference answer (a follow-up question when asked), optionally noised"),
         ("echo", "Echo", "returns the prompt"),
@@ -109,51 +228,4 @@ CATALOGUE: list[Component] = [
               "zero when the completion's embedding is far from the prompt's"),
     Component("filter", "diversity", "mirror_neuron.neuron.reward.filters:DiversityFilter",
               "zero for near-duplicates within the batch and of recent history"),
-    *(Component("feature", name, target, summary) for name, target, summary in _features.registry_entries()),
-    *(Component("transform", name, target, summary) for name, target, summary in _transforms.registry_entries()),
 ]
-
-# Names a config may already use whose components this release does not ship yet.
-NOT_YET_AVAILABLE: dict[str, dict[str, str]] = {}
-
-
-def components(family: str | None = None) -> list[Component]:
-    """Registered components, optionally of one family, in catalogue order."""
-    return [c for c in CATALOGUE if family is None or c.family == family]
-
-
-def get(family: str, name: str) -> Component:
-    """The component ``name`` of ``family``; ``module:attr`` names resolve to user code.
-
-    Raises :class:`UserError` naming the closest valid names, or saying that the component is not
-    available in this release.
-    """
-    if ":" in name:
-        return Component(family, name, name, "user code")
-    for component in components(family):
-        if name == component.name or name in component.aliases:
-            return component
-    planned = NOT_YET_AVAILABLE.get(family, {})
-    if name in planned:
-        raise UserError(f"'{name}' ({planned[name]}) is not available in this release of mirror-neuron")
-    valid = [c.name for c in components(family)]
-    listing = ", ".join(valid) if valid else "none yet"
-    raise UserError(f"unknown {family} component '{name}'{did_you_mean(name, valid)}; valid: {listing}")
-
-
-def load_target(target: str) -> Any:
-    """Import ``"module:attr"``; a missing module or attribute is a :class:`UserError`."""
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise UserError(f"'{target}' is not of the form 'package.module:attr'")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        raise UserError(f"cannot import '{module_name}' for '{target}' ({error})") from None
-    try:
-        value: Any = module
-        for part in attr.split("."):
-            value = getattr(value, part)
-    except AttributeError:
-        raise UserError(f"'{module_name}' has no attribute '{attr}' (from '{target}')") from None
-    return value

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mirror_neuron.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from mirror_neuron.catalogue import Declaration
 
 TEXTS: dict[str, str] = {
     "question": "the prompt",
@@ -101,8 +105,12 @@ def get(name: str) -> Feature:
     return FEATURES[name]
 
 
-def registry_entries() -> list[tuple[str, str, str]]:
-    """(name, "module:function", summary) of every feature, the original's names first."""
+def declarations() -> list[Declaration]:
+    """Every feature as a component of the ``feature`` family, the original's names first (the
+    features are generated from :data:`MEASURES` and :data:`PAIR_FEATURES`, so they are declared here)."""
+    from mirror_neuron.catalogue import Declaration
+
     first = ["question_length", *ORIGINAL_NAMES]
     names = first + [name for name in FEATURES if name not in first]
-    return [(name, f"{__name__}:{FEATURES[name].function.__name__}", FEATURES[name].summary) for name in names]
+    return [Declaration("feature", name, f"{__name__}:{FEATURES[name].function.__name__}", FEATURES[name].summary,
+                        (), ()) for name in names]
