@@ -30,6 +30,7 @@ from typing import Any
 PACKAGE = "mirror_neuron"
 ROOT = Path(__file__).resolve().parent
 MARKER = "@component("
+MAX_SHOWN_CONSTANT = 80  # characters: longer constants are shown by name
 OMITTED_FIELDS = frozenset({"id", "requires", "model_config"})
 
 
@@ -123,7 +124,7 @@ def _declaration(module: str, node: ast.ClassDef | ast.FunctionDef, call: ast.Ca
     summary = options.get("summary") or _first_line(ast.get_docstring(node))
     omitted = supplied.get(family, ())
     if isinstance(node, ast.FunctionDef):
-        params = _signature(node, omitted)
+        params = _signature(module, node, omitted)
     else:
         params = _class_params(module, node, factory, omitted)
     return Declaration(family, name, target, summary, tuple(options.get("aliases", ())), params)
@@ -133,13 +134,13 @@ def _first_line(docstring: str | None) -> str:
     return (docstring or "").strip().splitlines()[0].replace("``", "") if docstring and docstring.strip() else ""
 
 
-def _signature(node: ast.FunctionDef, omitted: tuple[str, ...]) -> tuple[Param, ...]:
+def _signature(module: str, node: ast.FunctionDef, omitted: tuple[str, ...]) -> tuple[Param, ...]:
     """Parameters of a function, less ``self``/``cls``, ``*args``/``**kwargs`` and ``omitted``."""
     arguments = node.args
     positional = [*arguments.posonlyargs, *arguments.args]
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults)) + list(arguments.defaults)
     pairs = [*zip(positional, defaults), *zip(arguments.kwonlyargs, arguments.kw_defaults)]
-    return tuple(Param(arg.arg, _text(arg.annotation), _text(default) if default is not None else None)
+    return tuple(Param(arg.arg, _text(arg.annotation), _default(module, default))
                  for arg, default in pairs if arg.arg not in ("self", "cls", *omitted))
 
 
@@ -150,8 +151,8 @@ def _class_params(module: str, node: ast.ClassDef, factory: str | None,
         return tuple(p for p in _fields(*config) if p.name not in omitted)
     if _is_model(module, node):
         return tuple(p for p in _fields(module, node) if p.name not in omitted)
-    method = _method(module, node, factory or "__init__")
-    return _signature(method, omitted) if method is not None else ()
+    found = _method(module, node, factory or "__init__")
+    return _signature(*found, omitted) if found is not None else ()
 
 
 def _config_class(module: str, node: ast.ClassDef) -> tuple[str, ast.ClassDef] | None:
@@ -177,38 +178,68 @@ def _is_model(module: str, node: ast.ClassDef) -> bool:
 def _fields(module: str, node: ast.ClassDef) -> list[Param]:
     """A pydantic model's fields in definition order, bases first; a redefinition keeps its place."""
     fields: dict[str, Param] = {}
-    for _, owner in reversed(list(_lineage(module, node))):
+    for owner_module, owner in reversed(list(_lineage(module, node))):
         for statement in owner.body:
             if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)):
                 continue
             name, annotation = statement.target.id, _text(statement.annotation)
             if name.startswith("_") or name in OMITTED_FIELDS or annotation.startswith("ClassVar"):
                 continue
-            fields[name] = Param(name, annotation, _field_default(statement.value))
+            alias = _field_alias(statement.value)
+            fields[alias or name] = Param(alias or name, annotation, _default(owner_module, _field_default(statement.value)))
     return list(fields.values())
 
 
-def _field_default(value: ast.expr | None) -> str | None:
+def _field_alias(value: ast.expr | None) -> str | None:
+    """``alias=`` of ``Field(...)``: the name a config uses for the field."""
+    if isinstance(value, ast.Call) and _text(value.func).split(".")[-1] == "Field":
+        for keyword in value.keywords:
+            if keyword.arg == "alias" and isinstance(keyword.value, ast.Constant):
+                return str(keyword.value.value)
+    return None
+
+
+def _field_default(value: ast.expr | None) -> ast.expr | None:
     """The default of ``x: T = value``; ``Field(d, ...)`` gives ``d`` (or its ``default=``/``default_factory=``)."""
     if value is None:
         return None
     if isinstance(value, ast.Call) and _text(value.func).split(".")[-1] == "Field":
         if value.args and not (isinstance(value.args[0], ast.Constant) and value.args[0].value is Ellipsis):
-            return _text(value.args[0])
+            return value.args[0]
         for keyword in value.keywords:
             if keyword.arg == "default":
-                return _text(keyword.value)
+                return keyword.value
             if keyword.arg == "default_factory":
-                return f"{_text(keyword.value)}()"
+                return ast.Call(keyword.value, [], [])
         return None
+    return value
+
+
+def _default(module: str, value: ast.expr | None) -> str | None:
+    """A default's source text; a module constant (``STOCK_PHRASES``) is shown by its value when that is a
+    short literal."""
+    if value is None:
+        return None
+    if isinstance(value, ast.Name):
+        for statement in _parse(module).body:
+            targets = statement.targets if isinstance(statement, ast.Assign) else (
+                [statement.target] if isinstance(statement, ast.AnnAssign) and statement.value else [])
+            if any(isinstance(t, ast.Name) and t.id == value.id for t in targets):
+                constant = statement.value
+                try:
+                    literal = repr(ast.literal_eval(constant))
+                except (ValueError, SyntaxError):
+                    break
+                return literal if len(literal) <= MAX_SHOWN_CONSTANT else _text(value)
     return _text(value)
 
 
-def _method(module: str, node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
-    for _, owner in _lineage(module, node):
+def _method(module: str, node: ast.ClassDef, name: str) -> tuple[str, ast.FunctionDef] | None:
+    """The method ``name`` along the class's bases, with the module defining it."""
+    for owner_module, owner in _lineage(module, node):
         for statement in owner.body:
             if isinstance(statement, ast.FunctionDef) and statement.name == name:
-                return statement
+                return owner_module, statement
     return None
 
 

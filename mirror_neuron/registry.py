@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mirror_neuron.catalogue import Declaration, Param, declarations
 from mirror_neuron.errors import UserError, did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 T = TypeVar("T")
 
@@ -43,7 +48,7 @@ FAMILIES: dict[str, Family] = {
     "dataset": Family("built-in data sets (`data[].path: builtin:NAME`)",
                       provider="mirror_neuron.resources:datasets"),
     "dendrite": Family("the neuron's dendrite pool, which queries the miners (`model[].miners` sets its behaviours)",
-                       supplied=("behaviours", "seed")),
+                       supplied=("behaviours", "seed", "max_completion_chars")),
     "behaviour": Family("miner behaviours of the dummy dendrite pool (`model[].miners`)"),
     "gating": Family("gating models of the neuron (`model[].gating.type`)", supplied=("n_uids", "seed")),
     "reward": Family("reward models of the neuron (`model[].reward.type`, a RewardStack's scorers, "
@@ -143,6 +148,35 @@ def get(family: str, name: str) -> Component:
     valid = [c.name for c in components(family)]
     listing = ", ".join(valid) if valid else "none yet"
     raise UserError(f"unknown {family} component '{name}'{did_you_mean(name, valid)}; valid: {listing}")
+
+
+def params_model(found: Component) -> type[BaseModel]:
+    """The pydantic model of a component's parameters, from the imported object (this imports it):
+    a step's config class, a pydantic component itself, or one built from the signature of a class's
+    ``__init__`` (or factory) or of a function, less the arguments its family supplies."""
+    from pydantic import BaseModel, ConfigDict, create_model
+
+    obj = found.load()
+    omitted = {"id", "requires", *FAMILIES[found.family].supplied} if found.family in FAMILIES else set()
+    config = getattr(obj, "config_class", None)
+    model = config if isinstance(config, type) and issubclass(config, BaseModel) else (
+        obj if isinstance(obj, type) and issubclass(obj, BaseModel) else None)
+    if model is not None:
+        fields = {name: (f.annotation, f) for name, f in model.model_fields.items()
+                  if name not in omitted and (f.alias or name) not in omitted}
+        return create_model(f"{found.name}Params", __config__=ConfigDict(extra="forbid", populate_by_name=True),
+                            **fields)
+    function = obj.__init__ if isinstance(obj, type) else obj
+    signature = inspect.signature(function)
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # noqa: BLE001 - names only imported for type checking: fall back to Any
+        hints = {}
+    fields = {name: (hints.get(name, Any), ... if p.default is inspect.Parameter.empty else p.default)
+              for name, p in signature.parameters.items()
+              if name not in ("self", "cls", *omitted) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return create_model(f"{found.name}Params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                        **fields)
 
 
 def load_target(target: str) -> Any:
