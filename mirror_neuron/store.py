@@ -23,10 +23,13 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mirror_neuron import __version__
 from mirror_neuron.cache import CACHE_DIR
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNKS = "chunks"
 MANIFEST = "manifest.json"
@@ -174,8 +177,28 @@ class ChunkWriter:
             self.on_chunk(self.completed)
 
     def chunk_dir(self, index: int) -> Path:
-        """The folder of completed chunk ``index`` (a step's own files from it are read on resume)."""
+        """The folder of completed chunk ``index``."""
         return self.chunks_dir / f"{index:06d}"
+
+    def chunk_file(self, index: int, name: str) -> Path:
+        """A step's own file ``name`` in completed chunk ``index`` (state it saved, read on resume)."""
+        return self.chunk_dir(index) / name
+
+    def read_table(self, index: int, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """Table ``name`` of completed chunk ``index``, or None when that chunk has no such table."""
+        import pandas as pd
+
+        path = self.chunk_dir(index) / f"{name}{TABLE_SUFFIX}"
+        return pd.read_parquet(path, columns=columns) if path.exists() else None
+
+    def read_tables(self, name: str, columns: list[str] | None = None, chunks: range | None = None) -> pd.DataFrame:
+        """Table ``name`` of the completed chunks (all, or ``chunks``), in chunk order, as one frame; the
+        chunks without that table are skipped (an empty frame when none has it)."""
+        import pandas as pd
+
+        frames = [frame for index in (chunks if chunks is not None else range(self.completed))
+                  if (frame := self.read_table(index, name, columns)) is not None]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     def write(self, **tables: Any) -> None:
         """Write one chunk holding the given tables (``writer.write(data=frame)``)."""

@@ -71,3 +71,17 @@ def test_plots_are_the_pngs_under_chunk_plot_folders_in_chunk_order(tmp_path: Pa
     output = store.commit(FP, writer, {"fingerprint": FP})
     assert [p.relative_to(output.path).as_posix() for p in output.plots()] == [
         "chunks/000000/plots/a.png", "chunks/000000/plots/b.png", "chunks/000001/plots/c.png"]
+
+
+def test_a_writer_reads_back_the_tables_of_its_completed_chunks(tmp_path: Path) -> None:
+    writer = Store(tmp_path).writer(FP)
+    writer.write(data=pd.DataFrame({"a": [1, 2]}))
+    with writer.chunk() as chunk:
+        chunk.file("state.npz").write_bytes(b"state")
+    writer.write(data=pd.DataFrame({"a": [3]}))
+    assert writer.read_table(0, "data")["a"].tolist() == [1, 2]
+    assert writer.read_table(1, "data") is None
+    assert writer.chunk_file(1, "state.npz").read_bytes() == b"state"
+    assert writer.read_tables("data")["a"].tolist() == [1, 2, 3]
+    assert writer.read_tables("data", chunks=range(2, 3))["a"].tolist() == [3]
+    assert writer.read_tables("missing", columns=["a"]).empty
