@@ -150,6 +150,31 @@ def get(family: str, name: str) -> Component:
     raise UserError(f"unknown {family} component '{name}'{did_you_mean(name, valid)}; valid: {listing}")
 
 
+class ParamError(UserError):
+    """A component's parameter is unknown or missing; ``key`` names it (for the config location)."""
+
+    def __init__(self, message: str, key: str | None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def check_params(found: Component, params: dict[str, Any]) -> None:
+    """Check the names of the parameters a config gives a component against its declared ones, before
+    anything is imported: an unknown name (with the closest valid ones) or a missing required one is a
+    :class:`ParamError`. User code (``module:attr``) is checked when it is built."""
+    if ":" in found.name and found.target == found.name:
+        return
+    declared = {param.name: param for param in found.params}
+    for key in params:
+        if key not in declared:
+            listing = ", ".join(declared) if declared else "none"
+            raise ParamError(f"{found.family} '{found.name}' has no parameter '{key}'{did_you_mean(key, declared)}; "
+                             f"its parameters: {listing}", key)
+    missing = [name for name, param in declared.items() if param.required and name not in params]
+    if missing:
+        raise ParamError(f"{found.family} '{found.name}' needs {', '.join(missing)}", None)
+
+
 def params_model(found: Component) -> type[BaseModel]:
     """The pydantic model of a component's parameters, from the imported object (this imports it):
     a step's config class, a pydantic component itself, or one built from the signature of a class's

@@ -138,3 +138,12 @@ def _takes(target: Any, name: str) -> bool:
     import inspect
 
     return name in inspect.signature(target).parameters
+
+
+def test_parameters_are_checked_by_name_before_anything_is_imported() -> None:
+    padder = registry.get("behaviour", "length_padder")
+    registry.check_params(padder, {"words": 50})
+    with pytest.raises(registry.ParamError, match="did you mean 'words'") as error:
+        registry.check_params(padder, {"wrods": 50})
+    assert error.value.key == "wrods"
+    registry.check_params(registry.get("behaviour", "my_pkg.miners:Anything"), {"whatever": 1})
