@@ -45,7 +45,7 @@ class Analysis:
 
     def __init__(self, spec: AnalysisSpec, frame: Frame, *, seed: int, config_dir: Path, where: Where,
                  say: Callable[[str], None], read_tensor: Callable[[str], np.ndarray]) -> None:
-        self.config = spec
+        self.spec = spec
         self.frame = frame
         self.seed = seed
         self.config_dir = config_dir
@@ -61,14 +61,14 @@ class Analysis:
 
     def check_targets(self) -> None:
         """Every predict and plot target is a column of this output; checked before anything is computed."""
-        for index, task in enumerate(self.config.predict):
+        for index, task in enumerate(self.spec.predict):
             self._target(task.target, ("predict", index, "target"), ("predict", index))
-        for index, plot in enumerate(self.config.plot):
+        for index, plot in enumerate(self.spec.plot):
             self._target(plot.target, ("plot", index, "target"), ("plot", index, plot.target), ("plot", index))
 
     def compute(self) -> None:
         """Every feature the entry names (in compute, x, baselines and plots), then the embeddings."""
-        config = self.config
+        config = self.spec
         named: dict[str, tuple[KeyPath, ...]] = {}
         for index, item in enumerate(config.compute):
             if isinstance(item, str):
@@ -94,10 +94,10 @@ class Analysis:
             self.summary.update(embedded_texts=float(computed), cached_texts=float(cached))
 
     def _embedding_ids(self) -> list[str]:
-        return [spec.id for spec in self.config.embeddings]
+        return [spec.id for spec in self.spec.embeddings]
 
     def _baseline_features(self, index: int) -> list[str]:
-        task = self.config.predict[index]
+        task = self.spec.predict[index]
         if task.baseline:
             return task.baseline
         texts = self.frame.baseline_texts(task.target)
@@ -148,7 +148,7 @@ class Analysis:
     # -- predictions ---------------------------------------------------------------------------------
 
     def predict(self) -> None:
-        config = self.config
+        config = self.spec
         targets = [task.target for task in config.predict]
         settings = Settings(config.folds, config.bootstrap, config.importance_repeats, self.seed)
         estimators = {spec.id: spec for spec in config.estimators}
@@ -227,7 +227,7 @@ class Analysis:
 
     def plot(self, file: Callable[[str], Path]) -> None:
         """Draw every plot into ``file("plots/<name>.png")`` (a function giving the path of a new file)."""
-        config = self.config
+        config = self.spec
         shown: list[str] = []
         for index, plot in enumerate(config.plot):
             y = self._target(plot.target, ("plot", index, "target"), ("plot", index, plot.target), ("plot", index))
