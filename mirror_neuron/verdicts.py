@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 Figure = float | int | str | bool
 Tone = Literal["alarm", "caution", "quiet", "broken", "good", "notable"]
@@ -86,6 +86,8 @@ def to_table(records: Sequence[Verdict], vocabulary: Vocabulary, evidence: Seque
     """The stored ``verdicts`` table: :data:`COLUMNS`, then the evidence columns in ``evidence`` order
     (default: the first record's). Every record's verdict must be in ``vocabulary`` and every record
     must name the same figures, so the table's columns do not depend on which verdicts were given."""
+    import pandas as pd
+
     names = list(evidence) if evidence else list(records[0].evidence) if records else []
     for record in records:
         if record.verdict not in vocabulary.tones:
@@ -103,6 +105,8 @@ def to_table(records: Sequence[Verdict], vocabulary: Vocabulary, evidence: Seque
 def from_table(frame: pd.DataFrame) -> list[Verdict]:
     """The records of a ``verdicts`` table. Columns it lacks read as empty (a user's step may store only
     subject, verdict and sentence); columns besides :data:`COLUMNS` are the evidence."""
+    import numpy as np
+
     names = [c for c in frame.columns if c not in COLUMNS]
     records = []
     for row in frame.to_dict("records"):
@@ -110,7 +114,7 @@ def from_table(frame: pd.DataFrame) -> list[Verdict]:
             _text(row.get("subject")), _text(row.get("verdict")), _text(row.get("sentence")),
             _number(row.get("estimate")),
             Interval(_number(row.get("ci_low")), _number(row.get("ci_high")), _number(row.get("level"))),
-            {str(name): _plain(row[name]) for name in names}))
+            {str(name): _plain(row[name], np.generic) for name in names}))
     return records
 
 
@@ -127,6 +131,6 @@ def _number(value: object) -> float:
         return math.nan
 
 
-def _plain(value: object) -> Figure:
-    """A cell as a Python value: numpy scalars unwrapped, anything else kept."""
-    return value.item() if isinstance(value, np.generic) else value  # type: ignore[return-value]
+def _plain(value: object, scalar: type) -> Figure:
+    """A cell as a Python value: numpy scalars (``scalar``) unwrapped, anything else kept."""
+    return value.item() if isinstance(value, scalar) else value  # type: ignore[return-value,attr-defined]

@@ -2,7 +2,7 @@
 tables and plots, as an :class:`~mirror_neuron.analysis.spec.AnalysisSpec` says.
 
 Mistakes in the spec that only the frame reveals (a target it lacks, a text a feature needs) are
-:class:`~mirror_neuron.errors.ConfigError`\ s pointed at the spec's keys by the ``where`` it is given.
+:class:`~mirror_neuron.errors.ConfigError` errors pointed at the spec's keys by the ``where`` it is given.
 """
 
 from __future__ import annotations
