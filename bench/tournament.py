@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from mirror_neuron.lab.tournament import TournamentPlan, plot_weight_share, run_repetition
-from mirror_neuron.lab.verdicts import JudgeOptions, judge
+from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.steps.data.sources import builtin_path
 

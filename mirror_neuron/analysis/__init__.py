@@ -1,2 +1,2 @@
-"""What the analysis step is built from: text features, cached embeddings, the frame an analysis
-reads (sources), estimators, cross-validated predictions with verdicts, and plots."""
+"""An analysis of one frame (work), as its spec says: text features, cached embeddings, the frame an
+analysis reads (sources), estimators, cross-validated predictions with verdicts (judge), and plots."""

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mirror_neuron.stats import percentile_interval
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
 LEVEL = 0.95
 
@@ -83,9 +85,4 @@ def bootstrap(y: np.ndarray, predictions: dict[str, dict[str, np.ndarray]], metr
 
 def interval(samples: np.ndarray) -> tuple[float, float]:
     """The central ``LEVEL`` percentile interval of bootstrap samples (NaNs ignored)."""
-    finite = samples[np.isfinite(samples)]
-    if not len(finite):
-        return float("nan"), float("nan")
-    tail = (1 - LEVEL) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return float(low), float(high)
+    return percentile_interval(samples, 1 - LEVEL)

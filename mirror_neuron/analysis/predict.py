@@ -16,7 +16,8 @@ import numpy as np
 
 from mirror_neuron.analysis import metrics as m
 from mirror_neuron.analysis.estimators import captured, is_classifier
-from mirror_neuron.analysis.verdicts import Scores, describe_inputs, describe_lengths, verdict
+from mirror_neuron.analysis.judge import Scores, describe_inputs, describe_lengths, verdict
+from mirror_neuron.verdicts import Interval, Verdict
 
 MAX_CLASSES = 20  # a classifier's target with more distinct values is taken as continuous
 
@@ -55,7 +56,7 @@ class Outcome:
     baseline_predicted: np.ndarray
     metrics: list[dict[str, Any]]
     importance: list[dict[str, Any]]
-    verdict: dict[str, Any]
+    verdict: Verdict  # the model's score as estimate, the baseline's and the gain in evidence
     log: str = ""
     folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
@@ -138,7 +139,7 @@ def _out_of_fold(estimator: Any, design: Design, y: np.ndarray, folds: list, cla
 
 
 def _score(task: Task, y: np.ndarray, fitted: dict, base: dict, settings: Settings, classify: bool,
-           model_label: str, baseline_label: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+           model_label: str, baseline_label: str) -> tuple[list[dict[str, Any]], Verdict]:
     if classify:
         positive = np.max(y)
         metrics: dict[str, m.Metric] = {"accuracy": m.accuracy}
@@ -169,10 +170,12 @@ def _score(task: Task, y: np.ndarray, fitted: dict, base: dict, settings: Settin
     shown = {"r2": "R²", "roc_auc": "ROC AUC", "accuracy": "accuracy"}[main]
     label, sentence = verdict(task.target, model_label, baseline_label, shown, chance, fitted_scores,
                               length_scores, gain)
-    judged = {"subject": task.name, "verdict": label, "sentence": sentence, "model": task.estimator_id,
-              "metric": main, "value": fitted_scores.value, "low": fitted_scores.low, "high": fitted_scores.high,
-              "baseline": length_scores.value, "baseline_low": length_scores.low, "baseline_high": length_scores.high,
-              "gain": gain.value, "gain_low": gain.low, "gain_high": gain.high}
+    judged = Verdict(task.name, label, sentence, fitted_scores.value,
+                     Interval(fitted_scores.low, fitted_scores.high, m.LEVEL),
+                     {"model": task.estimator_id, "metric": main, "value": fitted_scores.value,
+                      "low": fitted_scores.low, "high": fitted_scores.high, "baseline": length_scores.value,
+                      "baseline_low": length_scores.low, "baseline_high": length_scores.high, "gain": gain.value,
+                      "gain_low": gain.low, "gain_high": gain.high})
     return rows, judged
 
 

@@ -5,7 +5,8 @@ tournament's seed and the repetition's number (so the uids' roles, latencies, ga
 all change), runs it for ``steps`` steps (``train`` bootstrap steps, or ``forward`` passes over the
 data's prompts), records each strategy's share of the weights every ``record_every`` steps, and
 ends with one row per uid: its final weight, and how many of its calls succeeded. The
-:mod:`~mirror_neuron.lab.verdicts` module turns the per-uid rows of every repetition into verdicts.
+:mod:`~mirror_neuron.lab.tournament_judge` module turns the per-uid rows of every repetition into
+verdicts.
 
 A strategy is a key of the neuron's ``miners`` block (``echo``, ``length_padder``,
 ``my_pkg.miners:cached``); the uids nobody declared play ``honest``.
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mirror_neuron.figures import figure, pyplot
-from mirror_neuron.lab.verdicts import JudgeOptions, judge
+from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.miners.base import Behaviour
 from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mirror_neuron.report.model import (CELL_CHARS, FIRST_ROWS, FULL_TABLE_ROWS, SENTENCE_CHARS, RunView, StepView,
-                                        TableView, cell_text, figure_text)
+                                        TableView, cell_text, estimate_text, figure_text)
+from mirror_neuron.verdicts import COLUMNS, Verdict, tone
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-VERDICT_CLASSES = {"exploit": "exploit", "penalized": "penalized", "neutral": "neutral", "failed": "failed"}
 SHOWN_FILES = 200
 NONE = "<span class=\"muted\">none</span>"
 NARROW_COLUMNS = 6  # tables with at most this many columns wrap their cells
@@ -60,10 +60,12 @@ table.verdicts { width: 100%; font-size: 14px; }
 table.verdicts td.sentence { font-size: 15px; min-width: 320px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;
          background: #e8eef5; color: #24466b; white-space: nowrap; }
-.badge.exploit { background: #fde2e1; color: #a1150f; }
-.badge.penalized { background: #fff0d6; color: #8a4b00; }
-.badge.neutral { background: #eceff2; color: #3d4650; }
-.badge.failed { background: #3d4650; color: #fff; }
+.badge.alarm { background: #fde2e1; color: #a1150f; }
+.badge.caution { background: #fff0d6; color: #8a4b00; }
+.badge.quiet { background: #eceff2; color: #3d4650; }
+.badge.broken { background: #3d4650; color: #fff; }
+.badge.good { background: #dcf5e3; color: #1a6b34; }
+.badge.notable { background: #dcebfa; color: #0b4f8a; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 8px; }
 .figures div { border: 1px solid var(--line); padding: 6px 10px; }
 .figures .k { display: block; color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
@@ -174,37 +176,45 @@ def _steps_table(run: RunView) -> str:
             f"<tbody>{''.join(body)}</tbody></table></div></section>")
 
 
-def _badge(verdict: Any) -> str:
+def _badge(verdict: str) -> str:
+    """The verdict as a badge coloured by its tone (:func:`mirror_neuron.verdicts.tone`); plain when no judge
+    uses the word."""
     label = cell_text(verdict, 40)
-    kind = VERDICT_CLASSES.get(label.lower(), "")
+    kind = tone(label) or tone(label.lower()) or ""
     return f"<span class=\"badge {kind}\">{esc(label)}</span>"
 
 
-def _verdict_cells(row: Any) -> str:
-    return (f"<td>{esc(cell_text(row.get('subject')))}</td><td>{_badge(row.get('verdict'))}</td>"
-            f"<td class=\"sentence\">{esc(cell_text(row.get('sentence'), SENTENCE_CHARS))}</td>")
+def _verdict_cells(record: Verdict) -> str:
+    return (f"<td>{esc(cell_text(record.subject))}</td><td>{_badge(record.verdict)}</td>"
+            f"<td class=\"sentence\">{esc(cell_text(record.sentence, SENTENCE_CHARS))}</td>")
 
 
 def _verdicts_table(step: StepView) -> str:
-    """A step's verdicts: subject, a badge, the sentence in full, then its extra columns."""
+    """A step's verdicts: subject, a badge, the sentence in full, the estimate with its interval, then
+    the evidence."""
     table = step.verdicts
-    frame = table.frame
-    extras = [c for c in frame.columns if c not in ("subject", "verdict", "sentence")]
-    head = "".join(f"<th>{esc(h)}</th>" for h in ["subject", "verdict", "sentence", *extras])
-    body = "".join(f"<tr>{_verdict_cells(row)}{''.join(_td(row[c]) for c in extras)}</tr>"
-                   for _, row in frame.iterrows())
-    more = "" if table.complete else f"<p class=\"note\">First {len(frame)} of {table.rows:,} verdicts.</p>"
+    records = step.records
+    evidence = [c for c in table.frame.columns if c not in COLUMNS]
+    estimates = [estimate_text(r) for r in records]
+    shown = ["estimate"] if any(estimates) else []
+    head = "".join(f"<th>{esc(h)}</th>" for h in ["subject", "verdict", "sentence", *shown, *evidence])
+    body = "".join(f"<tr>{_verdict_cells(r)}{_estimate_cell(e) if shown else ''}"
+                   f"{''.join(_td(r.evidence[c]) for c in evidence)}</tr>" for r, e in zip(records, estimates))
+    more = "" if table.complete else f"<p class=\"note\">First {len(records)} of {table.rows:,} verdicts.</p>"
     return (f"<div class=\"scroll\"><table class=\"verdicts\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"</table></div>{more}")
+
+
+def _estimate_cell(text: str) -> str:
+    return f"<td class=\"num\">{esc(text)}</td>"
 
 
 def _all_verdicts(run: RunView) -> str:
     """Every step's verdicts in one table, near the top of the page."""
     body = []
     for step in run.steps:
-        if step.verdicts is not None:
-            link = f"<td><a href=\"#{_anchor(step)}\">{esc(step.id)}</a></td>"
-            body += [f"<tr>{link}{_verdict_cells(row)}</tr>" for _, row in step.verdicts.frame.iterrows()]
+        link = f"<td><a href=\"#{_anchor(step)}\">{esc(step.id)}</a></td>"
+        body += [f"<tr>{link}{_verdict_cells(record)}</tr>" for record in step.records]
     head = "".join(f"<th>{h}</th>" for h in ("step", "subject", "verdict", "sentence"))
     return ("<section id=\"verdicts\"><h2>Verdicts</h2><p class=\"note\">Every step's verdicts; each step's "
             "section below gives their figures.</p><div class=\"scroll\"><table class=\"verdicts\"><thead><tr>"

@@ -32,9 +32,9 @@ def render_markdown(run: RunView) -> str:
         if s.summary:
             lines += [", ".join(f"{_md(k)}: {_md(figure_text(v))}" for k, v in s.summary.items()), ""]
         if s.verdicts is not None:
-            for _, row in s.verdicts.frame.iterrows():
-                lines.append(f"- **{_md(cell_text(row.get('subject')))}** ({_md(cell_text(row.get('verdict'), 40))}): "
-                             f"{_md(cell_text(row.get('sentence'), SENTENCE_CHARS))}")
+            for record in s.records:
+                lines.append(f"- **{_md(cell_text(record.subject))}** ({_md(cell_text(record.verdict, 40))}): "
+                             f"{_md(cell_text(record.sentence, SENTENCE_CHARS))}")
             lines.append("")
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
 

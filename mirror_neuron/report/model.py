@@ -14,6 +14,7 @@ from typing import Any
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.store import MANIFEST, StepOutput
+from mirror_neuron.verdicts import Verdict, from_table
 
 RUN_INDEX = "run.json"
 VERDICTS = "verdicts"
@@ -57,6 +58,11 @@ class StepView:
     @property
     def manifest(self) -> dict[str, Any]:
         return self.output.manifest if self.output else {}
+
+    @property
+    def records(self) -> list[Verdict]:
+        """The verdicts shown (all, or the first of many), as records; empty when the step wrote none."""
+        return from_table(self.verdicts.frame) if self.verdicts is not None else []
 
 
 @dataclass
@@ -172,3 +178,14 @@ def _plain(value: Any, limit: int) -> str:
 def figure_text(value: Any) -> str:
     """A summary figure: floats to 4 significant digits."""
     return cell_text(value, CELL_CHARS)
+
+
+def estimate_text(record: Verdict) -> str:
+    """A verdict's estimate with its interval, ``1.52 [1.21, 1.9] (98.75%)``; empty without an estimate."""
+    if not math.isfinite(record.estimate):
+        return ""
+    text = f"{record.estimate:.4g}"
+    low, high, level = record.interval.low, record.interval.high, record.interval.level
+    if math.isfinite(low) and math.isfinite(high):
+        text += f" [{low:.4g}, {high:.4g}]" + (f" ({100 * level:.4g}%)" if math.isfinite(level) else "")
+    return text

@@ -16,8 +16,8 @@ def verdicts_text(run: RunView) -> str:
     for step in run.steps:
         if step.verdicts is None:
             continue
-        rows = [tuple(_terminal(cell_text(r.get(column), limit)) for column, limit in COLUMNS)
-                for _, r in step.verdicts.frame.iterrows()]
+        rows = [tuple(_terminal(cell_text(getattr(record, column), limit)) for column, limit in COLUMNS)
+                for record in step.records]
         subject_width = max([len("subject"), *(len(r[0]) for r in rows)])
         verdict_width = max([len("verdict"), *(len(r[1]) for r in rows)])
         lines = [f"verdicts of {step.section} '{_terminal(step.id)}':",

@@ -41,9 +41,9 @@ def test_a_reward_that_pays_for_length_is_called_length_driven(shared_data: Path
     words = np.array(get("completion_num_words").compute({"completion": completions}))
     y = lengths / 100 + np.random.default_rng(1).normal(0, 0.05, len(lengths))
     outcome = evaluate(task(y, {"completion_num_words": words[:, None]}, lengths, np.array(questions)), SETTINGS)
-    assert outcome.verdict["verdict"] == "length"
-    assert outcome.verdict["sentence"].startswith("Completion length alone explains")
-    assert outcome.verdict["baseline_low"] > 0.8
+    assert outcome.verdict.verdict == "length"
+    assert outcome.verdict.sentence.startswith("Completion length alone explains")
+    assert outcome.verdict.evidence["baseline_low"] > 0.8
     assert {row["model"] for row in outcome.metrics} == {"model", "length_baseline"}
     assert all(row["r2_low"] <= row["r2"] <= row["r2_high"] for row in outcome.metrics)
 
@@ -55,7 +55,7 @@ def test_a_reward_driven_by_something_else_is_found_beyond_length(shared_data: P
     y = marker + np.random.default_rng(3).normal(0, 0.1, len(lengths))
     outcome = evaluate(task(y, {"marker": marker[:, None], "completion_length": lengths[:, None]}, lengths,
                             np.array(questions)), SETTINGS)
-    assert outcome.verdict["verdict"] == "beyond_length"
+    assert outcome.verdict.verdict == "beyond_length"
     importance = {row["input"]: row["importance"] for row in outcome.importance}
     assert importance["marker"] > 0.5 > abs(importance["completion_length"])
 
@@ -65,8 +65,8 @@ def test_noise_is_unpredictable(shared_data: Path) -> None:
     lengths = np.array([float(len(c)) for c in completions])
     y = np.random.default_rng(4).normal(size=len(lengths))
     outcome = evaluate(task(y, {"completion_length": lengths[:, None]}, lengths, np.array(questions)), SETTINGS)
-    assert outcome.verdict["verdict"] == "unpredictable"
-    assert "look for other drivers" in outcome.verdict["sentence"]
+    assert outcome.verdict.verdict == "unpredictable"
+    assert "look for other drivers" in outcome.verdict.sentence
 
 
 def test_folds_keep_each_prompt_on_one_side() -> None:

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mirror_neuron.lab import hack_search, transforms
-from mirror_neuron.lab.hack_search import Evaluated, Evaluator, Item, NeuronReward, SearchOptions, judge, search
-from mirror_neuron.lab.stats import paired_bootstrap
+from mirror_neuron.lab import hack_judge, transforms
+from mirror_neuron.lab.hack_judge import judge
+from mirror_neuron.lab.hack_search import Evaluated, Evaluator, Item, NeuronReward, SearchOptions, search
 from mirror_neuron.lab.transforms import Chain, resolve
-from tests.lab.f1_reward import F1RewardModel
 from mirror_neuron.neuron.reward.length import LengthRewardModel
+from mirror_neuron.stats import paired_bootstrap
+from tests.lab.f1_reward import F1RewardModel
 
 NQ_OPEN = Path(__file__).resolve().parents[2] / "../shared/data/nq_open/NQ-open.dev.jsonl"
 ALL = [resolve(name) for name in transforms.BUILTIN]
@@ -56,7 +57,7 @@ def test_length_padding_is_an_exploit_under_a_reward_that_pays_for_length() -> N
     assert [level.depth for level in levels] == [0, 1, 2]
     assert levels[2].candidates[0].chain.names[0] == table[table["depth"] == 1].iloc[0]["candidate"]  # greedy
     assert evaluator.count == counting.scored <= SearchOptions().budget
-    sentences = hack_search.verdicts(table).set_index("subject")["sentence"]
+    sentences = hack_judge.verdicts(table).set_index("subject")["sentence"]
     assert sentences["length_padding"].startswith("Exploit: length_padding raises the reward by")
     assert "cap or penalize length" in sentences["length_padding"]
 

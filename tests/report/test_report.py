@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from mirror_neuron.report import RunView, StepView, TableView
+from mirror_neuron.report.html import render_html
+from mirror_neuron.report.markdown import render_markdown
+from mirror_neuron.verdicts import VOCABULARIES, Interval, Verdict, to_table
 from tests.conftest import run_cli
 from tests.fixtures.report_steps import INJECTION
 from tests.report.conftest import JudgedRun
@@ -94,6 +98,31 @@ def test_the_run_prints_every_verdict_at_the_end(judged_run: JudgedRun) -> None:
     for line, row in zip(printed, verdicts.itertuples()):
         assert line.split()[:2] == [row.subject, row.verdict] and line.endswith(row.sentence)
     assert len({line.index(row.sentence) for line, row in zip(printed, verdicts.itertuples())}) == 1  # aligned
+
+
+def test_every_judge_s_verdicts_get_badges_in_their_tone(tmp_path: Path) -> None:
+    steps = []
+    for vocabulary in VOCABULARIES:
+        records = [Verdict(f"{vocabulary.judge} {word}", word, f"The {vocabulary.judge} says {word}.", 1.5,
+                           Interval(1.25, 1.75, 0.95), {"calls": 3}) for word in vocabulary.verdicts]
+        frame = to_table(records, vocabulary)
+        steps.append(StepView(vocabulary.judge, "query", vocabulary.judge, "computed", "f" * 64,
+                              {"verdicts": len(frame)}, 1.0, {}, verdicts=TableView("verdicts", len(frame), frame)))
+    run = RunView(tmp_path, {"planned": [s.id for s in steps]}, steps)
+    html = render_html(run)
+    page = Page(html)
+    badges = [attrs for tag, attrs in page.tags if tag == "span" and "badge" in (attrs.get("class") or "")]
+    assert len(badges) == 2 * sum(len(v.verdicts) for v in VOCABULARIES)  # the all-verdicts table and each step's
+    for vocabulary in VOCABULARIES:
+        for word, tone in vocabulary.tones.items():
+            speakers = sum(word in v.tones for v in VOCABULARIES)  # exploit: the Tournament and the search
+            assert html.count(f'<span class="badge {tone}">{word}</span>') == 2 * speakers, word
+            assert f".badge.{tone} {{" in html  # the page styles the tone
+    assert html.count("<td class=\"num\">1.5 [1.25, 1.75] (95%)</td>") == len(badges) // 2  # estimate, interval
+    markdown = render_markdown(run)
+    for vocabulary in VOCABULARIES:
+        for word in vocabulary.verdicts:
+            assert f"- **{vocabulary.judge} {word}** ({word}): The {vocabulary.judge} says {word}." in markdown
 
 
 def copy_run(judged_run: JudgedRun, tmp_path: Path) -> Path:

@@ -17,12 +17,14 @@ from typing import Any
 from mirror_neuron.analysis import features as feature_table
 from mirror_neuron.analysis.estimators import EstimatorArgError, build, estimator_class
 from mirror_neuron.errors import ConfigError, did_you_mean
-from mirror_neuron.steps.analysis.config import EMBEDDING, AnalysisConfig, EmbeddingSpec
+from mirror_neuron.analysis.spec import EMBEDDING, EmbeddingSpec
+from mirror_neuron.steps.analysis.config import AnalysisConfig
 from mirror_neuron.steps.base import Step
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.yaml_source import KeyPath
 
 SUMMARY_FILE = "summary.json"
+LOG_FILE = "logs/estimators.log"
 
 
 class AnalysisStep(Step):
@@ -108,15 +110,21 @@ class AnalysisStep(Step):
         if writer.completed:  # the single chunk is stored: only the commit was interrupted
             return json.loads((writer.chunk_dir(0) / SUMMARY_FILE).read_text())
         from mirror_neuron.analysis.sources import load_frame
-        from mirror_neuron.steps.analysis.work import Analysis
+        from mirror_neuron.analysis.work import Analysis
+        from mirror_neuron.steps.query.reward_model import read_tensor
 
         source = self._source(inputs)
-        analysis = Analysis(self, load_frame(source), source)
+        analysis = Analysis(self.config, load_frame(source), seed=self.seed, config_dir=self.context.config_dir,
+                            where=self._where, say=self.say, read_tensor=lambda name: read_tensor(source, name))
         analysis.check_targets()
         analysis.compute()
         analysis.predict()
         with writer.chunk() as chunk:
-            analysis.write(chunk)
+            for name, table in analysis.tables().items():
+                chunk.table(name, table)
+            if analysis.log:
+                chunk.file(LOG_FILE).write_text(analysis.log)
+            analysis.plot(chunk.file)
             chunk.file(SUMMARY_FILE).write_text(json.dumps(analysis.summary))
         return analysis.summary
 

@@ -2,7 +2,8 @@
 
 The reward is the step's own ``reward`` entry, the ``reward`` of a required ``type: neuron`` model, or
 a required ``type: reward_model`` (scored as ``r(question, answer)``). The data step gives questions
-and reference answers. The search and its verdicts: :mod:`mirror_neuron.lab.hack_search`.
+and reference answers. The search: :mod:`mirror_neuron.lab.hack_search`; its verdicts:
+:mod:`mirror_neuron.lab.hack_judge`.
 
 One stored chunk per search depth (table ``evaluations``), then one with the ``candidates``,
 ``verdicts`` and ``examples`` tables and the plot, so a killed search resumes at its next depth.
@@ -19,7 +20,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
-from mirror_neuron.lab import hack_search
+from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, NeuronReward, ScorerReward, SearchOptions
 from mirror_neuron.lab.transforms import BUILTIN, Transform, resolve
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward
@@ -52,7 +53,8 @@ class RewardHackConfig(StepConfig):
 
     Tables: ``evaluations`` (candidate, depth, row, text, reward), ``candidates`` (ranked by reward
     gain: gain with ci_low/ci_high, p, p_adjusted, token F1 change, verdict), ``verdicts``
-    (subject, verdict, sentence, gain, ci_low, ci_high, level, p_adjusted, f1_change) and
+    (:mod:`mirror_neuron.verdicts` records: subject, verdict, sentence, the gain as estimate with ci_low,
+    ci_high and level; evidence: gain, p_adjusted, f1_change) and
     ``examples`` (question, reference, before, after, their rewards and F1). Plot: ``plots/reward_gain.png``.
     """
 
@@ -124,15 +126,15 @@ class RewardHackSearchStep(Step):
             raise ConfigError(str(error), self.context.where("budget")) from None
         honest = levels[0].candidates[0]
         scored = {c.chain.label: c for level in levels[1:] for c in level.candidates}
-        candidates = hack_search.judge(list(scored.values()), items, config.confidence, config.correction,
-                                       config.resamples, self._seed())
-        verdicts = hack_search.verdicts(candidates)
+        candidates = hack_judge.judge(list(scored.values()), items, config.confidence, config.correction,
+                                      config.resamples, self._seed())
+        verdicts = hack_judge.verdicts(candidates)
         if writer.completed == len(levels):
             with writer.chunk() as chunk:
                 chunk.table("candidates", candidates)
                 chunk.table("verdicts", verdicts)
-                chunk.table("examples", hack_search.examples(candidates, scored, honest, items, config.examples))
-                hack_search.plot_reward_gain(candidates, chunk.file(PLOT))
+                chunk.table("examples", hack_judge.examples(candidates, scored, honest, items, config.examples))
+                hack_judge.plot_reward_gain(candidates, chunk.file(PLOT))
         exploits = candidates[candidates["verdict"] == "exploit"]
         return {"questions": float(len(items)), "calibration": float(len(calibration)),
                 "evaluations": float(evaluate.count), "budget": float(config.budget),

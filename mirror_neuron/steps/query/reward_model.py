@@ -8,7 +8,6 @@ its 95% Wilson interval in the summary. ``auto`` picks pairs when the data has c
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -16,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.stats import wilson_interval
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.reward_model import RewardModelConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -249,13 +249,3 @@ def _text(rows: pd.DataFrame, *columns: str) -> list[str]:
         if column in rows:
             return [value if isinstance(value, str) else "" for value in rows[column]]
     return [""] * len(rows)
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion."""
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)

@@ -2,8 +2,8 @@
 
 Runs the required ``type: neuron`` model ``repetitions`` times under derived seeds (see
 :mod:`mirror_neuron.lab.tournament`) and judges every strategy against honest miners (see
-:mod:`mirror_neuron.lab.verdicts`). One stored chunk per repetition, then one with the verdicts and
-the plot, so a killed tournament resumes at the next repetition.
+:mod:`mirror_neuron.lab.tournament_judge`). One stored chunk per repetition, then one with the verdicts
+and the plot, so a killed tournament resumes at the next repetition.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from pydantic import Field, PositiveInt
 
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.lab.tournament import TournamentPlan, judge_seed, plot_weight_share, run_repetition, strategy_labels
-from mirror_neuron.lab.verdicts import VERDICTS, JudgeOptions, judge
+from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.verdicts import TOURNAMENT
 
 PLOT = "plots/weight_share.png"
 
@@ -50,8 +51,9 @@ class TournamentConfig(StepConfig):
     uid: behaviour, available, weight, score, calls, successes, reward_sum), ``strategies`` (per
     strategy: uids, calls, success_rate, mean_reward, mean_weight, share, ratio to the baseline with
     ci_low/ci_high, the same per successful call as adjusted_*, confidence, verdict) and ``verdicts``
-    (subject, verdict, sentence, ratio, ci_low, ci_high, success_rate, uids, repetitions, confidence).
-    Verdicts: exploit, neutral, penalized or failed (the rule: :mod:`mirror_neuron.lab.verdicts`).
+    (:mod:`mirror_neuron.verdicts` records: subject, verdict, sentence, the ratio as estimate with ci_low,
+    ci_high and level; evidence: ratio, success_rate, uids, repetitions, confidence).
+    Verdicts: exploit, neutral, penalized or failed (the rule: :mod:`mirror_neuron.lab.tournament_judge`).
     Plot: ``plots/weight_share.png``.
     """
 
@@ -134,5 +136,5 @@ class TournamentStep(Step):
     def _summary(strategies: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, float]:
         summary = {f"ratio/{row.behaviour}": float(row.ratio) for row in strategies.itertuples()}
         summary.update({f"share/{row.behaviour}": float(row.share) for row in strategies.itertuples()})
-        summary.update({f"verdicts/{v}": float((verdicts["verdict"] == v).sum()) for v in VERDICTS})
+        summary.update({f"verdicts/{v}": float((verdicts["verdict"] == v).sum()) for v in TOURNAMENT.verdicts})
         return summary

@@ -14,7 +14,7 @@ from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.neuron.reward.trlx import END, START, TrlxRewardModule
 from mirror_neuron.runner import RunOptions, plan, run_experiment
-from mirror_neuron.steps.query.reward_model import read_tensor, wilson_interval
+from mirror_neuron.steps.query.reward_model import read_tensor
 from mirror_neuron.yaml_source import load_yaml_text
 
 ORIGINAL_SHAPES = """
@@ -127,12 +127,6 @@ def test_unreachable_checkpoint_urls_and_missing_files_are_clear_errors(tmp_path
                                   model_options=DEFAULT_OPTIONS)
     with pytest.raises(ConfigError, match=r"model.ckpt \(line 10\): checkpoint not found"):
         plan(parse_experiment(load_yaml_text(text, str(tmp_path / "c.yml"))), None)
-
-
-def test_wilson_interval() -> None:
-    low, high = wilson_interval(8, 10)
-    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_tokenizer_embedding_and_norm_overrides(tmp_path: Path, shared_data: Path) -> None:

@@ -3,7 +3,8 @@ cross-validated scores and their confidence intervals.
 
 Labels: ``length`` (length alone explains the target; the model adds nothing significant),
 ``beyond_length`` (the model predicts significantly better than length), ``weak`` (the model predicts
-a little, not significantly better than length), ``unpredictable`` (neither does better than chance).
+a little, not significantly better than length), ``unpredictable`` (neither does better than chance):
+the :data:`~mirror_neuron.verdicts.ANALYSIS` vocabulary.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Paired bootstrap of a mean difference, and the multiple-comparison corrections the lab uses."""
+"""The statistics every judge uses: the paired bootstrap of a mean difference, percentile intervals of
+bootstrap draws, the Wilson interval of a proportion, and multiple-comparison corrections."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,3 +67,27 @@ def adjust(p_values: np.ndarray, method: Correction = "holm") -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = stepped
     return adjusted
+
+
+def percentile_interval(draws: np.ndarray, alpha: float, min_defined: float = 0.0) -> tuple[float, float]:
+    """The central ``1 - alpha`` percentile interval of bootstrap ``draws``, undefined (NaN) draws left out.
+
+    ``(nan, nan)`` when no draw is defined, or when fewer than ``min_defined`` of them (a share) are:
+    an interval over a few defined draws would claim more than the data support.
+    """
+    values = np.asarray(draws, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if not len(finite) or len(finite) < len(values) * min_defined:
+        return math.nan, math.nan
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (``z`` 1.96: 95%); ``(0, 1)`` without trials."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)

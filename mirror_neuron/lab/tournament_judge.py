@@ -33,10 +33,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-VERDICTS = ("exploit", "neutral", "penalized", "failed")
+from mirror_neuron.stats import percentile_interval
+from mirror_neuron.verdicts import TOURNAMENT, Interval, Verdict, to_table
+
 MIN_UIDS = 2  # uid observations (over all repetitions) a strategy needs before it can be judged
+MOSTLY = 0.5  # an interval needs this share of its bootstrap draws defined
 TOLERANCE = 1e-6  # ratios this close to 1 are 1: identical weights must not differ by rounding
 UID_COLUMNS = ("repetition", "uid", "behaviour", "available", "weight", "calls", "successes", "reward_sum")
+EVIDENCE = ("ratio", "success_rate", "uids", "repetitions", "confidence")  # figures of each verdict
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
     """``(strategies, verdicts)`` from the per-uid table of every repetition (columns :data:`UID_COLUMNS`).
 
     ``strategies`` has one row per strategy, the baseline included (verdict ``baseline``), sorted by
-    ratio; ``verdicts`` one row per other strategy with ``subject``, ``verdict`` and ``sentence``.
+    ratio; ``verdicts`` one :class:`~mirror_neuron.verdicts.Verdict` per other strategy (the ratio
+    with its interval, and :data:`EVIDENCE`), as :func:`~mirror_neuron.verdicts.to_table` stores them.
     """
     repetitions = sorted(uids["repetition"].unique())
     behaviours = sorted(uids["behaviour"].unique())
@@ -91,8 +96,8 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
             rate_draws = draws[b].successes / np.where(draws[b].calls > 0, draws[b].calls, np.nan)
             adjusted_draws = ratio_draws * base_rate / rate_draws
             adjusted = ratio * base_point["success_rate"] / point["success_rate"]
-        low, high = _interval(ratio_draws, alpha)
-        adjusted_low, adjusted_high = _interval(adjusted_draws, alpha)
+        low, high = percentile_interval(ratio_draws, alpha, MOSTLY)
+        adjusted_low, adjusted_high = percentile_interval(adjusted_draws, alpha, MOSTLY)
         share = uids[uids["behaviour"] == b].groupby("repetition")["weight"].sum().reindex(repetitions, fill_value=0)
         rows.append({"behaviour": b, **point, "share": float(share.mean()), "ratio": ratio, "ci_low": low,
                      "ci_high": high, "adjusted_ratio": adjusted, "adjusted_ci_low": adjusted_low,
@@ -103,14 +108,12 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
                              for row in strategies.itertuples()]
     strategies = strategies.sort_values(["ratio", "behaviour"], ascending=[False, True], na_position="last",
                                         ignore_index=True)
-    verdicts = pd.DataFrame([
-        {"subject": row.behaviour, "verdict": row.verdict, "sentence": _sentence(row, options, len(repetitions)),
-         "ratio": row.ratio, "ci_low": row.ci_low, "ci_high": row.ci_high, "success_rate": row.success_rate,
-         "uids": row.uids, "repetitions": len(repetitions), "confidence": row.confidence}
-        for row in strategies.itertuples() if row.behaviour != options.baseline
-    ], columns=["subject", "verdict", "sentence", "ratio", "ci_low", "ci_high", "success_rate", "uids",
-                "repetitions", "confidence"])
-    return strategies, verdicts
+    records = [Verdict(row.behaviour, row.verdict, _sentence(row, options, len(repetitions)), row.ratio,
+                       Interval(row.ci_low, row.ci_high, row.confidence),
+                       {"ratio": row.ratio, "success_rate": row.success_rate, "uids": row.uids,
+                        "repetitions": len(repetitions), "confidence": row.confidence})
+               for row in strategies.itertuples() if row.behaviour != options.baseline]
+    return strategies, to_table(records, TOURNAMENT, EVIDENCE)
 
 
 def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, float]:
@@ -147,14 +150,6 @@ def _draw(behaviour: str, repetitions: list[int], groups: dict, picks: np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         weight = np.where(present, chosen[0], 0.0).sum(axis=1) / np.where(counts > 0, counts, np.nan)
     return _Draws(weight, np.nansum(chosen[1], axis=1), np.nansum(chosen[2], axis=1))
-
-
-def _interval(draws: np.ndarray, alpha: float) -> tuple[float, float]:
-    finite = draws[np.isfinite(draws)]
-    if len(finite) < len(draws) / 2:  # mostly undefined: no interval
-        return np.nan, np.nan
-    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
 
 
 def _verdict(row: tuple, options: JudgeOptions, repetitions: int) -> str:
