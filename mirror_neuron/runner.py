@@ -8,7 +8,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +17,14 @@ from mirror_neuron import __version__
 from mirror_neuron.config import Entry, Experiment, parse_experiment
 from mirror_neuron.errors import UserError
 from mirror_neuron.graph import check_requires, execution_order, select_steps
+from mirror_neuron.log import chunk_progress, say
 from mirror_neuron.overrides import apply_overrides
 from mirror_neuron.report import load_run, verdicts_text, write_report
-from mirror_neuron.store import Store, fingerprint
+from mirror_neuron.store import Store, code_sha256, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import load_yaml_file
 
 DEFAULT_RUNS_DIR = Path("runs")
-PROGRESS_EVERY_S = 2.0
 
 
 @dataclass
@@ -145,7 +144,7 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
         else:
             cause = "" if step.selected else " (required upstream; no stored output matches)"
             say(f"{name}: computing {step.fingerprint[:12]}{cause}")
-        writer.on_chunk = _chunk_progress(name)
+        writer.on_chunk = chunk_progress(name)
         started_at = _now()
         try:
             summary = entry.step.run({r: store.finished(step.upstream[r]) for r in entry.requires}, writer)
@@ -155,7 +154,7 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
         manifest = {
             "kind": entry.section, "entrypoint": entry.entrypoint, "id": entry.id,
             "fingerprint": step.fingerprint, "config": step.resolved, "upstream": step.upstream,
-            "version": __version__, "git_commit": git_commit(), "started_at": started_at,
+            "version": __version__, "code_sha256": code_sha256(), "git_commit": git_commit(), "started_at": started_at,
             "finished_at": _now(), "summary": summary, "resumed_from_chunk": writer.resumed_from,
         }
         output = store.commit(step.fingerprint, writer, manifest)
@@ -163,17 +162,6 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
     rows = ", ".join(f"{count} {table} rows" for table, count in output.rows.items()) or "no rows"
     say(f"{name}: {status} in {seconds:.1f}s, {rows}")
     return StepRecord(entry.id, entry.section, entry.entrypoint, status, step.fingerprint, seconds, summary, output)
-
-
-def _chunk_progress(name: str):
-    last = [time.monotonic()]
-
-    def report(completed: int) -> None:
-        if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
-            last[0] = time.monotonic()
-            say(f"{name}: {completed} chunk(s) written")
-
-    return report
 
 
 def _link(out: Path, step_id: str, target: Path) -> None:
@@ -221,10 +209,6 @@ def _config_text(config: Path) -> str | None:
         return Path(config).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _now() -> str:

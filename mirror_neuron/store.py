@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,19 +37,41 @@ MANIFEST = "manifest.json"
 PLOTS = "plots"
 TABLE_SUFFIX = ".parquet"
 CACHED_HASH_BYTES = 64 << 20
+PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 def fingerprint(kind: str, entrypoint: str, resolved: dict[str, Any], upstream: dict[str, str]) -> str:
-    """sha256 of what determines an output: its kind, resolved config, upstream outputs, version."""
+    """sha256 of what determines an output: its kind, resolved config, upstream outputs, version and
+    the package's source code (:func:`code_sha256`), so that a change to the code recomputes."""
     payload = {
         "kind": kind,
         "entrypoint": entrypoint,
         "config": resolved,
         "upstream": sorted(upstream.values()),
         "version": __version__,
+        "code": code_sha256(),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def code_sha256() -> str:
+    """sha256 of this package's source (:func:`source_tree_sha256` of ``PACKAGE_ROOT``), once per process."""
+    return source_tree_sha256(PACKAGE_ROOT)
+
+
+def source_tree_sha256(root: Path) -> str:
+    """sha256 of every ``.py`` file under ``root`` by relative path and content, in path order;
+    ``__pycache__`` folders, file times and the order files were written in do not count."""
+    digest = hashlib.sha256()
+    files = sorted((path.relative_to(root).as_posix(), path) for path in root.rglob("*.py")
+                   if "__pycache__" not in path.relative_to(root).parts and path.is_file())
+    for relative, path in files:
+        content = path.read_bytes()
+        digest.update(f"{relative}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,8 +11,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from mirror_neuron import store as store_module
 from mirror_neuron.runner import RunOptions, run_experiment
+from mirror_neuron.store import PACKAGE_ROOT, code_sha256
 from tests.conftest import REPO, run_cli
 
 CONFIG = """
@@ -47,6 +51,26 @@ def test_second_run_reuses_every_step(tmp_path: Path) -> None:
     assert linked.is_symlink() and (linked / "manifest.json").is_file()
     assert pd.read_parquet(linked / "data.parquet")["length"].gt(0).all()
     assert (tmp_path / "out" / "report.md").is_file() and (tmp_path / "out" / "run.json").is_file()
+
+
+def test_a_change_to_the_code_recomputes_instead_of_reusing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    options = RunOptions(config=write(tmp_path), out=tmp_path / "out", store=tmp_path / "store")
+    before = run_experiment(options).records
+    assert before[0].output.manifest["code_sha256"] == code_sha256()
+    copy = Path(shutil.copytree(PACKAGE_ROOT, tmp_path / "edited", ignore=shutil.ignore_patterns("__pycache__")))
+    step = copy / "steps" / "data" / "step.py"
+    step.write_text(step.read_text() + "\n# edited\n")
+    monkeypatch.setattr(store_module, "PACKAGE_ROOT", copy)
+    code_sha256.cache_clear()
+    try:
+        after = run_experiment(options).records
+    finally:
+        monkeypatch.undo()
+        code_sha256.cache_clear()
+    assert [r.status for r in after] == ["computed", "computed"]
+    assert all(a.fingerprint != b.fingerprint for a, b in zip(after, before))
+    pd.testing.assert_frame_equal(after[1].output.table(), before[1].output.table())
+    assert [r.status for r in run_experiment(options).records] == ["reused", "reused"]  # back to the same tree
 
 
 def test_a_changed_upstream_changes_downstream_fingerprints(tmp_path: Path) -> None:

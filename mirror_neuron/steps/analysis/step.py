@@ -138,6 +138,6 @@ class AnalysisStep(Step):
         return chosen[0]
 
     def say(self, message: str) -> None:
-        from mirror_neuron.runner import say
+        from mirror_neuron.log import say
 
         say(f"analysis '{self.config.id}': {message}")
