@@ -124,8 +124,9 @@ REAL_SETS = [
     RealSet("squad_v2", f"  path: {SHARED_DATA / 'squad_v2_dev_subset'}\n  schema:\n"
                         "    dev: {question: question, answer: answers.text, context: context}\n",
             ("question", "answer", "context"), _squad),
-    RealSet("hh_rlhf", f"  path: {SHARED_DATA / 'hh_rlhf'}\n  schema: {{test: {{chosen: chosen, rejected: rejected}}}}\n"
-                       "  dialogue: hh\n", ("prompt", "chosen", "rejected"), _hh),
+    RealSet("hh_rlhf", f"  path: {SHARED_DATA / 'hh_rlhf'}\n"
+                       "  schema: {test: {chosen: chosen, rejected: rejected}}\n  dialogue: hh\n",
+            ("prompt", "chosen", "rejected"), _hh),
     RealSet("gsm8k", f"  path: {SHARED_DATA / 'gsm8k/test.jsonl'}\n", ("question", "answer"), _gsm8k),
     RealSet("sn1_events", f"  path: {SHARED_DATA / 'sn1_openvalidators/events.2023-08-06.part1.parquet'}\n"
                           "  schema: {all: {question: prompt, answer: best}}\n", ("question", "answer"), _events),
