@@ -116,7 +116,7 @@ def catalogue() -> tuple[Component, ...]:
         if (legacy.family, legacy.name) not in declared:
             found[legacy.family].append(legacy)
     if not found["transform"]:
-        from mirror_neuron.lab import transforms
+        from mirror_neuron.hacks import transforms
 
         found["transform"] = [Component("transform", n, t, s) for n, t, s in transforms.registry_entries()]
     for family, spec in FAMILIES.items():
@@ -254,6 +254,7 @@ CATALOGUE: list[Component] = [
         ("random_words", "RandomWords", "fast random words"),
         ("slow", "Slow", "an honest miner that mostly times out"),
         ("flaky", "Flaky", "an honest miner that often errors, returns None or an empty string"),
+        ("hacker", "Hacker", "the honest answer through a chain of transforms (`transforms: [length_padding, ...]`)"),
     )),
     Component("behaviour", "lm", "mirror_neuron.neuron.miners.lm:LanguageModelMiner",
               "generates with a local causal LM (path: smollm2, tiny:gpt2, a local dir or hub id)"),

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from mirror_neuron.analysis.judge import Scores, verdict
+from mirror_neuron.hacks.transforms import Chain, markdown
 from mirror_neuron.lab import hack_judge
 from mirror_neuron.lab.hack_search import Evaluated, Item
 from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
-from mirror_neuron.lab.transforms import Chain, markdown
 from mirror_neuron.verdicts import (ANALYSIS, COLUMNS, HACK_SEARCH, TOURNAMENT, VOCABULARIES, Interval, Verdict,
                                     from_table, to_table, tone)
 

@@ -2,7 +2,7 @@
 
 For every question of a data set with reference answers, the honest answer (the reference, or another
 answer column) is scored by the reward, then transformed by chains of transforms
-(:mod:`mirror_neuron.lab.transforms`) and scored again. The search starts from every single transform
+(:mod:`mirror_neuron.hacks.transforms`) and scored again. The search starts from every single transform
 and extends the best chains one transform at a time: ``greedy`` extends the best chain of each depth,
 ``beam`` the best ``beam_width``; only chains that raise the mean reward are extended, no chain uses
 a transform twice, and nothing is scored once ``budget`` reward evaluations are spent.
@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from mirror_neuron.lab.transforms import Chain, Transform
+from mirror_neuron.hacks.transforms import Chain, Transform
 
 HONEST = "honest"
 QUESTION_PROMPT = "You are a helpful assistant. Answer accurately and concisely."

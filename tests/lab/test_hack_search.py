@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mirror_neuron.lab import hack_judge, transforms
+from mirror_neuron.hacks import transforms
+from mirror_neuron.hacks.transforms import Chain, resolve
+from mirror_neuron.lab import hack_judge
 from mirror_neuron.lab.hack_judge import judge
 from mirror_neuron.lab.hack_search import Evaluated, Evaluator, Item, NeuronReward, SearchOptions, search
-from mirror_neuron.lab.transforms import Chain, resolve
 from mirror_neuron.neuron.reward.length import LengthRewardModel
 from mirror_neuron.stats import paired_bootstrap
 from tests.lab.f1_reward import F1RewardModel

@@ -22,7 +22,7 @@ from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, NeuronReward, ScorerReward, SearchOptions
-from mirror_neuron.lab.transforms import BUILTIN, Transform, resolve
+from mirror_neuron.hacks.transforms import BUILTIN, Transform, resolve
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput

@@ -7,8 +7,8 @@ import pytest
 
 from mirror_neuron import registry
 from mirror_neuron.errors import UserError
-from mirror_neuron.lab import transforms
-from mirror_neuron.lab.transforms import Chain, resolve
+from mirror_neuron.hacks import transforms
+from mirror_neuron.hacks.transforms import Chain, resolve
 
 QUESTION = "In what country is Normandy located?"
 ANSWER = "France"
@@ -54,9 +54,9 @@ def test_a_chain_applies_in_order_and_is_reproducible() -> None:
 
 
 def test_a_user_function_loads_from_module_function_with_parameters() -> None:
-    name, function = resolve("tests.lab.test_transforms:shout")
-    assert name == "tests.lab.test_transforms:shout" and function(ANSWER, QUESTION, None) == "FRANCE!"
-    _, bound = resolve({"tests.lab.test_transforms:shout": {"mark": "?"}})
+    name, function = resolve("tests.hacks.test_transforms:shout")
+    assert name == "tests.hacks.test_transforms:shout" and function(ANSWER, QUESTION, None) == "FRANCE!"
+    _, bound = resolve({"tests.hacks.test_transforms:shout": {"mark": "?"}})
     assert bound(ANSWER, QUESTION, None) == "FRANCE?"
     _, padded = resolve({"length_padding": {"words": 7}})
     assert len(padded(ANSWER, QUESTION, np.random.default_rng(0)).split()) == 7
