@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -14,12 +15,13 @@ DEFAULT_BEHAVIOUR = "honest"
 
 
 def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
-    """The behaviour registered as ``name``, or user code: ``module:Class`` (a Behaviour subclass) or
-    ``module:function`` (called as ``function(query, uid, rng, **params)``)."""
+    """The behaviour registered as ``name``, or user code: ``module:Class`` (a Behaviour subclass; one that
+    declares no ``name`` is named ``name``, the config's key) or ``module:function`` (called as
+    ``function(query, uid, rng, **params)``)."""
     found = registry.get("behaviour", name).load()
     cls: type[Behaviour] = found
     if isinstance(found, type) and issubclass(found, Behaviour):
-        pass
+        cls = found if hasattr(found, "name") else _named(found, name)
     elif callable(found) and not isinstance(found, type):
         from mirror_neuron.neuron.miners.custom import FunctionBehaviour
 
@@ -32,6 +34,13 @@ def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
     except Exception as error:  # pydantic validation of the behaviour's parameters
         lines = str(error).splitlines()
         raise UserError(f"miners.{name}: invalid parameters ({'; '.join(lines[1:3]).strip()})") from None
+
+
+@functools.cache
+def _named(cls: type[Behaviour], name: str) -> type[Behaviour]:
+    """``cls`` with ``name`` as its name (one class per pair, so equal parameters give equal behaviours)."""
+    return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                       "__doc__": cls.__doc__, "name": name})
 
 
 def build_population(spec: dict[str, Any], n: int, seed: int = 0) -> list[Behaviour]:

@@ -10,6 +10,7 @@ import pytest
 from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.population import build_population
+from tests.fixtures.runs import run_config
 
 QUERY = Query(("user",), ("why is the sky blue?",))
 
@@ -43,3 +44,16 @@ def test_custom_function_and_class_behaviours() -> None:
 def test_bad_populations(spec: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         build_population(spec, 8)
+
+
+def test_a_user_class_without_a_name_is_named_after_its_config_key(tmp_path) -> None:
+    key = "tests.fixtures.nameless_miner:Whisper"
+    population = build_population({key: {"count": 2, "ellipsis": "!"}}, 3)
+    assert Counter(b.name for b in population) == {key: 2, "honest": 1}
+    whisper = next(b for b in population if b.name == key)
+    assert whisper.respond(QUERY, 0, np.random.default_rng(0)) == "why is the sky blue?!"
+    assert build_population({key: 1}, 1) == build_population({key: 1}, 1)  # one named class per key
+    text = f"experiment: {{name: nameless}}\ntracking: {{backend: none}}\n" \
+           f"model: {{id: neuron, type: neuron, metagraph: {{n: 3}}, miners: {{'{key}': 2}}}}\n"
+    table = run_config(tmp_path, text).output.table("data")
+    assert Counter(table["behaviour"]) == {key: 2, "honest": 1}
