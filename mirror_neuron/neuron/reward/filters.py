@@ -15,8 +15,9 @@ off-topic or random text -> :class:`RelevanceFilter`; one cached answer from man
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import ClassVar, Protocol
 
@@ -24,12 +25,9 @@ import numpy as np
 
 from mirror_neuron.neuron.miners.base import Query
 
-STOCK_PHRASES = (
-    "That is an excellent question.",
-    "Great question! There are many factors to consider here.",
-    "I'm happy to help with that.",
-    "It depends on the context, but generally speaking, yes.",
-)
+# The validator's knowledge, not the attacker's (those phrases live in mirror_neuron.hacks.vocabulary):
+# the one phrase the real validators' blacklist held, and the opening of the refusals of 2023.
+BLACKLIST_PHRASES = ("That is an excellent question.",)
 REFUSAL_PREFIXES = ("As an AI language model", "As an AI assistant")
 STOPWORDS = frozenset("a an the of to in on for is are was were be been am what which who whom whose how why when "
                       "where do does did and or but not no it its this that these those there here by with as at "
@@ -45,6 +43,22 @@ def words(text: str) -> list[str]:
 def normalized(text: str) -> str:
     """``text`` as its words joined by single spaces (the form phrases and prompts are compared in)."""
     return " ".join(words(text))
+
+
+_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ve", " have"), ("'ll", " will"),
+                 ("'d", " would"), ("'s", " is"))
+
+
+def expanded(text: str) -> str:
+    """``text`` in :func:`normalized` form with contractions spelled out ("that's" -> "that is")."""
+    tokens = []
+    for token in words(text):
+        for short, full in _CONTRACTIONS:
+            if token.endswith(short) and len(token) > len(short):
+                token = token[:-len(short)] + full
+                break
+        tokens.append(token)
+    return " ".join(tokens)
 
 
 def content_words(text: str) -> set[str]:
@@ -92,13 +106,15 @@ class Filter:
 
 
 class BlacklistFilter(Filter):
-    """0 for stock phrases, refusals, echoes of the prompt and banned substrings; 1 otherwise.
+    """0 for stock phrases, refusals, echoes of the prompt, banned substrings and reused answers; 1 otherwise.
 
     Texts are compared in :func:`normalized` form (lower case, words only), so case, punctuation and
     spacing do not count:
 
-    - stock phrase: the whole completion equals one of ``phrases`` (a completion that merely contains
-      one, followed by a real answer, passes);
+    - stock phrase: the whole completion equals one of ``phrases``, contractions spelled out ("That's an
+      excellent question!" is "That is an excellent question."); a completion that merely contains one,
+      followed by a real answer, passes. The default list is the real validators' one phrase, so other
+      wordings pass this rule: the reuse rule, or the relevance filter, is what catches them;
     - refusal: the completion starts with one of ``refusal_prefixes`` (whole words);
     - echo: the completion equals the prompt, or its distinct content words (stop words left out)
       nearly coincide with the prompt's: at least ``echo_overlap`` of the completion's content words
@@ -106,36 +122,49 @@ class BlacklistFilter(Filter):
       words the prompt lacks ("Canberra" for "What is the capital of Australia?"), so it passes; the
       prompt's keywords repeated in any order (keyword stuffing) count as an echo;
     - banned: the completion contains one of ``banned`` (case-insensitive substring), e.g.
-      ``"deserves a score of"`` against scorer injection. Empty by default.
+      ``"deserves a score of"`` against scorer injection. Empty by default;
+    - reused (off by default): with ``reuse_memory`` > 0, a completion already sent in answer to a
+      different prompt fits any prompt, so it answers none: once the filter has seen it with a second
+      prompt it is 0 for every prompt, as long as it is among the last ``reuse_memory`` distinct
+      completions remembered. This catches stock phrases it has no list for, from their second prompt on.
     """
 
     name: ClassVar[str] = "blacklist"
 
-    def __init__(self, phrases: tuple[str, ...] = STOCK_PHRASES, refusal_prefixes: tuple[str, ...] = REFUSAL_PREFIXES,
-                 echo_overlap: float = 0.9, banned: tuple[str, ...] = ()) -> None:
+    def __init__(self, phrases: tuple[str, ...] = BLACKLIST_PHRASES,
+                 refusal_prefixes: tuple[str, ...] = REFUSAL_PREFIXES, echo_overlap: float = 0.9,
+                 banned: tuple[str, ...] = (), reuse_memory: int = 0) -> None:
         if not 0 < echo_overlap <= 1:
             raise ValueError(f"echo_overlap must be in (0, 1], got {echo_overlap}")
+        if reuse_memory < 0:
+            raise ValueError(f"reuse_memory must be non-negative, got {reuse_memory}")
         self.phrases = tuple(phrases)
         self.refusal_prefixes = tuple(refusal_prefixes)
         self.echo_overlap = echo_overlap
         self.banned = tuple(banned)
-        self._phrases = {normalized(p) for p in self.phrases}
+        self.reuse_memory = reuse_memory
+        self._phrases = {expanded(p) for p in self.phrases}
         self._prefixes = [words(p) for p in self.refusal_prefixes if words(p)]
         self._banned = [b.lower() for b in self.banned if b]
+        self.answered: OrderedDict[str, str] = OrderedDict()  # completion key -> its first prompt, or "" once reused
 
     def params(self) -> dict:
         return {"phrases": list(self.phrases), "refusal_prefixes": list(self.refusal_prefixes),
-                "echo_overlap": self.echo_overlap, "banned": list(self.banned)}
+                "echo_overlap": self.echo_overlap, "banned": list(self.banned), "reuse_memory": self.reuse_memory}
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
         prompt, prompt_words = normalized(query.prompt), content_words(query.prompt)
-        return per_distinct(completions, lambda c: self.matches(c, prompt, prompt_words))
+        values = per_distinct(completions, lambda c: self.matches(c, prompt, prompt_words))
+        if self.reuse_memory:
+            values *= self._remember(_key(prompt), completions)
+        return values
 
     def matches(self, completion: str, prompt: str, prompt_words: set[str]) -> bool:
-        """Whether ``completion`` is blacklisted (``prompt`` normalized, ``prompt_words`` its content words)."""
+        """Whether ``completion`` is blacklisted by a rule that needs no memory (``prompt`` normalized,
+        ``prompt_words`` its content words)."""
         tokens = words(completion)
         text = " ".join(tokens)
-        if text in self._phrases:
+        if (expanded(completion) if "'" in text else text) in self._phrases:
             return True
         if any(tokens[:len(prefix)] == prefix for prefix in self._prefixes):
             return True
@@ -151,6 +180,30 @@ class BlacklistFilter(Filter):
             return False
         shared = len(completion_words & prompt_words)
         return shared / len(completion_words) >= self.echo_overlap and shared / len(prompt_words) >= self.echo_overlap
+
+    def _remember(self, prompt: str, completions: list[str]) -> np.ndarray:
+        """1 for a completion not yet reused across prompts, else 0; then the batch joins the memory."""
+        keys = [_key(normalized(c)) for c in completions]
+        for key in dict.fromkeys(keys):
+            first = self.answered.get(key)
+            if first is None:
+                self.answered[key] = prompt
+                if len(self.answered) > self.reuse_memory:
+                    self.answered.popitem(last=False)
+            elif first and first != prompt:
+                self.answered[key] = ""
+        return np.array([self.answered.get(k, prompt) != "" for k in keys], dtype=np.float64)
+
+    def get_state(self) -> dict:
+        return {"answered": [[k, v] for k, v in self.answered.items()]} if self.reuse_memory else {}
+
+    def set_state(self, state: dict) -> None:
+        self.answered = OrderedDict((k, v) for k, v in state.get("answered", []))
+
+
+def _key(text: str) -> str:
+    """A short stable digest of ``text`` (what the reuse memory keeps instead of whole completions)."""
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -9,7 +9,8 @@ import pytest
 
 from mirror_neuron.models.embeddings import SentenceEmbedder
 from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.neuron.miners.scripted import STOCK_PHRASES, AnswerStuffer, Echo, Honest, KeywordStuffer, Refusal
+from mirror_neuron.hacks.vocabulary import STOCK_PHRASES
+from mirror_neuron.neuron.miners.scripted import AnswerStuffer, Echo, Honest, KeywordStuffer, Refusal
 from mirror_neuron.neuron.reward.filters import (
     BlacklistFilter,
     DiversityFilter,
@@ -65,9 +66,39 @@ def test_blacklist_echo_rule_by_hand() -> None:
 
 
 def test_blacklist_scripted_miners() -> None:
-    completions = [Echo().respond(ASK, 0, RNG), Refusal().respond(ASK, 0, RNG), *STOCK_PHRASES,
+    completions = [Echo().respond(ASK, 0, RNG), Refusal().respond(ASK, 0, RNG),
                    KeywordStuffer().respond(ASK, 0, RNG), Honest().respond(ASK, 0, RNG)]
-    assert mask(BlacklistFilter(), ASK, completions) == [0] * (len(completions) - 1) + [1]
+    assert mask(BlacklistFilter(), ASK, completions) == [0, 0, 0, 1]
+
+
+def test_the_phrase_list_catches_only_its_own_phrase_of_the_attackers_wordings() -> None:
+    # the attacker's stock phrases are not the filter's list: only the contraction of the real validators'
+    # one phrase ("That's an excellent question!") is caught; the other wordings pass the phrase rule
+    assert set(STOCK_PHRASES).isdisjoint(BlacklistFilter().phrases)
+    assert STOCK_PHRASES[0] == "That's an excellent question!"
+    assert mask(BlacklistFilter(), ASK, list(STOCK_PHRASES)) == [0, 1, 1, 1, 1, 1]
+
+
+def test_the_reuse_rule_catches_stock_phrases_from_their_second_prompt_on() -> None:
+    sky = Query(("user",), ("Why is the sky blue?",))
+    scattering = "Air scatters blue sunlight more than red."
+    blacklist = BlacklistFilter(reuse_memory=100)
+    assert mask(blacklist, ASK, [*STOCK_PHRASES, ANSWER]) == [0, 1, 1, 1, 1, 1, 1]  # nothing reused yet
+    assert mask(blacklist, ASK, [*STOCK_PHRASES, ANSWER]) == [0, 1, 1, 1, 1, 1, 1]  # the same prompt again
+    # the same phrases for a second prompt fit any prompt; the same answer twice to one prompt is no reuse
+    assert mask(blacklist, sky, [*STOCK_PHRASES[1:], scattering, scattering]) == [0, 0, 0, 0, 0, 1, 1]
+    assert mask(blacklist, ASK, [STOCK_PHRASES[1], ANSWER]) == [0, 1]  # now for the first prompt too
+    restored = BlacklistFilter(reuse_memory=100)
+    restored.set_state(json.loads(json.dumps(blacklist.get_state())))
+    assert mask(restored, ASK, [STOCK_PHRASES[2], ANSWER]) == [0, 1]
+    assert blacklist.params()["reuse_memory"] == 100 and BlacklistFilter().get_state() == {}
+
+    forgetful = BlacklistFilter(reuse_memory=1)  # remembers the last distinct completion only
+    mask(forgetful, ASK, [STOCK_PHRASES[1]])
+    mask(forgetful, ASK, [ANSWER])
+    assert mask(forgetful, sky, [STOCK_PHRASES[1]]) == [1]
+    with pytest.raises(ValueError, match="reuse_memory"):
+        BlacklistFilter(reuse_memory=-1)
 
 
 def test_blacklist_phrases_and_banned_substrings_are_configurable() -> None:
