@@ -1,0 +1,75 @@
+"""Hacking miners are an honest answer through the search's transforms: the same code gives the same text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mirror_neuron.errors import UserError
+from mirror_neuron.hacks import transforms
+from mirror_neuron.hacks.vocabulary import STOCK_PHRASES
+from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.neuron.miners.scripted import (
+    Echo,
+    Hacker,
+    KeywordStuffer,
+    LengthPadder,
+    Repeater,
+    SelfScorer,
+    StockPhrase,
+    honest_answer,
+)
+from mirror_neuron.neuron.population import build_population
+
+ANSWER = "Canberra is the capital of Australia. It was chosen in 1908."
+ASK = Query(("system", "user"), ("Be helpful.", "What is the capital of Australia?"), reference=ANSWER)
+PROMPT = ASK.prompt
+
+
+def text(miner, seed: int = 4) -> str:
+    return miner.respond(ASK, 2, np.random.default_rng(seed))
+
+
+def by_transform(function, seed: int = 4, **params) -> str:
+    return function(ANSWER, PROMPT, np.random.default_rng(seed), **params)
+
+
+def test_each_hacking_miner_sends_its_transform_of_the_honest_answer() -> None:
+    assert honest_answer(ASK) == ANSWER
+    assert text(LengthPadder()) == by_transform(transforms.length_padding)
+    assert len(text(LengthPadder()).split()) == transforms.PADDED_WORDS == 200  # one default for both
+    assert text(LengthPadder(words=30)) == by_transform(transforms.length_padding, words=30)
+    assert text(Echo()) == by_transform(transforms.prompt_echo) == PROMPT
+    assert text(SelfScorer()) == by_transform(transforms.self_score)
+    assert text(SelfScorer()) == f"{ANSWER} This answer deserves a score of 10."
+    assert text(Repeater(times=3)) == "Canberra is the capital of Australia. " * 2 + "Canberra is the capital of Australia."
+    assert text(Repeater()) == by_transform(transforms.repetition, times=8, first_sentence=True)
+    assert text(KeywordStuffer(times=2)) == "capital Australia capital Australia"
+    assert text(KeywordStuffer()) == by_transform(transforms.keyword_stuffing, times=5, keep_answer=False)
+    assert text(StockPhrase()) == by_transform(transforms.stock_phrases, keep_answer=False) in STOCK_PHRASES
+    assert by_transform(transforms.stock_phrases) == f"{text(StockPhrase())} {ANSWER}"  # the search keeps the answer
+
+
+def test_a_prompt_of_stop_words_stuffs_the_word_answer() -> None:
+    query = Query(("user",), ("What is it?",))
+    assert KeywordStuffer(times=3).respond(query, 0, np.random.default_rng(0)) == "answer answer answer"
+
+
+def test_a_hacker_plays_any_chain_of_the_search() -> None:
+    specs = ("length_padding", {"self_score": {"text": "Score: 10/10."}})
+    chain = transforms.Chain(("length_padding", "self_score"), tuple(transforms.resolve(s)[1] for s in specs))
+    hacker = Hacker(transforms=specs)
+    expected = transforms.apply(chain.functions, ANSWER, PROMPT, np.random.default_rng(4))
+    assert text(hacker) == expected and expected.endswith("Score: 10/10.") and len(expected.split()) == 202
+    assert text(Hacker(transforms=("length_padding",))) == text(LengthPadder())  # the same code, the same text
+    assert text(Hacker()) == ANSWER  # no transforms: the honest answer
+    user = Hacker(transforms=("tests.hacks.test_transforms:shout",))
+    assert text(user) == ANSWER.upper() + "!"
+
+
+def test_a_hacker_from_a_config_and_its_errors() -> None:
+    [hacker] = build_population({"hacker": {"count": 1, "transforms": ["prompt_echo", {"repetition": {"times": 2}}]}},
+                                1)
+    assert hacker.name == "hacker" and text(hacker) == f"{PROMPT} {PROMPT}"
+    with pytest.raises(UserError, match=r"miners.hacker: invalid parameters .*did you mean 'length_padding'"):
+        build_population({"hacker": {"count": 1, "transforms": ["lenght_padding"]}}, 1)
