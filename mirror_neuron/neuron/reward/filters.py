@@ -45,20 +45,13 @@ def normalized(text: str) -> str:
     return " ".join(words(text))
 
 
-_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'m", " am"), ("'ve", " have"), ("'ll", " will"),
-                 ("'d", " would"), ("'s", " is"))
+_CONTRACTION = re.compile(r"(?<=\w)(n't|'re|'m|'ve|'ll|'d|'s)\b")
+_SPELLED = {"n't": " not", "'re": " are", "'m": " am", "'ve": " have", "'ll": " will", "'d": " would", "'s": " is"}
 
 
 def expanded(text: str) -> str:
     """``text`` in :func:`normalized` form with contractions spelled out ("that's" -> "that is")."""
-    tokens = []
-    for token in words(text):
-        for short, full in _CONTRACTIONS:
-            if token.endswith(short) and len(token) > len(short):
-                token = token[:-len(short)] + full
-                break
-        tokens.append(token)
-    return " ".join(tokens)
+    return _CONTRACTION.sub(lambda m: _SPELLED[m.group(1)], normalized(text))
 
 
 def content_words(text: str) -> set[str]:
@@ -195,7 +188,7 @@ class BlacklistFilter(Filter):
         return np.array([self.answered.get(k, prompt) != "" for k in keys], dtype=np.float64)
 
     def get_state(self) -> dict:
-        return {"answered": [[k, v] for k, v in self.answered.items()]} if self.reuse_memory else {}
+        return {"answered": list(map(list, self.answered.items()))} if self.reuse_memory else {}
 
     def set_state(self, state: dict) -> None:
         self.answered = OrderedDict((k, v) for k, v in state.get("answered", []))

@@ -153,7 +153,15 @@ def test_filters_remove_the_scripted_exploits(embedder: SentenceEmbedder) -> Non
     completions = [m.respond(ASK, uid, rng) for uid, m in enumerate(answer_miners.values())]
     final = dict(zip(answer_miners, stack.rewards(ASK, completions).final))
     kept = {name for name, value in final.items() if value > 0}
-    assert kept == {"honest", "copycat_0"}  # one cached copy survives: the first
+    # one cached copy survives: the first; and so does the attacker's stock phrase on its first prompt: no
+    # blacklist rule lists this wording, and it mentions "the answer" (MiniLM relevance 0.27, above 0.2)
+    assert completions[2] == "As with many things, the answer depends on a number of factors."
+    assert kept == {"honest", "copycat_0", "stock"}
+    reuse = RewardStack([("constant", ConstantRewardModel(), 1.0)],
+                        [("blacklist", BlacklistFilter(reuse_memory=100), True)])
+    reuse.rewards(Query(("user",), ("Why is the sky blue?",)), [completions[2]])
+    second = reuse.rewards(ASK, [completions[2], ANSWER]).final  # the same phrase for a second prompt
+    assert second[0] == 0 < second[1]
 
     follow_up = Query(("system", "user"), ("Be helpful.", f"{ANSWER}\n\nAsk a follow up question."), question=True,
                       reference=ANSWER)
