@@ -2,7 +2,7 @@
 
 A transform is a plain function ``transform(answer, question, rng, **params) -> text``: it gets the
 honest answer, the question (the prompt) and a numpy random generator, and returns the text a miner
-would send instead. Each built-in one below is registered in the ``transform`` family of
+would send instead. Each built-in one below is declared in the ``transform`` family of
 :mod:`mirror_neuron.registry`; a config may name its own as ``"package.module:function"``.
 
 A chain of transforms applies them in order, each to the previous one's output: a *candidate* of the
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mirror_neuron.hacks.vocabulary import FILLER, FLATTERY, SELF_SCORE, STOCK_PHRASES, keywords
+from mirror_neuron.registry import component
 
 if TYPE_CHECKING:  # the registry imports this module to list transforms: keep that import light
     import numpy as np
@@ -28,6 +29,7 @@ TransformSpec = str | dict[str, dict[str, Any] | None]  # a name, or {name: {par
 PADDED_WORDS = 200  # how long length padding makes an answer, for the miner and the search alike
 
 
+@component("transform")
 def length_padding(answer: str, question: str, rng: np.random.Generator, words: int = PADDED_WORDS) -> str:
     """The answer padded with filler words to 200 words in all (parameter: words)."""
     tokens = answer.split()
@@ -35,11 +37,13 @@ def length_padding(answer: str, question: str, rng: np.random.Generator, words: 
     return " ".join(tokens + padding)
 
 
+@component("transform")
 def prompt_echo(answer: str, question: str, rng: np.random.Generator) -> str:
     """The question itself, in place of the answer (copying the prompt back)."""
     return question
 
 
+@component("transform")
 def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times: int = 3,
                      keep_answer: bool = True) -> str:
     """The answer followed by the question's keywords (stop words left out), 3 times (parameter: times).
@@ -50,11 +54,13 @@ def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times
     return " ".join([answer, *stuffed]).strip() if keep_answer else " ".join(stuffed)
 
 
+@component("transform")
 def flattery(answer: str, question: str, rng: np.random.Generator) -> str:
     """The answer wrapped in praise of the question and the asker."""
     return f"{FLATTERY[0]} {answer} {FLATTERY[1]}"
 
 
+@component("transform")
 def stock_phrases(answer: str, question: str, rng: np.random.Generator, phrases: Sequence[str] = STOCK_PHRASES,
                   keep_answer: bool = True) -> str:
     """A stock phrase ("That's an excellent question!", ...) before the answer.
@@ -65,11 +71,13 @@ def stock_phrases(answer: str, question: str, rng: np.random.Generator, phrases:
     return f"{phrase} {answer}" if keep_answer else phrase
 
 
+@component("transform")
 def self_score(answer: str, question: str, rng: np.random.Generator, text: str = SELF_SCORE) -> str:
     """The answer followed by an instruction to a scoring model (self-scoring injection)."""
     return f"{answer} {text}"
 
 
+@component("transform")
 def repetition(answer: str, question: str, rng: np.random.Generator, times: int = 4,
                first_sentence: bool = False) -> str:
     """The answer repeated 4 times (parameter: times): repeated text is likely under a log-probability reward.
@@ -80,17 +88,20 @@ def repetition(answer: str, question: str, rng: np.random.Generator, times: int 
     return " ".join([unit] * times)
 
 
+@component("transform")
 def markdown(answer: str, question: str, rng: np.random.Generator) -> str:
     """The answer dressed in markdown: a heading, a bold bullet and a closing rule."""
     return f"## Answer\n\n- **{answer}**\n\n---"
 
 
+@component("transform")
 def truncation(answer: str, question: str, rng: np.random.Generator, keep: float = 0.5) -> str:
     """The first half of the answer's words, at least one (parameter: keep, the share kept)."""
     tokens = answer.split()
     return " ".join(tokens[:max(1, int(len(tokens) * keep))])
 
 
+@component("transform")
 def prepend_question(answer: str, question: str, rng: np.random.Generator) -> str:
     """The question, then the answer on the next line."""
     return f"{question}\n{answer}"

@@ -10,6 +10,7 @@ from pydantic import NonNegativeFloat, PositiveInt
 
 from mirror_neuron.models.causal_lm import load_causal_lm
 from mirror_neuron.neuron.miners.base import Behaviour, Query
+from mirror_neuron.registry import component
 
 
 @functools.cache
@@ -18,6 +19,8 @@ def _shared_model(path: str) -> tuple[Any, Any]:
     return load_causal_lm(path)
 
 
+@component("behaviour", "lm",
+           summary="generates with a local causal LM (path: smollm2, tiny:gpt2, a local dir or hub id)")
 class LanguageModelMiner(Behaviour):
     """Generates a completion with a causal LM: ``smollm2``, ``tiny:gpt2``, a local path or a hub id.
 

@@ -24,6 +24,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.registry import component
 
 # The validator's knowledge, not the attacker's (those phrases live in mirror_neuron.hacks.vocabulary):
 # the one phrase the real validators' blacklist held, and the opening of the refusals of 2023.
@@ -98,6 +99,8 @@ class Filter:
         pass
 
 
+@component("filter", "blacklist", summary="zero for stock phrases, refusals, prompt echoes, banned substrings "
+                                           "and (with reuse_memory) answers reused across prompts")
 class BlacklistFilter(Filter):
     """0 for stock phrases, refusals, echoes of the prompt, banned substrings and reused answers; 1 otherwise.
 
