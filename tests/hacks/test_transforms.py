@@ -15,11 +15,6 @@ ANSWER = "France"
 NAMES = [c.name for c in registry.components("transform")]
 
 
-def shout(answer: str, question: str, rng: np.random.Generator, mark: str = "!") -> str:
-    """A user's transform: the answer in capitals."""
-    return answer.upper() + mark
-
-
 def test_every_issue_transform_is_registered() -> None:
     assert set(NAMES) == {"length_padding", "prompt_echo", "keyword_stuffing", "flattery", "stock_phrases",
                           "self_score", "repetition", "markdown", "truncation", "prepend_question"}
@@ -54,9 +49,9 @@ def test_a_chain_applies_in_order_and_is_reproducible() -> None:
 
 
 def test_a_user_function_loads_from_module_function_with_parameters() -> None:
-    name, function = resolve("tests.hacks.test_transforms:shout")
-    assert name == "tests.hacks.test_transforms:shout" and function(ANSWER, QUESTION, None) == "FRANCE!"
-    _, bound = resolve({"tests.hacks.test_transforms:shout": {"mark": "?"}})
+    name, function = resolve("tests.fixtures.user_hacks:shout")
+    assert name == "tests.fixtures.user_hacks:shout" and function(ANSWER, QUESTION, None) == "FRANCE!"
+    _, bound = resolve({"tests.fixtures.user_hacks:shout": {"mark": "?"}})
     assert bound(ANSWER, QUESTION, None) == "FRANCE?"
     _, padded = resolve({"length_padding": {"words": 7}})
     assert len(padded(ANSWER, QUESTION, np.random.default_rng(0)).split()) == 7

@@ -63,7 +63,7 @@ def test_a_hacker_plays_any_chain_of_the_search() -> None:
     assert text(hacker) == expected and expected.endswith("Score: 10/10.") and len(expected.split()) == 202
     assert text(Hacker(transforms=("length_padding",))) == text(LengthPadder())  # the same code, the same text
     assert text(Hacker()) == ANSWER  # no transforms: the honest answer
-    user = Hacker(transforms=("tests.hacks.test_transforms:shout",))
+    user = Hacker(transforms=("tests.fixtures.user_hacks:shout",))
     assert text(user) == ANSWER.upper() + "!"
 
 

@@ -37,7 +37,7 @@ query:
     type: RewardStack
     scorers: {{length: {{type: LengthRewardModel, cap: 50}}}}
     filters: {{blacklist: {{}}}}
-  transforms: [length_padding, prompt_echo, truncation, tests.hacks.test_transforms:shout]
+  transforms: [length_padding, prompt_echo, truncation, tests.fixtures.user_hacks:shout]
   search: beam
   beam_width: 2
   budget: 180
@@ -63,7 +63,7 @@ def test_a_search_finds_padding_shows_examples_and_keeps_to_its_budget(whole: Ru
     candidates = output.table("candidates").set_index("candidate")
     assert candidates.loc["length_padding", "verdict"] == "exploit"
     assert candidates.loc["prompt_echo", "verdict"] == "penalized"  # the blacklist zeroes echoes of the prompt
-    assert candidates.loc["tests.hacks.test_transforms:shout", "verdict"] == "neutral"  # same words, same length
+    assert candidates.loc["tests.fixtures.user_hacks:shout", "verdict"] == "neutral"  # same words, same length
     assert candidates["questions"].iloc[0] == 29  # 90 rows, 39 answerable, 10 of them for calibration
     summary = whole.result.records[-1].summary
     assert summary["evaluations"] <= 180 and summary["skipped"] > 0 and summary["exploits"] >= 1
@@ -160,4 +160,4 @@ def test_editing_a_user_transform_changes_the_fingerprint() -> None:
 
     [_, search] = plan(parse_experiment(load_yaml_text(CONFIG, "c.yml")), None)
     assert search.resolved["transform_sources"] == {
-        "tests.hacks.test_transforms:shout": sha256_file(Path(__file__).parents[2] / "hacks/test_transforms.py")}
+        "tests.fixtures.user_hacks:shout": sha256_file(Path(__file__).parents[2] / "fixtures/user_hacks.py")}
