@@ -110,7 +110,7 @@ class BlacklistFilter(Filter):
     - stock phrase: the whole completion equals one of ``phrases``, contractions spelled out ("That's an
       excellent question!" is "That is an excellent question."); a completion that merely contains one,
       followed by a real answer, passes. The default list is the real validators' one phrase, so other
-      wordings pass this rule: the reuse rule, or the relevance filter, is what catches them;
+      wordings pass this rule: the reuse rule catches them from their second prompt on;
     - refusal: the completion starts with one of ``refusal_prefixes`` (whole words);
     - echo: the completion equals the prompt, or its distinct content words (stop words left out)
       nearly coincide with the prompt's: at least ``echo_overlap`` of the completion's content words
@@ -178,7 +178,7 @@ class BlacklistFilter(Filter):
         return shared / len(completion_words) >= self.echo_overlap and shared / len(prompt_words) >= self.echo_overlap
 
     def _remember(self, prompt: str, completions: list[str]) -> np.ndarray:
-        """1 for a completion not yet reused across prompts, else 0; then the batch joins the memory."""
+        """The batch joins the memory; then 0 for each completion reused across prompts (this one included)."""
         keys = [_key(normalized(c)) for c in completions]
         for key in dict.fromkeys(keys):
             first = self.answered.get(key)
