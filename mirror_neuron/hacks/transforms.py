@@ -112,7 +112,8 @@ BUILTIN: dict[str, tuple[Transform, str]] = {
     "prompt_echo": (prompt_echo, "switch on the blacklist filter (it zeroes prompt echoes)"),
     "keyword_stuffing": (keyword_stuffing, "switch on the blacklist filter or penalize repeated keywords"),
     "flattery": (flattery, "ban flattering phrases (blacklist `banned`) or train the scorer against them"),
-    "stock_phrases": (stock_phrases, "switch on the blacklist filter, or ban the phrases as substrings"),
+    "stock_phrases": (stock_phrases, "ban the phrases as substrings (blacklist `banned`): an opener before an answer "
+                                     "passes the phrase list"),
     "self_score": (self_score, "ban 'deserves a score of' (blacklist `banned`)"),
     "repetition": (repetition, "use a repetition penalty or the diversity filter"),
     "markdown": (markdown, "score the answer's text without its markup"),
