@@ -254,7 +254,6 @@ CATALOGUE: list[Component] = [
         ("random_words", "RandomWords", "fast random words"),
         ("slow", "Slow", "an honest miner that mostly times out"),
         ("flaky", "Flaky", "an honest miner that often errors, returns None or an empty string"),
-        ("hacker", "Hacker", "the honest answer through a chain of transforms (`transforms: [length_padding, ...]`)"),
     )),
     Component("behaviour", "lm", "mirror_neuron.neuron.miners.lm:LanguageModelMiner",
               "generates with a local causal LM (path: smollm2, tiny:gpt2, a local dir or hub id)"),
