@@ -12,7 +12,7 @@ import torch
 
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError, UserError
-from mirror_neuron.neuron.reward.trlx import END, START, TrlxRewardModule
+from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule
 from mirror_neuron.runner import RunOptions, plan, run_experiment
 from mirror_neuron.steps.query.reward_model import read_tensor, wilson_interval
 from mirror_neuron.yaml_source import load_yaml_text
