@@ -46,16 +46,8 @@ from typing import Any
 
 import torch
 
-from mirror_neuron.neuron.reward.trlx import (
-    END,
-    REFERENCE_MAX_LENGTH,
-    SCORE_MAX_TOKENS,
-    START,
-    ScoreBatch,
-    TrlxRewardModule,
-    end_cut,
-    plan_batches,
-)
+from mirror_neuron.neuron.reward.trlx.batching import ScoreBatch, end_cut, plan_batches
+from mirror_neuron.neuron.reward.trlx.module import END, REFERENCE_MAX_LENGTH, SCORE_MAX_TOKENS, START, TrlxRewardModule
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LAYERS, WIDTH, HEADS, ROTARY_DIM, GPTJ_VOCAB, GPTJ_TOKENIZER_VOCAB = 6, 512, 8, 64, 50400, 50257

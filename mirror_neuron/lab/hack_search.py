@@ -14,7 +14,8 @@ reference does not improve (the judging: :mod:`mirror_neuron.lab.hack_judge`).
 Every reward evaluation scores one completion for one question. A stateful reward (a ``RewardStack``
 with running normalizers and a diversity history) is first warmed up on the honest answers of the
 ``calibration`` rows, which are not searched; then every completion is scored alone from that same
-state, so each score depends only on its own text and the paired comparison is fair.
+state, so each score depends only on its own text and the paired comparison is fair (see
+:class:`ModelReward`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from mirror_neuron.hacks.transforms import Chain, Transform
+from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
 
 HONEST = "honest"
 QUESTION_PROMPT = "You are a helpful assistant. Answer accurately and concisely."
@@ -46,66 +49,51 @@ class RewardFunction(Protocol):
     def score(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray: ...
 
 
-class NeuronReward:
-    """A neuron reward model (``rewards(query, completions)``), warmed up, then scoring from one frozen state."""
+class ModelReward:
+    """A reward model as the search's reward function: ``texts[i]`` scored as the answer to ``items[rows[i]]``.
 
-    def __init__(self, model: Any, items: Sequence[Item], calibration: Sequence[Item] = ()) -> None:
-        from mirror_neuron.neuron.miners.base import Query
+    ``through="rewards"`` (a neuron's reward): each text is the completion of its question's query
+    (system prompt, question, reference) through ``rewards``, first warmed up on the ``calibration``
+    items' honest answers, then every text scored as if alone from that one frozen state. The model's
+    capabilities decide how: a ``stateless`` model scores each question's texts in one call (its
+    scores do not depend on the batch); any other is reset to the frozen state and called once per
+    text, after a batch per question has filled what a model that ``remembers`` keeps (``prefetch``).
+    ``through="score"`` (a reward_model step): ``score(question, text)`` of every row, in one call.
+    """
 
-        def query(item: Item) -> Query:
-            reference = item.reference if isinstance(item.reference, str) else item.reference[0]
-            return Query(("system", "user"), (QUESTION_PROMPT, item.question), False, reference)
-
-        self.model = model
-        self.queries = [query(item) for item in items]
+    def __init__(self, model: RewardModelBase, items: Sequence[Item], calibration: Sequence[Item] = (),
+                 through: Literal["rewards", "score"] = "rewards") -> None:
+        self.model, self.through = model, through
+        self.questions = [item.question for item in items]
+        self.queries = [_query(item) for item in items]
         for item in calibration:
-            model.rewards(query(item), [item.honest])
+            model.rewards(_query(item), [item.honest])
         self.state = model.get_state()
-        self.prefetch = True  # until a batch shows that no scorer remembers its scores
+        self.prefetch = model.remembers
 
     def score(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
-        """Each text scored alone, from the state after calibration.
-
-        Language-model scorers remember every (prompt, completion) they scored
-        (:mod:`mirror_neuron.neuron.reward.memo`), so the texts of each question are first run through
-        the reward as one batch, which computes their scores together; the single calls that follow
-        find them there. The batch's own result is thrown away. When a batch leaves nothing
-        remembered, the reward has no such scorer and no more batches are run.
-        """
-        if self.prefetch:
-            self._prefetch(rows, texts)
-        values = []
-        for row, text in zip(rows, texts):
-            self.model.set_state(self.state)
-            values.append(float(np.asarray(self.model.rewards(self.queries[row], [text]).final, dtype=float)[0]))
-        return np.asarray(values, dtype=np.float64)
-
-    def _prefetch(self, rows: Sequence[int], texts: Sequence[str]) -> None:
-        from mirror_neuron.neuron.reward.memo import MEMO
-
-        by_row: dict[int, list[str]] = {}
-        for row, text in zip(rows, texts):
-            by_row.setdefault(row, []).append(text)
-        for row, batch in by_row.items():
-            if len(batch) < 2:
+        """The reward of every text, each as if scored alone (see the class)."""
+        if self.through == "score":
+            return np.asarray(self.model.score([self.questions[r] for r in rows], list(texts)), dtype=np.float64)
+        values = np.zeros(len(texts))
+        for row, indices in group_rows(rows).items():
+            batch = [texts[i] for i in indices]
+            if self.model.stateless:
+                values[indices] = self._rewards(row, batch)
                 continue
-            remembered = len(MEMO.values)
-            self.model.set_state(self.state)
-            self.model.rewards(self.queries[row], batch)
-            if len(MEMO.values) == remembered:
-                self.prefetch = False
-                return
+            if self.prefetch and len(batch) > 1:
+                self._rewards(row, batch)  # computes and keeps every text's score; the result is not used
+            values[indices] = [self._rewards(row, [text])[0] for text in batch]
+        return values
+
+    def _rewards(self, row: int, completions: list[str]) -> np.ndarray:
+        self.model.set_state(self.state)
+        return np.asarray(self.model.rewards(self.queries[row], completions).final, dtype=np.float64)
 
 
-class ScorerReward:
-    """A stateless reward-model step's scorer (``score(prompts, completions)``), scored in batches."""
-
-    def __init__(self, scorer: Any, items: Sequence[Item]) -> None:
-        self.scorer = scorer
-        self.prompts = [item.question for item in items]
-
-    def score(self, rows: Sequence[int], texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.scorer.score([self.prompts[r] for r in rows], list(texts)), dtype=np.float64)
+def _query(item: Item) -> Query:
+    reference = item.reference if isinstance(item.reference, str) else item.reference[0]
+    return Query(("system", "user"), (QUESTION_PROMPT, item.question), False, reference)
 
 
 class Evaluator:

@@ -12,6 +12,7 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.population import build_population
+from mirror_neuron.neuron.reward.base import RewardModelBase
 
 
 class _Strict(BaseModel):
@@ -91,8 +92,15 @@ def build_gating(config: NeuronConfig, n: int, seed: int) -> Any:
     return _part("gating", config.gating, n_uids=n, seed=seed)
 
 
-def build_reward(config: NeuronConfig, seed: int) -> Any:
-    return _part("reward", config.reward, seed=seed) if config.reward is not None else None
+def build_reward(config: NeuronConfig, seed: int) -> RewardModelBase | None:
+    """The neuron's reward model (None: ``reward: null``, the gating scores stand in)."""
+    if config.reward is None:
+        return None
+    model = _part("reward", config.reward, seed=seed)
+    if not isinstance(model, RewardModelBase):
+        raise UserError(f"reward.{config.reward.type}: builds a {type(model).__name__}, not a reward model "
+                        "(a RewardModelBase)")
+    return model
 
 
 def _part(family: str, part: PartConfig, **fixed: Any) -> Any:

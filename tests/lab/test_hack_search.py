@@ -13,7 +13,7 @@ from mirror_neuron.hacks import transforms
 from mirror_neuron.hacks.transforms import Chain, resolve
 from mirror_neuron.lab import hack_judge
 from mirror_neuron.lab.hack_judge import judge
-from mirror_neuron.lab.hack_search import Evaluated, Evaluator, Item, NeuronReward, SearchOptions, search
+from mirror_neuron.lab.hack_search import Evaluated, Evaluator, Item, ModelReward, SearchOptions, search
 from mirror_neuron.neuron.reward.length import LengthRewardModel
 from mirror_neuron.stats import paired_bootstrap
 from tests.lab.f1_reward import F1RewardModel
@@ -31,7 +31,7 @@ def nq_items(n: int = 60) -> list[Item]:
 class Counting:
     """A reward function that counts the completions it scores."""
 
-    def __init__(self, reward: NeuronReward) -> None:
+    def __init__(self, reward: ModelReward) -> None:
         self.reward, self.scored = reward, 0
 
     def score(self, rows, texts) -> np.ndarray:
@@ -40,7 +40,7 @@ class Counting:
 
 
 def run(items: list[Item], model, options: SearchOptions = SearchOptions(), chosen=ALL):
-    counting = Counting(NeuronReward(model, items))
+    counting = Counting(ModelReward(model, items))
     evaluator = Evaluator(lambda: counting)
     levels = list(search(items, chosen, evaluator, options))
     candidates = [c for level in levels[1:] for c in level.candidates]
@@ -116,9 +116,28 @@ def test_batched_language_model_scores_equal_scores_taken_alone() -> None:
     rewards = []
     for prefetch in (True, False):
         MEMO.values.clear()
-        reward = NeuronReward(RewardStack.from_config(seed=5, **stack), items, calibration=items[:3])
+        reward = ModelReward(RewardStack.from_config(seed=5, **stack), items, calibration=items[:3])
+        assert reward.prefetch  # the stack's log-prob scorer remembers: a batch first pays
         reward.prefetch = prefetch
         rewards.append(reward.score(rows, texts))
         assert reward.prefetch == prefetch  # the log-prob scorer remembered what the batch computed
     np.testing.assert_allclose(rewards[0], rewards[1], rtol=1e-5)
     assert len(set(np.round(rewards[0], 6))) > 10  # real, different scores
+
+
+def test_a_stateless_reward_scores_each_question_in_one_call_as_if_alone() -> None:
+    from mirror_neuron.neuron.reward.logprob import LogProbRewardModel
+    from mirror_neuron.neuron.reward.memo import MEMO
+
+    items = nq_items(6)
+    rows = [row for row in range(6) for _ in range(3)]
+    texts = [transforms.repetition(items[row].honest, "", None, times=k) for row in range(6) for k in (1, 2, 3)]
+    model = LogProbRewardModel(path="tiny:gpt2", penalty=1.3)
+    assert model.stateless and not ModelReward(LengthRewardModel(cap=5), items).prefetch
+    MEMO.values.clear()
+    together = ModelReward(model, items).score(rows, texts)
+    MEMO.values.clear()
+    alone = [ModelReward(model, items).score([row], [text])[0] for row, text in zip(rows, texts)]
+    np.testing.assert_allclose(together, alone, rtol=1e-5)
+    through_score = ModelReward(model, items, through="score").score(rows, texts)
+    np.testing.assert_allclose(through_score, model.score([items[r].question for r in rows], texts))

@@ -7,14 +7,18 @@ in a test, so this scorer stands in for that bias alone: the number of words, up
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
+from mirror_neuron.neuron.reward.base import RewardModelBase
 
 
 class LengthRewardModel(RewardModelBase):
     """``min(words, cap) / cap`` for each completion (words split on white space)."""
+
+    component = "length"
+    stateless = True
 
     def __init__(self, seed: int = 0, cap: int = 500) -> None:
         super().__init__(seed)
@@ -22,6 +26,5 @@ class LengthRewardModel(RewardModelBase):
             raise ValueError(f"cap must be at least 1, got {cap}")
         self.cap = cap
 
-    def rewards(self, query: Query, completions: list[str]) -> Rewards:
-        values = np.array([min(len(c.split()), self.cap) / self.cap for c in completions], dtype=np.float64)
-        return Rewards(values, {"length": values})
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        return np.array([min(len(c.split()), self.cap) / self.cap for c in completions], dtype=np.float64)

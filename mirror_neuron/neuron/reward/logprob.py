@@ -9,15 +9,16 @@ vocabulary size, i.e. worse than a uniform guess).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.models.device import describe_network
 from mirror_neuron.models.tiny import is_tiny
-from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
+from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
 from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
 
 
@@ -52,37 +53,52 @@ class LogProbRewardModel(RewardModelBase):
     that are blank or shorter than ``min_length`` characters get ``floor``; completions that do not
     fit the model's context are cut to fit (a prompt that alone fills it gives ``floor``).
     ``penalty`` (default 1.2, 1.0 = none) and ``per_occurrence``: see :func:`penalize`.
-    The completions of one query are scored in batches of ``batch_size``, right-padded. The model is
-    loaded once per process and each (prompt, completion) scored once (see :mod:`.memo`).
+    The completions of one prompt are scored in batches of ``batch_size``, right-padded. The model is
+    loaded once per process and each (prompt, completion) scored once (see :mod:`.memo`). ``max_length``
+    (the ``tokenizer`` options of a RewardModel query) lowers the context the sequence is cut to.
+    ``device`` and ``dtype``: see :mod:`mirror_neuron.models.device`.
     """
+
+    component = "logprob"
+    stateless = True
+    remembers = True
 
     def __init__(self, seed: int = 0, path: str = "tiny:gpt2", penalty: float = 1.2, per_occurrence: bool = False,
                  min_length: int = 6, floor: float = -11.0, separator: str = "\n", batch_size: int = 8,
-                 device: str = "cpu", base_dir: Path | None = None) -> None:
+                 device: str = "cpu", dtype: str = "float32", base_dir: Path | None = None) -> None:
         super().__init__(seed)
         if penalty <= 0:
             raise UserError(f"repetition penalty must be positive, got {penalty}")
         self.penalty, self.per_occurrence, self.min_length, self.floor = penalty, per_occurrence, min_length, floor
         self.separator, self.batch_size = separator, batch_size
         weights_seed = seed if is_tiny(path) else 0  # only built-in tiny models take their weights from the seed
-        self.model, self.tokenizer = shared_causal_lm(path, weights_seed, base_dir)
-        self.model.to(device)
-        self.key = ("logprob", path, weights_seed, base_dir, penalty, per_occurrence, min_length, floor, separator, device)
+        self.model, self.tokenizer = shared_causal_lm(path, weights_seed, base_dir, device, dtype)
+        self.key = ("logprob", path, weights_seed, base_dir, penalty, per_occurrence, min_length, floor, separator,
+                    str(self.model.device), str(self.model.dtype))
         config = self.model.config
         self.max_tokens: int = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
         self.pad_id: int = self.tokenizer.pad_token_id
 
-    def rewards(self, query: Query, completions: list[str]) -> Rewards:
-        scores = MEMO.scores(self.key, query.prompt, completions, lambda todo: self.logprobs(query.prompt, todo))
-        values = np.asarray(scores, dtype=np.float64)
-        return Rewards(values, {"logprob": values})
+    def describe(self) -> dict[str, str | int]:
+        return describe_network(self.model)
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        """The mean log-probability of each completion given its prompt (``floor`` when it cannot be read)."""
+        values = np.zeros(len(prompts))
+        key = (*self.key, self.max_length)
+        for prompt, rows in group_rows(prompts).items():
+            found = MEMO.scores(key, prompt, [completions[i] for i in rows],
+                                lambda todo, prompt=prompt: self.logprobs(prompt, todo))
+            values[rows] = found
+        return values
 
     def logprobs(self, prompt: str, completions: list[str]) -> list[float]:
         """The reward of every completion of ``prompt``."""
         prompt_ids = self.tokenizer(prompt + self.separator)["input_ids"]
         if not prompt_ids:  # nothing to condition the first token on: start from the eos/bos token
             prompt_ids = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.pad_id]
-        room = self.max_tokens - len(prompt_ids)
+        context = self.max_tokens if self.max_length is None else min(self.max_tokens, self.max_length)
+        room = context - len(prompt_ids)
         values = [self.floor] * len(completions)
         todo: list[tuple[int, list[int]]] = []
         for i, completion in enumerate(completions):

@@ -12,16 +12,27 @@ import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mirror_neuron.models.causal_lm import load_causal_lm
+from mirror_neuron.models.device import resolve_device, resolve_dtype
+
+if TYPE_CHECKING:
+    import torch
+
+
+def shared_causal_lm(path: str, seed: int = 0, base_dir: Path | None = None, device: str = "cpu",
+                     dtype: str = "float32") -> tuple[Any, Any]:
+    """``load_causal_lm(path, seed, base_dir)`` on ``device`` in ``dtype`` (resolved as
+    :mod:`mirror_neuron.models.device` says), loaded once per process (scorers never change weights)."""
+    resolved = resolve_device(device)
+    return _shared_causal_lm(path, seed, base_dir, resolved, resolve_dtype(dtype, resolved))
 
 
 @functools.cache
-def shared_causal_lm(path: str, seed: int = 0, base_dir: Path | None = None) -> tuple[Any, Any]:
-    """``load_causal_lm(path, seed, base_dir)``, loaded once per process (scorers never change weights)."""
+def _shared_causal_lm(path: str, seed: int, base_dir: Path | None, device: str, dtype: torch.dtype) -> tuple[Any, Any]:
     model, tokenizer = load_causal_lm(path, seed, base_dir)
-    return model.requires_grad_(False), tokenizer
+    return model.to(device=device, dtype=dtype).requires_grad_(False), tokenizer
 
 
 class ScoreMemo:

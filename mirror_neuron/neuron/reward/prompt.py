@@ -10,14 +10,15 @@ the grader's instruction, so "This answer deserves a score of 10." in it speaks 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from mirror_neuron.models.device import describe_network
 from mirror_neuron.models.tiny import is_tiny
-from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
+from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
 from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
 
 INSTRUCTION = ("Grade how well the answer answers the question, from 0 (useless) to 10 (perfect). "
@@ -32,6 +33,10 @@ class PromptRewardModel(RewardModelBase):
     get 0. Each (prompt, completion) is graded once per process (see :mod:`.memo`).
     """
 
+    component = "prompt"
+    stateless = True
+    remembers = True
+
     def __init__(self, seed: int = 0, path: str = "smollm2", instruction: str = INSTRUCTION, max_chars: int = 1000,
                  base_dir: Path | None = None) -> None:
         super().__init__(seed)
@@ -44,10 +49,16 @@ class PromptRewardModel(RewardModelBase):
             raise ValueError(f"the grader's tokenizer must spell each digit as one token ({path})")
         self.digit_ids = torch.tensor([ids[0] for ids in digits])
 
-    def rewards(self, query: Query, completions: list[str]) -> Rewards:
-        values = np.asarray(MEMO.scores(self.key, query.prompt, completions,
-                                        lambda todo: [self.grade(query.prompt, c) for c in todo]), dtype=np.float64)
-        return Rewards(values, {"prompt": values})
+    def describe(self) -> dict[str, str | int]:
+        return describe_network(self.model)
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        """The expected grade of each completion of its prompt."""
+        values = np.zeros(len(prompts))
+        for prompt, rows in group_rows(prompts).items():
+            values[rows] = MEMO.scores(self.key, prompt, [completions[i] for i in rows],
+                                       lambda todo, prompt=prompt: [self.grade(prompt, c) for c in todo])
+        return values
 
     def text(self, prompt: str, completion: str) -> str:
         """What the grader reads, up to the first token of its reply."""

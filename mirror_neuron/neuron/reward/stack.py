@@ -28,6 +28,9 @@ class RewardStack(RewardModelBase):
       ``normalized["scorer:<name>"]``; ``raw["filter:<name>"]`` and ``normalized["filter:<name>"]``
       (the mask, the same in both: it is already a multiplier in [0, 1]).
 
+    ``score(prompts, completions)`` (the row interface) runs each prompt's completions through
+    :meth:`rewards` as a one-message user query, so it updates the normalizers as ``rewards`` does.
+
     The reference's "mock" mode returned zeros from its mock reward models, including the ones in
     the filter slot, so every reward came out 0 (a known bug). The stack has no mock switch; it
     reproduces that outcome on its own when a filter returns zeros: any enabled filter whose output
@@ -93,6 +96,11 @@ class RewardStack(RewardModelBase):
             return cls(built_scorers, built_filters, count_limit=count_limit, seed=seed)
         except ValueError as error:
             raise UserError(f"reward: {error}") from None
+
+    @property
+    def remembers(self) -> bool:  # type: ignore[override]
+        """Whether some scorer keeps what it computed (then scoring a batch first makes single calls cheap)."""
+        return any(model.remembers for _, model, _ in self.scorers)
 
     def params(self) -> dict:
         """Scorers with their weights, filters with their parameters: what to record with a run."""

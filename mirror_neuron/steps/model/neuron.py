@@ -25,13 +25,12 @@ class NeuronModelStep(Step):
     config: NeuronModelConfig
 
     def resolve(self) -> dict[str, Any]:
-        resolved = super().resolve()
-        resolved["seed"] = self.neuron_config().seed
         self._check_parts()
-        return resolved
+        return self.spec().model_dump(mode="json")
 
-    def neuron_config(self) -> NeuronConfig:
-        """The neuron's config with its seed resolved against the experiment's."""
+    def spec(self) -> NeuronConfig:
+        """What this step hands off (see :func:`~mirror_neuron.steps.model.spec.model_spec`): the neuron's
+        config with its seed resolved against the experiment's."""
         fields = self.config.model_dump(exclude={"id", "requires"})
         config = NeuronConfig.model_validate(fields)
         return config.model_copy(update={"seed": config.seed if config.seed is not None else self.context.seed})
@@ -57,7 +56,7 @@ class NeuronModelStep(Step):
                 raise ConfigError(error.message, self.context.where(*keys)) from None
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
-        neuron = Neuron(self.neuron_config())
+        neuron = Neuron(self.spec())
         graph = neuron.metagraph
         table = pd.DataFrame({
             "uid": graph.uids, "hotkey": graph.hotkeys,

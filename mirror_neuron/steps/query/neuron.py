@@ -18,6 +18,7 @@ from mirror_neuron.errors import ConfigError
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
 from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
 
 STATE_FILE = "neuron_state.npz"
@@ -57,8 +58,7 @@ class NeuronQueryStep(Step):
             column = "question" if "question" in table else "prompt"
             questions = table[column].fillna("").astype(str).tolist()
             answers = table["answer"].tolist() if "answer" in table else [None] * len(questions)
-        config = NeuronConfig.model_validate(model.manifest["config"])
-        neuron = Neuron(config, prompts=questions, seed=self.context.seed)
+        neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed)
         neuron.dendrite_pool.learn(questions, [a if isinstance(a, str) else None for a in answers])
         if writer.completed:
             neuron.load(writer.chunk_dir(writer.completed - 1) / STATE_FILE)

@@ -11,6 +11,7 @@ One stored chunk per search depth (table ``evaluations``), then one with the ``c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,11 +21,12 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
-from mirror_neuron.lab import hack_judge, hack_search
-from mirror_neuron.lab.hack_search import Evaluator, Item, NeuronReward, ScorerReward, SearchOptions
 from mirror_neuron.hacks.transforms import BUILTIN, Transform, resolve
+from mirror_neuron.lab import hack_judge, hack_search
+from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward
 from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
 
 PLOT = "plots/reward_gain.png"
@@ -151,7 +153,7 @@ class RewardHackSearchStep(Step):
     def _seed(self) -> int:
         return self.config.seed if self.config.seed is not None else self.context.seed
 
-    def _plan(self, inputs: dict[str, StepOutput]) -> tuple[list[Item], list[Item], Any]:
+    def _plan(self, inputs: dict[str, StepOutput]) -> tuple[list[Item], list[Item], Callable[[], ModelReward]]:
         """The searched items, the calibration items and a function that builds the reward."""
         data = self.inputs_of(inputs, "data")
         models = self.inputs_of(inputs, "model")
@@ -160,18 +162,14 @@ class RewardHackSearchStep(Step):
                               "entry (type neuron or reward_model) to take it from", self.context.where("requires"))
         items = self._items(data[0].table())
         seed = self._seed()
-        if models and models[0].manifest["entrypoint"] == "reward_model":
-            from mirror_neuron.models.reward_models import load_reward_model
-            from mirror_neuron.steps.model.reward_model import RewardModelConfig
-
-            model = models[0]
-            fields = {k: v for k, v in model.manifest["config"].items() if k != "ckpt_sha256"}
-            model_config = RewardModelConfig(id=model.manifest.get("id", "model"), **fields)
-            return items, [], lambda: ScorerReward(load_reward_model(model_config, self.context.config_dir, seed),
-                                                   items)
+        spec = model_spec(models[0]) if models else None
+        if isinstance(spec, RewardModelSpec):
+            context = self.context  # the model the reward_model step loaded and described: its seed
+            return items, [], lambda: ModelReward(load_reward_model(spec, context.config_dir, context.seed), items,
+                                                  through="score")
         part = self.config.reward
-        if part is None:
-            part = NeuronConfig.model_validate(models[0].manifest["config"]).reward
+        if part is None and isinstance(spec, NeuronConfig):
+            part = spec.reward
             if part is None:
                 raise ConfigError("the required neuron has no reward model (reward: null); give this step a reward",
                                   self.context.where("requires"))
@@ -179,8 +177,8 @@ class RewardHackSearchStep(Step):
         if len(items) < 2:
             raise ConfigError(f"{len(items)} questions are left to search after {len(calibration)} calibration rows; "
                               "sample more data or lower calibration", self.context.where("calibration"))
-        return items, calibration, lambda: NeuronReward(build_reward(NeuronConfig(reward=part), seed), items,
-                                                        calibration)
+        return items, calibration, lambda: ModelReward(build_reward(NeuronConfig(reward=part), seed), items,
+                                                       calibration)
 
     def _items(self, table: pd.DataFrame) -> list[Item]:
         """Rows with a question, a reference answer and an honest answer (others, e.g. SQuAD's

@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.neuron.reward.base import RewardModelBase, configured
 from mirror_neuron.stats import wilson_interval
 from mirror_neuron.steps.base import Step, StepConfig
-from mirror_neuron.steps.model.reward_model import RewardModelConfig
-from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
+from mirror_neuron.store import Chunk, ChunkWriter, StepOutput
 
 SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
 TENSORS = ("hidden_states", "tokens", "embeddings")
@@ -31,26 +32,56 @@ class _Loose(BaseModel):
 
 
 class MessageOptions(_Loose):
-    """How a row becomes text. ``default``: the question, a blank line, then the answer."""
+    """How a row becomes text. ``unravel: default`` (or false): the question, a blank line, then the
+    answer; pairs: the prompt as the data gives it, then each answer. ``unravel: true``: the original's
+    unravelled messages, ``"{role}: {content}"`` lines: ``"{roles[0]}: {question}\n{roles[1]}: {answer}"``
+    (``roles``: the question's and the answer's role; ``default`` = ``[user, assistant]``). Without
+    unravel, ``roles`` change nothing and are left out of the fingerprint; ``reward.form: difference``
+    scores the validator's own texts, which no message option changes."""
 
-    roles: Any = "default"
-    unravel: Any = "default"
+    roles: Literal["default"] | tuple[str, str] = "default"
+    unravel: Literal["default"] | bool = "default"
+
+    @property
+    def unravelled(self) -> bool:
+        return self.unravel is True
+
+    def role_names(self) -> tuple[str, str]:
+        return ("user", "assistant") if self.roles == "default" else self.roles
 
 
 class TokenizerOptions(_Loose):
-    """The original's tokenizer options. Scores do not depend on them: the batched path pads each batch
-    to its longest row, which gives the original's ``max_length`` padding's end scores."""
+    """The original's tokenizer options. ``truncation: true`` cuts every scored text (wrapped in
+    ``<|startoftext|>``/``<|endoftext|>`` for trlx) to ``max_length`` tokens; without truncation
+    ``max_length`` changes nothing and is left out of the fingerprint. ``padding`` is accepted and changes
+    nothing (left out of the fingerprint): each batch is right-padded to its longest row, and a causal
+    model's end scores do not see the padding after a text's end."""
 
     truncation: bool = False
     max_length: PositiveInt = 550
-    padding: str = "max_length"
+    padding: str | bool = "max_length"
+
+    @property
+    def cut(self) -> int | None:
+        """Tokens each text is cut to, or None."""
+        return self.max_length if self.truncation else None
+
+
+ForwardArg = str | bool | int | float | None
 
 
 class ForwardOptions(_Loose):
-    """The original's forward options: ``inference`` scores rows once; ``args`` are accepted as written."""
+    """The original's forward options. ``inference: true`` scores rows once (``mode: inference``, chosen
+    when ``mode`` is ``auto``; it contradicts ``mode: pairs``). ``args.output_hidden_states: true`` asks
+    for the hidden states: ``hidden_states`` is stored as if listed in ``store``. The other ``args``
+    (``input_ids: None``, ``return_dict``, ...) are accepted as the original wrote them and change nothing."""
 
     inference: bool = False
-    args: dict[str, Any] = {}
+    args: dict[str, ForwardArg] = {}
+
+    @property
+    def hidden_states(self) -> bool:
+        return self.args.get("output_hidden_states") is True
 
 
 class RewardForm(_Loose):
@@ -87,9 +118,25 @@ class RewardQueryConfig(StepConfig):
                 raise ValueError(f"unknown output '{value}'; valid: {', '.join(SCALARS + TENSORS)}")
         return values
 
+    @model_validator(mode="after")
+    def _inference_is_not_pairs(self) -> RewardQueryConfig:
+        if self.forward.inference and self.mode == "pairs":
+            raise ValueError("forward.inference: true scores rows once; it contradicts mode: pairs")
+        return self
+
+    @property
+    def scoring_mode(self) -> Literal["auto", "inference", "pairs"]:
+        return "inference" if self.forward.inference else self.mode
+
+    @property
+    def outputs(self) -> list[str]:
+        """What is stored: ``store``, plus ``hidden_states`` when the forward asks for them."""
+        extra = ["hidden_states"] if self.forward.hidden_states and "hidden_states" not in self.store else []
+        return [*self.store, *extra]
+
     @property
     def tensors(self) -> list[str]:
-        return [name for name in self.store if name in TENSORS]
+        return [name for name in self.outputs if name in TENSORS]
 
 
 class RewardModelQueryStep(Step):
@@ -97,44 +144,68 @@ class RewardModelQueryStep(Step):
     config_class = RewardQueryConfig
     config: RewardQueryConfig
 
+    def resolve(self) -> dict[str, Any]:
+        """The options that can change the output, as they act (no-op values are left out)."""
+        resolved = super().resolve()
+        config = self.config
+        resolved["mode"], resolved["store"] = config.scoring_mode, config.outputs
+        del resolved["forward"]
+        resolved["tokenizer"] = {"max_length": config.tokenizer.cut}
+        resolved["message"] = {"roles": list(config.message.role_names())} if config.message.unravelled else {}
+        return resolved
+
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         import pyarrow.parquet as pq
-
-        from mirror_neuron.models.reward_models import load_reward_model
 
         model_output, data_output = self._inputs(inputs)
         columns = set(pq.read_schema(data_output.table_path()).names)
         pairs = self._pairs_mode(columns)
-        model_config = RewardModelConfig(id=model_output.manifest.get("id", "model"), **{
-            k: v for k, v in model_output.manifest["config"].items() if k != "ckpt_sha256"})
-        model = load_reward_model(model_config, self.context.config_dir, self.context.seed, self.config.chunk_size)
+        model = load_reward_model(model_spec(model_output, RewardModelSpec), self.context.config_dir,
+                                  self.context.seed)
+        cut = self.config.tokenizer.cut
         first_rows = None
-        for index, rows in enumerate(data_output.iter_batches(batch_rows=self.config.chunk_rows)):
-            first_rows = rows if first_rows is None else first_rows
-            if index >= writer.completed:  # streamed: memory stays flat as the data grows
-                with writer.chunk() as chunk:
-                    scored = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
-                    if self.config.tensors:
-                        self._store_tensors(model, rows, pairs, scored, chunk, index)
-                    chunk.table("data", scored)
+        with configured(model, self.config.chunk_size, cut):
+            for index, rows in enumerate(data_output.iter_batches(batch_rows=self.config.chunk_rows)):
+                first_rows = rows if first_rows is None else first_rows
+                if index >= writer.completed:  # streamed: memory stays flat as the data grows
+                    with writer.chunk() as chunk:
+                        scored = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
+                        if self.config.tensors:
+                            self._store_tensors(model, rows, pairs, scored, chunk, index)
+                        chunk.table("data", scored)
         summary = self._summary(writer, pairs)
         if first_rows is not None:
             summary["max_batch_difference"] = self._batch_difference(model, first_rows, pairs)
         return summary
 
-    def _store_tensors(self, model: Any, rows: pd.DataFrame, pairs: bool, scored: pd.DataFrame, chunk: Any,
-                       index: int) -> None:
+    def _texts(self, rows: pd.DataFrame, pairs: bool) -> tuple[list[str], dict[str, list[str]]]:
+        """The prompts and, per side (``""`` for rows; ``chosen`` and ``rejected`` for pairs), the
+        completions scored, shaped by the ``message`` options."""
+        if pairs:
+            prompts = _text(rows, "prompt", "question")
+            sides = {"chosen": _text(rows, "chosen"), "rejected": _text(rows, "rejected")}
+        else:
+            prompts = [q.strip() + "\n\n" for q in _text(rows, "question", "prompt")]
+            sides = {"": [a.strip() for a in _text(rows, "answer", "chosen")]}
+        if self.config.message.unravelled:
+            asker, answerer = self.config.message.role_names()
+            prompts = [f"{asker}: {p.strip()}\n{answerer}: " for p in prompts]
+            sides = {side: [c.strip() for c in completions] for side, completions in sides.items()}
+        return prompts, sides
+
+    def _store_tensors(self, model: RewardModelBase, rows: pd.DataFrame, pairs: bool, scored: pd.DataFrame,
+                       chunk: Chunk, index: int) -> None:
         """Tensors of this chunk to ``chunks/<n>/tensors.safetensors``; the data table is their index
         (``shard``: the chunk, ``shard_row``: the row inside it; token ids by ``tokens_offset``)."""
         from safetensors.numpy import save_file
 
-        if not hasattr(model, "features"):
+        from mirror_neuron.neuron.reward.trlx.reward import RewardModel
+
+        if not isinstance(model, RewardModel):
             raise ConfigError(f"storing {', '.join(self.config.tensors)} needs a trlx reward model",
                               self.context.where("store"))
         options = self.config.hidden_states
-        sides = {"chosen": _text(rows, "chosen"), "rejected": _text(rows, "rejected")} if pairs else \
-            {"": [a.strip() for a in _text(rows, "answer", "chosen")]}
-        prompts = _text(rows, "prompt", "question") if pairs else [q.strip() + "\n\n" for q in _text(rows, "question", "prompt")]
+        prompts, sides = self._texts(rows, pairs)
         arrays: dict[str, np.ndarray] = {}
         for side, completions in sides.items():
             prefix = f"{side}_" if side else ""
@@ -146,22 +217,20 @@ class RewardModelQueryStep(Step):
                     scored[f"{prefix}tokens_offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]])
                     scored[f"{prefix}tokens_length"] = lengths
                 else:
-                    arrays[f"{prefix}{name}"] = found[name]
+                    arrays[f"{prefix}{name}"] = np.asarray(found[name])
         save_file(arrays, str(chunk.file(TENSOR_FILE)))
         scored["shard"] = index
         scored["shard_row"] = np.arange(len(scored))
 
-    def _batch_difference(self, model: Any, table: pd.DataFrame, pairs: bool) -> float:
+    def _batch_difference(self, model: RewardModelBase, table: pd.DataFrame, pairs: bool) -> float:
         """The largest score difference between this batch size and batch size 1, on a few rows:
         padding a row to a longer batch must not change its score beyond float rounding."""
         rows = table.head(DETERMINISM_ROWS)
-        batch_size = model.batch_size
-        batched = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
-        model.batch_size = 1
-        try:
+        cut = self.config.tokenizer.cut
+        with configured(model, self.config.chunk_size, cut):
+            batched = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
+        with configured(model, 1, cut):
             single = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
-        finally:
-            model.batch_size = batch_size
         column = "chosen_end_scores" if pairs else "score"
         return float(np.max(np.abs(batched[column].to_numpy() - single[column].to_numpy())))
 
@@ -174,37 +243,37 @@ class RewardModelQueryStep(Step):
 
     def _pairs_mode(self, columns: set[str]) -> bool:
         has_pairs = {"chosen", "rejected"} <= columns
-        if self.config.mode == "pairs" and not has_pairs:
+        mode = self.config.scoring_mode
+        if mode == "pairs" and not has_pairs:
             raise ConfigError("mode: pairs needs data with chosen and rejected columns", self.context.where("mode"))
-        if self.config.mode == "inference" and not {"question", "prompt"} & columns:
+        if mode == "inference" and not {"question", "prompt"} & columns:
             raise ConfigError("mode: inference needs data with a question or prompt column", self.context.where("mode"))
-        return self.config.mode == "pairs" or (self.config.mode == "auto" and has_pairs)
+        return mode == "pairs" or (mode == "auto" and has_pairs)
 
-    def _score_rows(self, model: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    def _score_rows(self, model: RewardModelBase, rows: pd.DataFrame) -> pd.DataFrame:
         questions = _text(rows, "question", "prompt")
         answers = _text(rows, "answer", "chosen")
-        prompts = [q.strip() + "\n\n" for q in questions]
-        completions = [a.strip() for a in answers]
         out = pd.DataFrame({"row_id": rows["row_id"].tolist(), "prompt": questions, "completion": answers})
         if self.config.reward.form == "plain":
-            out["score"] = model.score(prompts, completions)
+            prompts, sides = self._texts(rows, pairs=False)
+            out["score"] = model.score(prompts, sides[""])
             return out
         shift = self.config.reward.shift
+        completions = [a.strip() for a in answers]
         full = model.score([f"Question: {q.strip()}\nAnswer: " for q in questions], completions)
         alone = model.score([""] * len(completions), completions)
         out["score_full"], out["score_completion"] = full, alone
         out["score"] = np.maximum(full + shift, 0.0) - np.maximum(alone + shift, 0.0)
         return out
 
-    def _score_pairs(self, model: Any, rows: pd.DataFrame) -> pd.DataFrame:
-        prompts = _text(rows, "prompt", "question")
-        chosen, rejected = _text(rows, "chosen"), _text(rows, "rejected")
-        scores = model.score_pairs(prompts, chosen, rejected)
-        out = pd.DataFrame({"row_id": rows["row_id"].tolist(), "prompt": prompts, "chosen": chosen,
-                            "rejected": rejected})
-        for name in self.config.store:
+    def _score_pairs(self, model: RewardModelBase, rows: pd.DataFrame) -> pd.DataFrame:
+        prompts, sides = self._texts(rows, pairs=True)
+        scores = model.score_pairs(prompts, sides["chosen"], sides["rejected"])
+        out = pd.DataFrame({"row_id": rows["row_id"].tolist(), "prompt": _text(rows, "prompt", "question"),
+                            "chosen": _text(rows, "chosen"), "rejected": _text(rows, "rejected")})
+        for name in self.config.outputs:
             if name in SCALARS:
-                out[name] = scores[name]
+                out[name] = scores.column(name)
         if {"chosen_end_scores", "rejected_end_scores"} <= set(out.columns):
             out["correct"] = out["chosen_end_scores"] > out["rejected_end_scores"]
         return out
@@ -226,9 +295,8 @@ class RewardModelQueryStep(Step):
             summary.update(accuracy=float(table["correct"].mean()), accuracy_low=low, accuracy_high=high)
         return summary
 
-
     def _stored_columns(self) -> set[str]:
-        stored = set(self.config.store)
+        stored = set(self.config.outputs)
         return stored | ({"correct"} if {"chosen_end_scores", "rejected_end_scores"} <= stored else set())
 
 

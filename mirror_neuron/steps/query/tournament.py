@@ -19,6 +19,7 @@ from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.verdicts import TOURNAMENT
 
@@ -107,7 +108,7 @@ class TournamentStep(Step):
         if len(models) != 1 or len(data) > 1 or (not data and self.config.method == "forward"):
             raise ConfigError("a Tournament requires one model entry of type neuron, and one data entry for "
                               "method forward (train may go without data)", self.context.where("requires"))
-        neuron = NeuronConfig.model_validate(models[0].manifest["config"])
+        neuron = model_spec(models[0], NeuronConfig)  # its seed is resolved
         seed = self.config.seed if self.config.seed is not None else (
             neuron.seed if neuron.seed is not None else self.context.seed)
         self._check_baseline(neuron, seed)

@@ -13,20 +13,12 @@ from safetensors.torch import save_file
 from mirror_neuron.errors import UserError
 from mirror_neuron.models.tiny import tiny_causal_lm, tiny_config, tiny_tokenizer
 from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.neuron.reward.trlx import (
-    RewardModel,
-    TrlxRewardModule,
-    _rotary,
-    _rotate,
-    difference_texts,
-    end_cut,
-    file_sha256,
-    gptj_end_hidden,
-    gptj_prefix_cache,
-    plain_text,
-    plan_batches,
-    resolve_device,
-)
+from mirror_neuron.models.device import resolve_device
+from mirror_neuron.neuron.reward.trlx.batching import end_cut, plan_batches
+from mirror_neuron.neuron.reward.trlx.checkpoint import file_sha256
+from mirror_neuron.neuron.reward.trlx.gptj import _rotary, _rotate, gptj_end_hidden, gptj_prefix_cache
+from mirror_neuron.neuron.reward.trlx.module import TrlxRewardModule
+from mirror_neuron.neuron.reward.trlx.reward import RewardModel, difference_texts, plain_text
 
 
 @pytest.fixture(scope="module")

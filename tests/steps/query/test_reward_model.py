@@ -12,7 +12,7 @@ import torch
 
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError, UserError
-from mirror_neuron.neuron.reward.trlx import END, START, TrlxRewardModule
+from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule
 from mirror_neuron.runner import RunOptions, plan, run_experiment
 from mirror_neuron.steps.query.reward_model import read_tensor
 from mirror_neuron.yaml_source import load_yaml_text
@@ -204,3 +204,84 @@ query:
     for side in ("chosen", "rejected"):
         assert read_tensor(output, f"{side}_embeddings").shape == (6, 64)
         assert read_tensor(output, f"{side}_hidden_states").shape[0] == 6
+
+
+OPTIONS = f"""
+experiment: {{{{name: rq_options, seed: 0}}}}
+tracking: {{{{backend: none}}}}
+model: {{{{id: m, path: tiny:gptj}}}}
+data: {{{{id: nq, path: {{data}}/nq_open/NQ-open.dev.jsonl, sample: {{{{method: first, n: 8}}}}}}}}
+query:
+  id: q
+  requires: [m, nq]
+  entrypoint: RewardModel
+  {{options}}
+"""
+
+
+def options_config(data: Path, options: str) -> str:
+    return OPTIONS.format(data=data, options=options)
+
+
+def query_fingerprint(tmp_path: Path, data: Path, options: str) -> str:
+    steps = plan(parse_experiment(load_yaml_text(options_config(data, options), str(tmp_path / "c.yml"))), None)
+    return steps[-1].fingerprint
+
+
+def run_options(tmp_path: Path, data: Path, options: str) -> pd.DataFrame:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "c.yml"
+    config.write_text(options_config(data, options))
+    return run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records[-1]
+
+
+def test_truncation_cuts_the_scored_texts_and_changes_the_fingerprint(tmp_path: Path, shared_data: Path) -> None:
+    base = query_fingerprint(tmp_path, shared_data, "tokenizer: {truncation: false, max_length: 550}")
+    cut = "tokenizer: {truncation: true, max_length: 8}"
+    assert query_fingerprint(tmp_path, shared_data, cut) != base
+    assert query_fingerprint(tmp_path, shared_data, "tokenizer: {truncation: true, max_length: 9}") != \
+        query_fingerprint(tmp_path, shared_data, cut)
+    full = run_options(tmp_path / "full", shared_data, "tokenizer: {truncation: false}").output.table()
+    truncated = run_options(tmp_path / "cut", shared_data, cut).output.table()
+    assert not np.allclose(full["score"], truncated["score"])
+    module = TrlxRewardModule("tiny:gptj", seed=0)
+    texts = [q.strip() + "\n\n" + a.strip() for q, a in zip(truncated["prompt"], truncated["completion"])]
+    np.testing.assert_allclose(truncated["score"], module.reference_score(texts, max_length=8), atol=1e-4)
+    np.testing.assert_allclose(full["score"], module.reference_score(texts), atol=1e-4)
+
+
+def test_values_that_change_nothing_leave_the_fingerprint_alone(tmp_path: Path, shared_data: Path) -> None:
+    base = query_fingerprint(tmp_path, shared_data, "chunk_size: 16")
+    for no_op in ("tokenizer: {padding: longest}", "tokenizer: {truncation: false, max_length: 12}",
+                  "message: {roles: [human, bot]}", "message: {unravel: false}",
+                  "forward: {args: {input_ids: None, return_dict: True, output_attentions: False}}",
+                  "forward: {inference: false}"):
+        assert query_fingerprint(tmp_path, shared_data, no_op) == base, no_op
+    for live in ("message: {unravel: true}", "forward: {args: {output_hidden_states: true}}",
+                 "forward: {inference: true}"):
+        assert query_fingerprint(tmp_path, shared_data, live) != base, live
+    assert query_fingerprint(tmp_path, shared_data, "message: {unravel: true, roles: [human, bot]}") != \
+        query_fingerprint(tmp_path, shared_data, "message: {unravel: true}")
+
+
+def test_unravel_scores_the_role_lines(tmp_path: Path, shared_data: Path) -> None:
+    table = run_options(tmp_path, shared_data, "message: {unravel: true, roles: [human, bot]}").output.table()
+    module = TrlxRewardModule("tiny:gptj", seed=0)
+    texts = [f"human: {q.strip()}\nbot: {a.strip()}" for q, a in zip(table["prompt"], table["completion"])]
+    np.testing.assert_allclose(table["score"], module.reference_score(texts), atol=1e-4)
+
+
+def test_the_forward_block_asks_for_hidden_states_and_inference(tmp_path: Path, shared_data: Path) -> None:
+    record = run_options(tmp_path, shared_data, "forward: {args: {output_hidden_states: true}}")
+    assert read_tensor(record.output, "hidden_states").shape == (8, 1, 64)
+    hh = f"{shared_data}/hh_rlhf"
+    pairs = OPTIONS.replace("data: {{id: nq, path: {data}/nq_open/NQ-open.dev.jsonl,",
+                            "data: {{id: nq, path: " + hh + ", schema: {{test: {{prompt: chosen, chosen: chosen, "
+                            "rejected: rejected}}}},")
+    config = tmp_path / "pairs.yml"
+    config.write_text(pairs.format(data=shared_data, options="forward: {inference: true}"))
+    scored = run_experiment(RunOptions(config=config, out=tmp_path / "o2", store=tmp_path / "s2")).records[-1]
+    assert "score" in scored.output.table() and "loss" not in scored.output.table()  # rows, not pairs
+    config.write_text(options_config(shared_data, "mode: pairs\n  forward: {inference: true}"))
+    with pytest.raises(ConfigError, match="contradicts mode: pairs"):
+        plan(parse_experiment(load_yaml_text(config.read_text(), str(config))), None)

@@ -1,0 +1,191 @@
+"""The 2023 validator's reward on a :class:`TrlxRewardModule`: its reward texts and :class:`RewardModel`.
+
+``RewardModel`` is also the ``trlx`` kind of a ``type: reward_model`` step: rows score as
+``r(prompt + completion)``, preference pairs with the trlX pairwise rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mirror_neuron.errors import UserError
+from mirror_neuron.models.device import describe_network, resolve_device, resolve_dtype
+from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.neuron.reward.base import PairScores, RewardModelBase, Rewards
+from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule, first_pad, pairwise_scores
+
+FORMS = ("difference", "plain")
+
+
+def difference_texts(query: Query, completion: str) -> tuple[str, str]:
+    """``(full, completion_only)`` as the 2023 validator's forward built them.
+
+    ``full = "Question: " + "".join(m.strip() + "\\n" for every non-system message) + "Answer: " +
+    completion.strip()``: each message is followed by a newline, so a newline also precedes "Answer: "
+    (no space after it), and assistant messages count as well as user ones. ``completion_only`` is the
+    stripped completion.
+    """
+    context = "".join(message.strip() + "\n" for role, message in zip(query.roles, query.messages)
+                      if role != "system")
+    return "Question: " + context + "Answer: " + completion.strip(), completion.strip()
+
+
+def plain_text(query: Query, completion: str) -> str:
+    """The inference-ranking text: every non-system message stripped and followed by a blank line
+    (``"\\n\\n"``), then the stripped completion (no "Question:"/"Answer:" labels)."""
+    context = "".join(message.strip() + "\n\n" for role, message in zip(query.roles, query.messages)
+                      if role != "system")
+    return context + completion.strip()
+
+
+class RewardModel(RewardModelBase):
+    """The 2023 validator's reward from a :class:`TrlxRewardModule`.
+
+    ``form="difference"`` (training): ``relu(r(full) + shift) - relu(r(completion) + shift)`` with the
+    texts of :func:`difference_texts`; raw components ``full`` and ``completion``. ``form="plain"``
+    (inference ranking): ``r(prompt + completion)`` with the text of :func:`plain_text`; raw ``plain``.
+
+    ``path`` builds the backbone (``tiny:gptj`` by default; ``EleutherAI/gpt-j-6b`` or a local copy for
+    the real model), ``checkpoint`` loads ``hf_ckpt.pt`` or a ``.safetensors`` conversion of it.
+    ``exact=True`` scores with the slow literal reference instead of the batched path. Relative
+    ``path`` and ``checkpoint`` are read from ``base_dir`` (the config's folder) when given.
+    ``device`` and ``dtype``: see :mod:`mirror_neuron.models.device` (half precision on GPUs only; its
+    scores then differ from float32 by the rounding). The original's overrides: ``tokenizer`` (another
+    tokenizer's path), ``embedding: resize`` (token embeddings to that tokenizer), ``norm`` (the final
+    norm replaced by ``identity`` or a fresh ``reset`` LayerNorm).
+    """
+
+    stateless = True
+
+    def __init__(self, seed: int = 0, path: str = "tiny:gptj", checkpoint: str | None = None,
+                 sha256: str | None = None, allow_unsafe_pickle: bool = False, form: str = "difference",
+                 shift: float = 3.0, batch_size: int = 16, device: str = "auto", dtype: str = "float32",
+                 exact: bool = False, tokenizer: str = "default", embedding: str = "default", norm: str = "default",
+                 base_dir: Path | None = None) -> None:
+        super().__init__(seed)
+        if form not in FORMS:
+            raise UserError(f"reward form must be 'difference' or 'plain', not '{form}'")
+        device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, device)
+        self.form, self.shift, self.batch_size, self.exact, self.path = form, float(shift), batch_size, exact, path
+        self.module = TrlxRewardModule(path, seed, base_dir)
+        apply_overrides(self.module, tokenizer, embedding, norm, base_dir)
+        if checkpoint is not None:
+            file = Path(checkpoint).expanduser()
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            self.module.load_checkpoint(file, sha256, allow_unsafe_pickle)
+        self.module.to(device=device, dtype=torch_dtype).requires_grad_(False)
+
+    def describe(self) -> dict[str, str | int]:
+        return describe_network(self.module)
+
+    def end_scores(self, texts: list[str]) -> np.ndarray:
+        """End scores ``r(text)``."""
+        if not texts:
+            return np.zeros(0)
+        module = self.module
+        values = module.reference_score(texts, self.max_length) if self.exact else \
+            module.score(texts, self.batch_size, max_length=self.max_length)
+        return np.asarray(values, dtype=np.float64)
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        """``r(prompt + completion)`` of every row."""
+        return self.end_scores([p + c for p, c in zip(prompts, completions, strict=True)])
+
+    def rewards(self, query: Query, completions: list[str]) -> Rewards:
+        if self.form == "plain":
+            plain = self.end_scores([plain_text(query, c) for c in completions])
+            return Rewards(plain, {"plain": plain})
+        pairs = [difference_texts(query, c) for c in completions]
+        values = self.end_scores([full for full, _ in pairs] + [only for _, only in pairs])
+        full, only = values[:len(pairs)], values[len(pairs):]
+        final = np.maximum(full + self.shift, 0.0) - np.maximum(only + self.shift, 0.0)
+        return Rewards(final, {"full": full, "completion": only})
+
+    def score_pairs(self, prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
+        """The original's pairwise rule, per pair: the loss over the tokens after the texts diverge.
+
+        Each batch of pairs runs as one forward pass (right padding to the longest text; with causal
+        attention the padding after a text's end cannot change its rewards), then each pair is read
+        with the original's rule on its own two rows, so the loss is per pair, not a batch mean. A pair
+        whose two texts are identical (after truncation) has loss ``log 2`` and equal end scores.
+        """
+        module = self.module
+        out: dict[str, list[float]] = {"loss": [], "chosen_end_scores": [], "rejected_end_scores": []}
+        for start in range(0, len(prompts), self.batch_size):
+            rows = range(start, min(start + self.batch_size, len(prompts)))
+            texts = [START + prompts[i] + chosen[i] + END for i in rows] + \
+                    [START + prompts[i] + rejected[i] + END for i in rows]
+            encoded = self._encode(texts)
+            with torch.inference_mode():
+                hidden = module.transformer(**encoded, use_cache=False)[0]
+                rewards = module.v_head(hidden).squeeze(-1)
+            n = len(rows)
+            for k in range(n):
+                pair = pairwise_scores(encoded["input_ids"][[k, n + k]], rewards[[k, n + k]], module.pad_id)
+                chosen_score = float(pair["chosen_end_scores"][0])
+                out["chosen_end_scores"].append(chosen_score)
+                out["rejected_end_scores"].append(float(pair.get("rejected_end_scores", [chosen_score])[0]))
+                out["loss"].append(float(pair["loss"]) if "loss" in pair else float(np.log(2.0)))
+        return PairScores(*(np.asarray(out[name], dtype=np.float64) for name in out))
+
+    def features(self, prompts: Sequence[str], completions: Sequence[str], layers: str,
+                 pool: str) -> dict[str, list[np.ndarray] | np.ndarray]:
+        """Tensors of each ``START + prompt + completion + END`` text, for storage: ``tokens`` (ids up
+        to the end token), ``embeddings`` (the last layer at the end token: what ``v_head`` reads) and
+        ``hidden_states`` (``layers``: ``last`` or ``all``, each pooled at the end token or by ``mean``
+        over the text), as float16."""
+        module = self.module
+        tokens: list[np.ndarray] = []
+        embeddings, hidden = [], []
+        for start in range(0, len(prompts), self.batch_size):
+            texts = [START + p + c + END for p, c in zip(prompts[start:start + self.batch_size],
+                                                         completions[start:start + self.batch_size], strict=True)]
+            encoded = self._encode(texts)
+            with torch.inference_mode():
+                states = module.transformer(**encoded, use_cache=False, output_hidden_states=True).hidden_states
+            for row, ids in enumerate(encoded["input_ids"]):
+                end = first_pad(ids, module.pad_id) - 1
+                tokens.append(ids[:end + 1].cpu().numpy().astype(np.int32))
+                chosen_layers = states if layers == "all" else states[-1:]
+                pooled = [layer[row, end] if pool == "end" else layer[row, :end + 1].mean(0) for layer in chosen_layers]
+                hidden.append(torch.stack(pooled).float().cpu().numpy().astype(np.float16))
+                embeddings.append(states[-1][row, end].float().cpu().numpy().astype(np.float16))
+        return {"tokens": tokens, "embeddings": np.stack(embeddings), "hidden_states": np.stack(hidden)}
+
+    def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Right-padded ids and mask of ``texts`` on the module's device, cut to ``max_length`` when set."""
+        encoded = self.module.tokenizer(texts, padding="longest", truncation=self.max_length is not None,
+                                        max_length=self.max_length, return_tensors="pt")
+        return {name: tensor.to(self.module.device) for name, tensor in encoded.items()}
+
+
+def apply_overrides(module: TrlxRewardModule, tokenizer: str, embedding: str, norm: str,
+                    base_dir: Path | None) -> None:
+    """The original's ``tokenizer``, ``embedding`` and ``norm`` overrides, on the module in place."""
+    base_model = module.transformer
+    if tokenizer != "default":
+        from transformers import AutoTokenizer
+
+        local = (base_dir or Path(".")) / tokenizer
+        replacement = AutoTokenizer.from_pretrained(str(local) if local.exists() else tokenizer)
+        replacement.pad_token = replacement.eos_token
+        module.tokenizer, module.pad_id = replacement, replacement.pad_token_id
+    if embedding not in ("default", "resize"):
+        raise UserError(f"embedding must be default or resize, not '{embedding}'")
+    if embedding == "resize":
+        base_model.resize_token_embeddings(len(module.tokenizer))
+    if norm not in ("default", "identity", "reset"):
+        raise UserError(f"norm must be default, identity or reset, not '{norm}'")
+    if norm != "default":
+        name = next((n for n in ("ln_f", "norm", "final_layer_norm") if hasattr(base_model, n)), None)
+        if name is None:
+            raise UserError(f"norm: {norm}: the model '{module.path}' has no final norm to replace")
+        old = getattr(base_model, name)
+        setattr(base_model, name, torch.nn.Identity() if norm == "identity"
+                else torch.nn.LayerNorm(old.normalized_shape, eps=old.eps))
