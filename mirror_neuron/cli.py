@@ -12,6 +12,7 @@ from pathlib import Path
 from mirror_neuron import __version__
 
 COMMANDS = ("run", "validate", "ls", "report")
+LS_NAME_WIDTH = 28  # characters of the name column of `ls`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,12 +117,16 @@ def _ls(args: argparse.Namespace) -> int:
                     for family, spec in registry.FAMILIES.items()]
         print(json.dumps({"families": families}, indent=2))
         return 0
-    width = max(len(_listed_name(component)) for component in registry.components()) + 2
+    width = min(LS_NAME_WIDTH, max(len(_listed_name(component)) for component in registry.components())) + 2
     for family, spec in registry.FAMILIES.items():
         print(f"{family}: {spec.description}")
         found = registry.components(family)
         for component in found:
-            print(f"  {_listed_name(component):<{width}}{component.summary}")
+            name = _listed_name(component)
+            if len(name) >= width:  # a long name (with its aliases) gets a line of its own
+                print(f"  {name}\n  {'':<{width}}{component.summary}")
+            else:
+                print(f"  {name:<{width}}{component.summary}")
             if component.params:
                 text = "; ".join(str(param) for param in component.params)
                 print(textwrap.fill(text, 118, initial_indent=" " * 6, subsequent_indent=" " * 6,

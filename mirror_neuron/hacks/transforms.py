@@ -122,12 +122,6 @@ BUILTIN: dict[str, tuple[Transform, str]] = {
 }
 
 
-def registry_entries() -> list[tuple[str, str, str]]:
-    """``(name, "module:function", summary)`` of every built-in transform, for the registry."""
-    return [(name, f"{__name__}:{fn.__name__}", (fn.__doc__ or "").strip().splitlines()[0].replace("``", ""))
-            for name, (fn, _) in BUILTIN.items()]
-
-
 def defence(name: str) -> str | None:
     """What closes the exploit a built-in transform finds, for the verdict sentences; None for others."""
     return BUILTIN[name][1] if name in BUILTIN else None

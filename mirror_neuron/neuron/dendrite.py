@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mirror_neuron.neuron.miners.base import Behaviour, Query
+from mirror_neuron.registry import component
 
 SUCCESS = 1
 TIMEOUT = 2
@@ -37,6 +38,8 @@ class Call:
         return self.return_code == SUCCESS
 
 
+@component("dendrite",
+           summary="the original's dummy dendrite pool: every uid plays a miner behaviour, in simulated time")
 class DummyDendritePool:
     """Queries simulated miners: ``behaviours[uid]`` answers for ``uid``."""
 

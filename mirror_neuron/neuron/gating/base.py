@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from mirror_neuron.registry import component
 
 
 class GatingModelBase:
@@ -31,6 +32,7 @@ class GatingModelBase:
         self.n_uids = n_uids
 
 
+@component("gating", summary="uniform random scores: uids picked at random")
 class RandomGatingModel(GatingModelBase):
     """Uniform random scores in [0, 1): uids are in effect picked at random."""
 
@@ -38,6 +40,7 @@ class RandomGatingModel(GatingModelBase):
         return self.rng.random(self.n_uids)
 
 
+@component("gating", summary="the same score for every uid")
 class ConstantGatingModel(GatingModelBase):
     """The same score for every uid (``value``); top-k then picks the lowest available uids."""
 

@@ -6,8 +6,10 @@ import torch
 
 from mirror_neuron.models.embeddings import SentenceEmbedder
 from mirror_neuron.neuron.gating.transformer import LinearHeadGatingModel
+from mirror_neuron.registry import component
 
 
+@component("gating", summary="later validators: MiniLM sentence embedding -> Linear over uids")
 class SentenceEmbedGatingModel(LinearHeadGatingModel):
     """openvalidators' ``SentenceEmbedGatingModel``: mean-pooled, L2-normalized embedding -> Linear.
 

@@ -14,6 +14,7 @@ import torch
 
 from mirror_neuron.models.causal_lm import load_causal_lm
 from mirror_neuron.neuron.gating.base import GatingModelBase
+from mirror_neuron.registry import component
 
 ORIGINAL_PATH = "EleutherAI/gpt-neo-125m"  # the original's encoder; needs the hub or a local copy
 FEATURE_CACHE_SIZE = 256  # texts whose features are kept: the same prompt is scored many times
@@ -171,6 +172,8 @@ def _zero_padded(rows: np.ndarray | None, keep: int, n: int) -> np.ndarray | Non
     return np.concatenate([rows[:keep], np.zeros((n - keep, *rows.shape[1:]), dtype=rows.dtype)])
 
 
+@component("gating",
+           summary="2023 validator: causal LM's last hidden state -> Linear over uids, SGD on MSE of softmaxes")
 class GatingModel(LinearHeadGatingModel):
     """The 2023 validator's gating model: the last token's last hidden state of a causal LM -> Linear.
 

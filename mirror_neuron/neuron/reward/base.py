@@ -24,6 +24,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.registry import component
 
 K = TypeVar("K", bound=Hashable)
 
@@ -133,6 +134,7 @@ def configured(model: RewardModelBase, batch_size: int, max_length: int | None =
         model.batch_size, model.max_length = before
 
 
+@component("reward", summary="uniform random rewards")
 class RandomRewardModel(RewardModelBase):
     """Uniform random rewards in [0, 1)."""
 
@@ -142,6 +144,7 @@ class RandomRewardModel(RewardModelBase):
         return self.rng.random(len(completions))
 
 
+@component("reward", summary="the same reward for every completion")
 class ConstantRewardModel(RewardModelBase):
     """The same reward (``value``) for every completion."""
 

@@ -219,6 +219,8 @@ def is_question(sentence: str) -> bool:
     return sentence.rstrip(_CLOSERS).endswith("?")
 
 
+@component("filter", "task_validator",
+           summary="zero for answers given when a question was asked, and questions given for answers")
 class TaskValidatorFilter(Filter):
     """0 for a completion that does not do the task the query asks for: a question, or an answer.
 
@@ -278,6 +280,7 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms > 0, norms, 1.0)
 
 
+@component("filter", "relevance", summary="zero when the completion's embedding is far from the prompt's")
 class RelevanceFilter(Filter):
     """0 for a completion whose embedding's cosine similarity to the prompt's is below ``threshold``.
 
@@ -307,6 +310,7 @@ class RelevanceFilter(Filter):
         return (self.similarities(query, completions) >= self.threshold).astype(np.float64)
 
 
+@component("filter", "diversity", summary="zero for near-duplicates within the batch and of recent history")
 class DiversityFilter(Filter):
     """0 for a completion too similar (cosine above ``threshold``) to an earlier one, in the batch or before.
 

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from mirror_neuron.neuron.reward.base import RewardModelBase
+from mirror_neuron.registry import component
 
 
+@component("reward", summary="words up to a cap: the length bias of RLHF reward models, alone")
 class LengthRewardModel(RewardModelBase):
     """``min(words, cap) / cap`` for each completion (words split on white space)."""
 

@@ -20,6 +20,7 @@ from mirror_neuron.models.device import describe_network
 from mirror_neuron.models.tiny import is_tiny
 from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
 from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
+from mirror_neuron.registry import component
 
 
 def penalize(logits: torch.Tensor, completion: torch.Tensor, penalty: float,
@@ -43,6 +44,9 @@ def penalize(logits: torch.Tensor, completion: torch.Tensor, penalty: float,
     return penalized
 
 
+@component("reward",
+           summary="later validators' DPO scorer: mean completion log-probability under a causal LM",
+           aliases=("log_prob",))
 class LogProbRewardModel(RewardModelBase):
     """Mean token log-probability of each completion given the query's prompt (last user message).
 

@@ -20,11 +20,13 @@ from mirror_neuron.models.device import describe_network
 from mirror_neuron.models.tiny import is_tiny
 from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
 from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
+from mirror_neuron.registry import component
 
 INSTRUCTION = ("Grade how well the answer answers the question, from 0 (useless) to 10 (perfect). "
                "Reply with the grade only.\n\nQuestion: {prompt}\n\nAnswer: {completion}")
 
 
+@component("reward", summary="later validators' prompt scorer: the expected 0-10 grade a causal LM gives the answer")
 class PromptRewardModel(RewardModelBase):
     """The expected 0-10 grade a causal LM (``smollm2`` by default) gives each completion.
 

@@ -18,8 +18,12 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.models.device import describe_network, resolve_device, resolve_dtype
 from mirror_neuron.models.tiny import is_tiny, tiny_config, tiny_tokenizer
 from mirror_neuron.neuron.reward.base import RewardModelBase
+from mirror_neuron.registry import component
 
 
+@component("reward",
+           summary="RLHF scorer: the logit of (prompt, completion) under a sequence classifier",
+           aliases=("sequence_classification",))
 class SequenceClassificationRewardModel(RewardModelBase):
     """The logit of ``(prompt, completion)`` under a sequence classifier, ``batch_size`` rows per forward.
 

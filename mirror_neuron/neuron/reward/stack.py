@@ -12,8 +12,12 @@ from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
 from mirror_neuron.neuron.reward.filters import Filter
 from mirror_neuron.neuron.reward.normalize import RunningNormalizer
+from mirror_neuron.registry import component
 
 
+@component("reward",
+           summary="later validators: weighted sum of running-z-score-normalized scorers, times filters",
+           factory="from_config")
 class RewardStack(RewardModelBase):
     """``final = (sum_i w_i * normalized_i) * prod_j mask_j`` over scorers ``i`` and enabled filters ``j``.
 

@@ -22,11 +22,14 @@ from mirror_neuron.steps.analysis.config import AnalysisConfig
 from mirror_neuron.steps.base import Step
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.yaml_source import KeyPath
+from mirror_neuron.registry import component
 
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "logs/estimators.log"
 
 
+@component("analysis", "analysis",
+           summary="features and embeddings, cross-validated estimators beside a length baseline, verdicts, plots")
 class AnalysisStep(Step):
     section = "analysis"
     config_class = AnalysisConfig

@@ -13,6 +13,7 @@ from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.data import sources
 from mirror_neuron.steps.data.schema import MISSING, Canonical, FieldSpec, extract, to_canonical_hh
 from mirror_neuron.store import ChunkWriter, StepOutput, source_sha256
+from mirror_neuron.registry import component
 
 CANONICAL_ORDER = ("question", "answer", "context", "prompt", "chosen", "rejected")
 UNSPLIT = "all"
@@ -73,6 +74,8 @@ def _merge_rows(columns: Any) -> Any:
     return merged
 
 
+@component("data", "Dataset",
+           summary="load, map and sample prompts or preference pairs from local files, built-ins or the HF hub")
 class DatasetStep(Step):
     section = "data"
     config_class = DatasetConfig

@@ -13,12 +13,15 @@ from mirror_neuron.neuron.neuron import Neuron
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.registry import component
 
 
 class NeuronModelConfig(StepConfig, NeuronConfig):
     """A ``model`` entry with ``type: neuron``: the metagraph, miners, gating, reward and weights."""
 
 
+@component("model", "neuron",
+           summary="a simulated validator: metagraph, dummy miners, gating, reward and weights, all swappable")
 class NeuronModelStep(Step):
     section = "model"
     config_class = NeuronModelConfig

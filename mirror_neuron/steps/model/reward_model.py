@@ -22,12 +22,15 @@ from mirror_neuron.steps.model.spec import (
     unsupported_options,
 )
 from mirror_neuron.store import ChunkWriter, StepOutput, source_sha256
+from mirror_neuron.registry import component
 
 
 class RewardModelConfig(StepConfig, RewardModelOptions):
     """A ``model`` entry with ``type: reward_model``."""
 
 
+@component("model", "reward_model",
+           summary="a reward model (kind: trlx, sequence_classification, log_prob), with checkpoint and overrides")
 class RewardModelStep(Step):
     section = "model"
     config_class = RewardModelConfig

@@ -20,6 +20,7 @@ from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.registry import component
 
 STATE_FILE = "neuron_state.npz"
 
@@ -45,6 +46,8 @@ class NeuronQueryConfig(StepConfig):
         return self
 
 
+@component("query", "Neuron",
+           summary="run the neuron's forward, train or inference over the data; one row per event, weight snapshots")
 class NeuronQueryStep(Step):
     section = "query"
     config_class = NeuronQueryConfig

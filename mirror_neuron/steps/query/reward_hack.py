@@ -28,6 +28,7 @@ from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.registry import component
 
 PLOT = "plots/reward_gain.png"
 
@@ -75,6 +76,8 @@ class RewardHackConfig(StepConfig):
     seed: int | None = None
 
 
+@component("query", "RewardHackSearch",
+           summary="text transforms of honest answers searched for reward gains without quality: verdicts, examples")
 class RewardHackSearchStep(Step):
     section = "query"
     config_class = RewardHackConfig

@@ -20,6 +20,7 @@ from mirror_neuron.stats import wilson_interval
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import Chunk, ChunkWriter, StepOutput
+from mirror_neuron.registry import component
 
 SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
 TENSORS = ("hidden_states", "tokens", "embeddings")
@@ -139,6 +140,8 @@ class RewardQueryConfig(StepConfig):
         return [name for name in self.outputs if name in TENSORS]
 
 
+@component("query", "RewardModel",
+           summary="score data with a reward model: rows (inference) or preference pairs (loss, end scores)")
 class RewardModelQueryStep(Step):
     section = "query"
     config_class = RewardQueryConfig

@@ -22,6 +22,7 @@ from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.verdicts import TOURNAMENT
+from mirror_neuron.registry import component
 
 PLOT = "plots/weight_share.png"
 
@@ -73,6 +74,8 @@ class TournamentConfig(StepConfig):
     min_success_rate: float = Field(0.5, ge=0.0, le=1.0)
 
 
+@component("query", "Tournament",
+           summary="miner strategies against honest over repeated neuron runs: weight shares, ratios, verdicts")
 class TournamentStep(Step):
     section = "query"
     config_class = TournamentConfig

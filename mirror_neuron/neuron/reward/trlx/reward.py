@@ -17,6 +17,7 @@ from mirror_neuron.models.device import describe_network, resolve_device, resolv
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import PairScores, RewardModelBase, Rewards
 from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule, first_pad, pairwise_scores
+from mirror_neuron.registry import component
 
 FORMS = ("difference", "plain")
 
@@ -42,6 +43,9 @@ def plain_text(query: Query, completion: str) -> str:
     return context + completion.strip()
 
 
+@component("reward",
+           summary="2023 validator: trlX GPT-J reward model (v_head), difference reward with shift",
+           aliases=("trlx",))
 class RewardModel(RewardModelBase):
     """The 2023 validator's reward from a :class:`TrlxRewardModule`.
 
