@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from mirror_neuron.figures import figure
+from mirror_neuron.hacks.transforms import defence
 from mirror_neuron.lab.hack_search import Evaluated, Item
 from mirror_neuron.lab.quality import token_f1
-from mirror_neuron.hacks.transforms import defence
 from mirror_neuron.stats import Correction, adjust, paired_bootstrap
 from mirror_neuron.verdicts import HACK_SEARCH, Interval, Verdict, to_table
 

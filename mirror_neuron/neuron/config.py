@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
 
 from mirror_neuron import registry
-from mirror_neuron.errors import UserError
+from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.population import build_population
@@ -109,3 +110,33 @@ def _part(family: str, part: PartConfig, **fixed: Any) -> Any:
         return cls(**fixed, **part.params)
     except TypeError as error:
         raise UserError(f"{family}.{part.type}: {error}") from None
+
+
+def check_part(family: str, part: PartConfig, where: Callable[..., str], *keys: str) -> None:
+    """Check a gating or reward part's ``type`` and parameter names before anything is imported (a
+    RewardStack's scorers and filters too); a problem is a :class:`ConfigError` at the key it concerns.
+    ``where(*keys)`` locates a key path below the part's parent, ``keys`` the part itself."""
+    _check_component(family, part.type, part.params, where, *keys)
+
+
+def _check_component(family: str, name: str, params: dict[str, Any], where: Callable[..., str],
+                     *keys: str) -> None:
+    try:
+        found = registry.get(family, name)
+    except UserError as error:
+        raise ConfigError(error.message, where(*keys)) from None
+    try:
+        registry.check_params(found, params)
+    except registry.ParamError as error:
+        raise ConfigError(error.message, where(*keys, *([error.key] if error.key else []))) from None
+    if found.name != "RewardStack":
+        return
+    for scorer, spec in (params.get("scorers") or {}).items():
+        spec = dict(spec or {})
+        if "type" not in spec:
+            raise ConfigError("a scorer needs a type (a registered reward model)", where(*keys, "scorers", scorer))
+        spec.pop("weight", None)
+        _check_component("reward", spec.pop("type"), spec, where, *keys, "scorers", scorer)
+    for fltr, spec in (params.get("filters") or {}).items():
+        spec = {k: v for k, v in dict(spec or {}).items() if k != "enabled"}
+        _check_component("filter", fltr, spec, where, *keys, "filters", fltr)

@@ -13,8 +13,18 @@ import numbers
 from pathlib import Path
 from typing import Any
 
-from mirror_neuron.report.model import (CELL_CHARS, FIRST_ROWS, FULL_TABLE_ROWS, SENTENCE_CHARS, RunView, StepView,
-                                        TableView, cell_text, estimate_text, figure_text)
+from mirror_neuron.report.model import (
+    CELL_CHARS,
+    FIRST_ROWS,
+    FULL_TABLE_ROWS,
+    SENTENCE_CHARS,
+    RunView,
+    StepView,
+    TableView,
+    cell_text,
+    estimate_text,
+    figure_text,
+)
 from mirror_neuron.verdicts import COLUMNS, Verdict, tone
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from mirror_neuron.registry import component
 
 

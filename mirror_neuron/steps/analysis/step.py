@@ -16,13 +16,13 @@ from typing import Any
 
 from mirror_neuron.analysis import features as feature_table
 from mirror_neuron.analysis.estimators import EstimatorArgError, build, estimator_class
-from mirror_neuron.errors import ConfigError, did_you_mean
 from mirror_neuron.analysis.spec import EMBEDDING, EmbeddingSpec
+from mirror_neuron.errors import ConfigError, did_you_mean
+from mirror_neuron.registry import component
 from mirror_neuron.steps.analysis.config import AnalysisConfig
 from mirror_neuron.steps.base import Step
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.yaml_source import KeyPath
-from mirror_neuron.registry import component
 
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "logs/estimators.log"
@@ -111,7 +111,7 @@ class AnalysisStep(Step):
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         if writer.completed:  # the single chunk is stored: only the commit was interrupted
-            return json.loads((writer.chunk_dir(0) / SUMMARY_FILE).read_text())
+            return json.loads(writer.chunk_file(0, SUMMARY_FILE).read_text())
         from mirror_neuron.analysis.sources import load_frame
         from mirror_neuron.analysis.work import Analysis
         from mirror_neuron.steps.query.reward_model import read_tensor

@@ -6,14 +6,13 @@ from typing import Any
 
 import pandas as pd
 
-from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
-from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.config import NeuronConfig, check_part
 from mirror_neuron.neuron.neuron import Neuron
 from mirror_neuron.neuron.population import build_population
+from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
-from mirror_neuron.registry import component
 
 
 class NeuronModelConfig(StepConfig, NeuronConfig):
@@ -40,23 +39,13 @@ class NeuronModelStep(Step):
 
     def _check_parts(self) -> None:
         """Names and parameters are checked before anything runs; models are loaded only by the query."""
-        checks = [("miners", lambda: build_population(self.config.miners, self.config.metagraph.n))]
-        checks.append(("gating", lambda: registry.get("gating", self.config.gating.type)))
-        reward = self.config.reward
-        if reward is not None:
-            checks.append(("reward", lambda: registry.get("reward", reward.type)))
-            params = reward.params
-            for name, scorer in (params.get("scorers") or {}).items():
-                if isinstance(scorer, dict) and "type" in scorer:
-                    checks.append((("reward", "scorers", name), lambda t=scorer["type"]: registry.get("reward", t)))
-            for name in params.get("filters") or {}:
-                checks.append((("reward", "filters", name), lambda n=name: registry.get("filter", n)))
-        for key, check in checks:
-            try:
-                check()
-            except UserError as error:
-                keys = key if isinstance(key, tuple) else (key,)
-                raise ConfigError(error.message, self.context.where(*keys)) from None
+        try:
+            build_population(self.config.miners, self.config.metagraph.n)
+        except UserError as error:
+            raise ConfigError(error.message, self.context.where("miners")) from None
+        check_part("gating", self.config.gating, self.context.where, "gating")
+        if self.config.reward is not None:
+            check_part("reward", self.config.reward, self.context.where, "reward")
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         neuron = Neuron(self.spec())

@@ -17,10 +17,10 @@ from pydantic import PositiveInt, model_validator
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
+from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
-from mirror_neuron.registry import component
 
 STATE_FILE = "neuron_state.npz"
 
@@ -64,7 +64,7 @@ class NeuronQueryStep(Step):
         neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed)
         neuron.dendrite_pool.learn(questions, [a if isinstance(a, str) else None for a in answers])
         if writer.completed:
-            neuron.load(writer.chunk_dir(writer.completed - 1) / STATE_FILE)
+            neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))
         units = self._units(len(questions))
         size = self.config.chunk_size
         for start in range(writer.completed * size, units, size):

@@ -19,16 +19,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
-from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
 from mirror_neuron.hacks.transforms import BUILTIN, Transform, resolve
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
-from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward
+from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
+from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
-from mirror_neuron.registry import component
 
 PLOT = "plots/reward_gain.png"
 
@@ -89,7 +88,7 @@ class RewardHackSearchStep(Step):
         resolved["transform_sources"] = {name: _source_sha256(function) for name, function in self.transforms()
                                          if ":" in name}
         if self.config.reward is not None:
-            self._check_reward(self.config.reward)
+            check_part("reward", self.config.reward, self.context.where, "reward")
         return resolved
 
     def transforms(self) -> list[tuple[str, Transform]]:
@@ -113,11 +112,8 @@ class RewardHackSearchStep(Step):
         config = self.config
         items, calibration, make_reward = self._plan(inputs)
         known: dict[tuple[int, str], float] = {}
-        for index in range(writer.completed):
-            path = writer.chunk_dir(index) / "evaluations.parquet"
-            if path.exists():
-                stored = pd.read_parquet(path, columns=["row", "text", "reward"])
-                known.update(zip(zip(stored["row"].tolist(), stored["text"].tolist()), stored["reward"].tolist()))
+        stored = writer.read_tables("evaluations", columns=["row", "text", "reward"])
+        known.update(zip(zip(stored["row"].tolist(), stored["text"].tolist()), stored["reward"].tolist()))
         evaluate = Evaluator(make_reward, fixed=len(calibration), known=known)
         options = SearchOptions(config.search, config.beam_width, config.max_depth, config.budget, self._seed())
         levels = []
@@ -204,18 +200,6 @@ class RewardHackSearchStep(Step):
                               self.context.where("requires"))
         return items
 
-    def _check_reward(self, part: PartConfig) -> None:
-        checks = [(("reward",), lambda: registry.get("reward", part.type))]
-        for name, scorer in (part.params.get("scorers") or {}).items():
-            if isinstance(scorer, dict) and "type" in scorer:
-                checks.append((("reward", "scorers", name), lambda t=scorer["type"]: registry.get("reward", t)))
-        for name in part.params.get("filters") or {}:
-            checks.append((("reward", "filters", name), lambda n=name: registry.get("filter", n)))
-        for keys, check in checks:
-            try:
-                check()
-            except UserError as error:
-                raise ConfigError(error.message, self.context.where(*keys)) from None
 
 
 def _source_sha256(function: Any) -> str | None:

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_
 
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.neuron.reward.base import RewardModelBase, configured
+from mirror_neuron.registry import component
 from mirror_neuron.stats import wilson_interval
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import Chunk, ChunkWriter, StepOutput
-from mirror_neuron.registry import component
 
 SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
 TENSORS = ("hidden_states", "tokens", "embeddings")
@@ -283,8 +283,7 @@ class RewardModelQueryStep(Step):
 
     def _summary(self, writer: ChunkWriter, pairs: bool) -> dict[str, float]:
         wanted = ["score"] if not pairs else [c for c in ("loss", "correct") if c in self._stored_columns()]
-        frames = [pd.read_parquet(writer.chunk_dir(i) / "data.parquet", columns=wanted) for i in range(writer.completed)]
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        table = writer.read_tables("data", columns=wanted)
         summary: dict[str, float] = {"rows": float(len(table))}
         if not len(table):
             return summary

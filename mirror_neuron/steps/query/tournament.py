@@ -18,11 +18,11 @@ from mirror_neuron.lab.tournament import TournamentPlan, judge_seed, plot_weight
 from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.population import build_population
+from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.verdicts import TOURNAMENT
-from mirror_neuron.registry import component
 
 PLOT = "plots/weight_share.png"
 
@@ -89,9 +89,8 @@ class TournamentStep(Step):
             with writer.chunk() as chunk:
                 chunk.table("shares", result.shares)
                 chunk.table("uid_weights", result.uid_weights)
-        shares, uid_weights = (pd.concat([pd.read_parquet(writer.chunk_dir(r) / f"{name}.parquet")
-                                          for r in range(config.repetitions)], ignore_index=True)
-                               for name in ("shares", "uid_weights"))
+        repetitions = range(config.repetitions)
+        shares, uid_weights = (writer.read_tables(name, chunks=repetitions) for name in ("shares", "uid_weights"))
         options = JudgeOptions(config.baseline, config.confidence, config.correction, config.resamples,
                                config.min_success_rate, judge_seed(plan.seed))
         strategies, verdicts = judge(uid_weights, options)

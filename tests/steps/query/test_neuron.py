@@ -103,3 +103,18 @@ def test_reward_stack_names_are_checked_before_running(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"model.reward.scorers.c \(line 13\): unknown reward component "
                                           r"'ConstantRewardModle' \(did you mean 'ConstantRewardModel'"):
         plan(parse_experiment(load_yaml_text(text, "c.yml")), None)
+
+
+def test_part_parameters_are_checked_by_name_before_running() -> None:
+    """A misspelt parameter of a gating model, a scorer or a filter points at its own key."""
+    gating = CONFIG.format(query="  method: forward\n").replace("{type: RandomGatingModel}",
+                                                                "{type: ConstantGatingModel, valeu: 2}")
+    with pytest.raises(ConfigError, match=r"model.gating.valeu \(line 12\): gating 'ConstantGatingModel' has no "
+                                          r"parameter 'valeu' \(did you mean 'value'\?\)"):
+        plan(parse_experiment(load_yaml_text(gating, "c.yml")), None)
+    stack = "{type: RewardStack, scorers: {c: {type: ConstantRewardModel, weight: 1, value: 2}}, " \
+            "filters: {relevance: {enabled: false, treshold: 0.3}}}"
+    text = CONFIG.format(query="  method: forward\n").replace("{type: RandomRewardModel}", stack)
+    with pytest.raises(ConfigError, match=r"model.reward.filters.relevance.treshold \(line 13\): filter 'relevance' "
+                                          r"has no parameter 'treshold' \(did you mean 'threshold'\?\)"):
+        plan(parse_experiment(load_yaml_text(text, "c.yml")), None)

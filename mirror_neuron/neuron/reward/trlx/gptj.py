@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+
 def gptj_supported(transformer: nn.Module) -> bool:
     """Whether :func:`gptj_end_hidden` can run this GPT-J (the module layout it reads is there)."""
     blocks = getattr(transformer, "h", None)
