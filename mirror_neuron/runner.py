@@ -17,10 +17,11 @@ from mirror_neuron import __version__
 from mirror_neuron.config import Entry, Experiment, parse_experiment
 from mirror_neuron.errors import UserError
 from mirror_neuron.graph import check_requires, execution_order, select_steps
+from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
 from mirror_neuron.overrides import apply_overrides
 from mirror_neuron.report import load_run, verdicts_text, write_report
-from mirror_neuron.store import Store, code_sha256, fingerprint
+from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import load_yaml_file
 

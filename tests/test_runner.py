@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mirror_neuron import store as store_module
+from mirror_neuron import hashing
+from mirror_neuron.hashing import PACKAGE_ROOT, code_sha256
 from mirror_neuron.runner import RunOptions, run_experiment
-from mirror_neuron.store import PACKAGE_ROOT, code_sha256
 from tests.conftest import REPO, run_cli
 
 CONFIG = """
@@ -60,7 +60,7 @@ def test_a_change_to_the_code_recomputes_instead_of_reusing(tmp_path: Path, monk
     copy = Path(shutil.copytree(PACKAGE_ROOT, tmp_path / "edited", ignore=shutil.ignore_patterns("__pycache__")))
     step = copy / "steps" / "data" / "step.py"
     step.write_text(step.read_text() + "\n# edited\n")
-    monkeypatch.setattr(store_module, "PACKAGE_ROOT", copy)
+    monkeypatch.setattr(hashing, "PACKAGE_ROOT", copy)
     code_sha256.cache_clear()
     try:
         after = run_experiment(options).records

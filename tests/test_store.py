@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mirror_neuron import store as store_module
-from mirror_neuron.store import PACKAGE_ROOT, Store, code_sha256, fingerprint, sha256_file, source_tree_sha256
+from mirror_neuron import hashing
+from mirror_neuron.hashing import PACKAGE_ROOT, code_sha256, sha256_file
+from mirror_neuron.store import Store, fingerprint
 
 FP = "ab" * 32
 
@@ -28,45 +28,10 @@ def copy_package(tmp_path: Path) -> Path:
     return Path(shutil.copytree(PACKAGE_ROOT, tmp_path / "mirror_neuron", ignore=shutil.ignore_patterns("__pycache__")))
 
 
-def test_the_code_hash_covers_every_source_file_by_path_and_content(tmp_path: Path) -> None:
-    copy = copy_package(tmp_path)
-    assert source_tree_sha256(copy) == source_tree_sha256(PACKAGE_ROOT) == code_sha256()
-    step = copy / "steps" / "base.py"
-    original = step.read_text()
-    step.write_text(original + "\n# a comment is a change too\n")
-    changed = source_tree_sha256(copy)
-    assert changed != code_sha256()
-    step.write_text(original)
-    assert source_tree_sha256(copy) == code_sha256()
-    (copy / "steps" / "base.py").rename(copy / "steps" / "renamed.py")  # same content, another path
-    assert source_tree_sha256(copy) not in (code_sha256(), changed)
-
-
-def test_the_code_hash_ignores_caches_data_files_and_write_order(tmp_path: Path) -> None:
-    files = {"a.py": "A = 1\n", "sub/b.py": "B = 2\n", "sub/__init__.py": ""}
-    trees = []
-    for name, order in (("one", sorted(files)), ("two", sorted(files, reverse=True))):
-        for relative in order:
-            path = tmp_path / name / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(files[relative])
-            time.sleep(0.01)  # different mtimes as well
-        trees.append(tmp_path / name)
-    assert source_tree_sha256(trees[0]) == source_tree_sha256(trees[1])
-    cache = trees[1] / "sub" / "__pycache__"
-    cache.mkdir()
-    (cache / "b.cpython-311.pyc").write_bytes(b"compiled")
-    (cache / "stale.py").write_text("X = 1\n")
-    (trees[1] / "notes.txt").write_text("not source")
-    assert source_tree_sha256(trees[0]) == source_tree_sha256(trees[1])
-    (trees[1] / "sub" / "b.py").write_text("B = 3\n")
-    assert source_tree_sha256(trees[0]) != source_tree_sha256(trees[1])
-
-
 def test_a_change_to_the_code_changes_every_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = fingerprint("data", "Dataset", {"n": 1}, {"x": "f1"})
     copy = copy_package(tmp_path)
-    monkeypatch.setattr(store_module, "PACKAGE_ROOT", copy)
+    monkeypatch.setattr(hashing, "PACKAGE_ROOT", copy)
     code_sha256.cache_clear()
     try:
         assert fingerprint("data", "Dataset", {"n": 1}, {"x": "f1"}) == before  # the same tree
@@ -77,14 +42,6 @@ def test_a_change_to_the_code_changes_every_fingerprint(tmp_path: Path, monkeypa
         monkeypatch.undo()
         code_sha256.cache_clear()
     assert fingerprint("data", "Dataset", {"n": 1}, {"x": "f1"}) == before
-
-
-def test_the_code_hash_is_cheap_and_computed_once() -> None:
-    code_sha256.cache_clear()
-    started = time.perf_counter()
-    first = code_sha256()
-    assert time.perf_counter() - started < 1.0
-    assert code_sha256() is first and code_sha256.cache_info().misses == 1
 
 
 def test_a_failed_chunk_leaves_nothing_and_a_partial_output_is_not_finished(tmp_path: Path) -> None:

@@ -15,8 +15,18 @@ from mirror_neuron.hacks.transforms import Chain, markdown
 from mirror_neuron.lab import hack_judge
 from mirror_neuron.lab.hack_search import Evaluated, Item
 from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
-from mirror_neuron.verdicts import (ANALYSIS, COLUMNS, HACK_SEARCH, TOURNAMENT, VOCABULARIES, Interval, Verdict,
-                                    from_table, to_table, tone)
+from mirror_neuron.verdicts import (
+    ANALYSIS,
+    COLUMNS,
+    HACK_SEARCH,
+    TOURNAMENT,
+    VOCABULARIES,
+    Interval,
+    Verdict,
+    from_table,
+    to_table,
+    tone,
+)
 
 RECORDS = [
     Verdict("length_padder", "exploit", "length_padder earns 2.10x the weight per uid of honest miners.", 2.1,

@@ -46,7 +46,7 @@ def resolve_model(path: str, config_dir: Path) -> EmbeddingModel:
 
 
 def _folder_sha256(folder: Path) -> str:
-    from mirror_neuron.store import source_sha256  # large weight files are hashed once
+    from mirror_neuron.hashing import source_sha256  # large weight files are hashed once
 
     digest = hashlib.sha256()
     for file in sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts):

@@ -13,7 +13,7 @@ import pytest
 from mirror_neuron import registry
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.runner import PlannedStep, RunOptions, plan, run_experiment
-from mirror_neuron.store import Store, StepOutput
+from mirror_neuron.store import StepOutput, Store
 from mirror_neuron.yaml_source import load_yaml_text
 from tests.conftest import SHARED_DATA
 from tests.fixtures.interrupt import stopped_after

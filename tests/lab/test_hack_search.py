@@ -104,9 +104,8 @@ def test_a_borderline_gain_is_not_significant_among_many_candidates() -> None:
 
 
 def test_batched_language_model_scores_equal_scores_taken_alone() -> None:
-    from mirror_neuron.neuron.reward.stack import RewardStack
-
     from mirror_neuron.neuron.reward.memo import MEMO
+    from mirror_neuron.neuron.reward.stack import RewardStack
 
     items = nq_items(8)
     stack = {"scorers": {"dpo": {"type": "LogProbRewardModel", "path": "tiny:gpt2", "penalty": 1.3}},

@@ -9,11 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError, did_you_mean
+from mirror_neuron.hashing import source_sha256
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.data import sources
 from mirror_neuron.steps.data.schema import MISSING, Canonical, FieldSpec, extract, to_canonical_hh
-from mirror_neuron.store import ChunkWriter, StepOutput, source_sha256
+from mirror_neuron.store import ChunkWriter, StepOutput
 
 CANONICAL_ORDER = ("question", "answer", "context", "prompt", "chosen", "rejected")
 UNSPLIT = "all"

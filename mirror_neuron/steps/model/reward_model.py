@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.hashing import source_sha256
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import (
@@ -22,7 +23,7 @@ from mirror_neuron.steps.model.spec import (
     reward_model_class,
     unsupported_options,
 )
-from mirror_neuron.store import ChunkWriter, StepOutput, source_sha256
+from mirror_neuron.store import ChunkWriter, StepOutput
 
 
 class RewardModelConfig(StepConfig, RewardModelOptions):

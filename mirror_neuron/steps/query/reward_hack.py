@@ -206,7 +206,7 @@ def _source_sha256(function: Any) -> str | None:
     """sha256 of the file defining a user's transform, so that editing it invalidates stored results."""
     import inspect
 
-    from mirror_neuron.store import sha256_file
+    from mirror_neuron.hashing import sha256_file
 
     try:
         path = inspect.getsourcefile(getattr(function, "func", function))

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from mirror_neuron.hacks.vocabulary import STOCK_PHRASES
 from mirror_neuron.models.embeddings import SentenceEmbedder
 from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.hacks.vocabulary import STOCK_PHRASES
 from mirror_neuron.neuron.miners.scripted import AnswerStuffer, Echo, Honest, KeywordStuffer, Refusal
 from mirror_neuron.neuron.reward.filters import (
     BlacklistFilter,

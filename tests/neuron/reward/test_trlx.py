@@ -11,11 +11,11 @@ import torch
 from safetensors.torch import save_file
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.hashing import sha256_file
+from mirror_neuron.models.device import resolve_device
 from mirror_neuron.models.tiny import tiny_causal_lm, tiny_config, tiny_tokenizer
 from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.models.device import resolve_device
 from mirror_neuron.neuron.reward.trlx.batching import end_cut, plan_batches
-from mirror_neuron.neuron.reward.trlx.checkpoint import file_sha256
 from mirror_neuron.neuron.reward.trlx.gptj import _rotary, _rotate, gptj_end_hidden, gptj_prefix_cache
 from mirror_neuron.neuron.reward.trlx.module import TrlxRewardModule
 from mirror_neuron.neuron.reward.trlx.reward import RewardModel, difference_texts, plain_text
@@ -55,7 +55,7 @@ def test_checkpoint_loads_from_pt_and_safetensors(tmp_path: Path, other_state: d
     for file in (pt, safetensors):
         module = TrlxRewardModule("tiny:gptj", seed=0)
         assert not torch.equal(module.v_head.weight, other_state["v_head.weight"])
-        module.load_checkpoint(file, sha256=file_sha256(file).upper())
+        module.load_checkpoint(file, sha256=sha256_file(file).upper())
         loaded = module.state_dict()
         assert loaded.keys() == other_state.keys()
         assert all(torch.equal(loaded[k], other_state[k]) for k in other_state)

@@ -206,16 +206,16 @@ query:
         assert read_tensor(output, f"{side}_hidden_states").shape[0] == 6
 
 
-OPTIONS = f"""
-experiment: {{{{name: rq_options, seed: 0}}}}
-tracking: {{{{backend: none}}}}
-model: {{{{id: m, path: tiny:gptj}}}}
-data: {{{{id: nq, path: {{data}}/nq_open/NQ-open.dev.jsonl, sample: {{{{method: first, n: 8}}}}}}}}
+OPTIONS = """
+experiment: {{name: rq_options, seed: 0}}
+tracking: {{backend: none}}
+model: {{id: m, path: tiny:gptj}}
+data: {{id: nq, path: {data}/nq_open/NQ-open.dev.jsonl, sample: {{method: first, n: 8}}}}
 query:
   id: q
   requires: [m, nq]
   entrypoint: RewardModel
-  {{options}}
+  {options}
 """
 
 

@@ -3,7 +3,6 @@ pickles that could run code refused unless allowed, and its keys and shapes chec
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.hashing import sha256_file
 
 CHECKPOINT_SUFFIXES = (".pt", ".bin", ".safetensors")
 # Causal-mask buffers that transformers < 4.27 saved in GPT-J/GPT-2 state dicts; current versions build them.
@@ -52,7 +52,7 @@ def read_state_dict(file: str | Path, sha256: str | None = None,
         raise UserError(f"reward checkpoint '{file}' has an unsupported format; use one of "
                         + ", ".join(CHECKPOINT_SUFFIXES))
     if sha256 is not None:
-        actual = file_sha256(path)
+        actual = sha256_file(path)
         if actual != sha256.strip().lower():
             raise UserError(f"reward checkpoint '{file}' has sha256 {actual}, expected {sha256}; "
                             "the file is corrupt, incomplete or not the one configured")
@@ -88,12 +88,6 @@ def read_state_dict(file: str | Path, sha256: str | None = None,
     return dict(state)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _unsafe_load(path: Path) -> Any:
