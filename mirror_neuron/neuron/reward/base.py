@@ -82,6 +82,11 @@ class RewardModelBase:
         if cls.score is RewardModelBase.score and cls.rewards is RewardModelBase.rewards:
             raise TypeError(f"{cls.__name__} must implement score(prompts, completions) or rewards(query, completions)")
 
+    def describe(self) -> dict[str, str | int]:
+        """The loaded network's parameter count, device and dtype (see ``models.device.describe_network``);
+        models without a network describe nothing."""
+        return {}
+
     def get_state(self) -> dict:
         """What :meth:`Neuron.save` keeps of this model: JSON values and numpy arrays (see neuron.state)."""
         return {"rng": self.rng.bit_generator.state}

@@ -20,7 +20,7 @@ from mirror_neuron.steps.model.spec import (
     RewardModelOptions,
     RewardModelSpec,
     describe_reward_model,
-    reward_model_class,
+    reward_model_kind,
     unsupported_options,
 )
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -41,7 +41,7 @@ class RewardModelStep(Step):
         """What this step hands off: its options, the kind checked, the local checkpoint's sha256."""
         config = self.config
         try:
-            reward_model_class(config.kind)
+            reward_model_kind(config.kind)
         except UserError as error:
             raise ConfigError(error.message, self.context.where("kind")) from None
         unsupported = unsupported_options(config)
@@ -66,4 +66,4 @@ class RewardModelStep(Step):
         description = describe_reward_model(self.spec(), self.context.config_dir, self.context.seed)
         if writer.completed == 0:
             writer.write(data=pd.DataFrame([description]))
-        return {"parameters": float(description["parameters"])}
+        return {"parameters": float(description.get("parameters", 0))}

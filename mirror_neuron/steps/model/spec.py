@@ -13,6 +13,9 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar, overload
 
+if TYPE_CHECKING:
+    from mirror_neuron.neuron.reward.base import RewardModelBase
+
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from mirror_neuron import registry
@@ -21,7 +24,6 @@ from mirror_neuron.models.device import DEVICE_PATTERN
 from mirror_neuron.neuron.config import NeuronConfig
 
 if TYPE_CHECKING:
-    from mirror_neuron.neuron.reward.base import RewardModelBase
     from mirror_neuron.store import StepOutput
 
 # Options of a reward_model entry and the keyword each is passed to the kind's class as.
@@ -93,25 +95,31 @@ def model_spec(output: StepOutput, expected: type[SpecT] | None = None) -> Model
     return spec_class.model_validate(output.manifest["config"])
 
 
-def reward_model_class(kind: str) -> type[RewardModelBase]:
-    """The registered reward model ``kind`` names, when it loads from a ``path``; a UserError otherwise."""
-    model_class = registry.get("reward", kind).load()
-    if not inspect.isclass(model_class) or "path" not in inspect.signature(model_class).parameters \
-            or not hasattr(model_class, "describe"):
+def reward_model_kind(kind: str) -> registry.Component:
+    """The registered reward model ``kind`` names, when it loads from a ``path``; a UserError otherwise.
+    Read from the catalogue: nothing is imported."""
+    found = registry.get("reward", kind)
+    if "path" not in _parameters(found):
         loadable = [c.aliases[0] if c.aliases else c.name for c in registry.components("reward")
-                    if c.aliases]
+                    if "path" in _parameters(c) and ":" not in c.name]
         raise UserError(f"reward model '{kind}' does not load from a path; use one that does "
                         f"({', '.join(loadable)}, or any with a path parameter)")
-    loaded: type[RewardModelBase] = model_class
-    return loaded
+    return found
 
 
 def unsupported_options(spec: RewardModelOptions) -> list[str]:
     """The options set to a non-default value that the spec's kind does not take."""
-    parameters = inspect.signature(reward_model_class(spec.kind)).parameters
+    parameters = _parameters(reward_model_kind(spec.kind))
     defaults = RewardModelOptions.model_fields
     return [name for name, keyword in KIND_OPTIONS.items()
             if keyword not in parameters and getattr(spec, name) != defaults[name].default]
+
+
+def _parameters(found: registry.Component) -> set[str]:
+    """A reward model's parameter names: from the catalogue, or from the imported class for user code."""
+    if found.target == found.name:  # module:Class
+        return set(inspect.signature(found.load()).parameters)
+    return {param.name for param in found.params}
 
 
 def load_reward_model(spec: RewardModelSpec, base_dir: Path, seed: int) -> RewardModelBase:
@@ -123,9 +131,12 @@ def load_reward_model(spec: RewardModelSpec, base_dir: Path, seed: int) -> Rewar
 @functools.lru_cache(maxsize=4)
 def _load(spec_json: str, base_dir: Path, seed: int) -> RewardModelBase:
     from mirror_neuron.models.checkpoints import fetch_checkpoint
+    from mirror_neuron.neuron.reward.base import RewardModelBase
 
     spec = RewardModelSpec.model_validate_json(spec_json)
-    model_class = reward_model_class(spec.kind)
+    model_class = reward_model_kind(spec.kind).load()
+    if not (inspect.isclass(model_class) and issubclass(model_class, RewardModelBase)):
+        raise UserError(f"reward model '{spec.kind}' is not a reward model (a RewardModelBase subclass)")
     unsupported = unsupported_options(spec)
     if unsupported:
         raise UserError(f"reward model kind '{spec.kind}' takes no {', '.join(unsupported)}")
@@ -139,4 +150,4 @@ def _load(spec_json: str, base_dir: Path, seed: int) -> RewardModelBase:
 def describe_reward_model(spec: RewardModelSpec, base_dir: Path, seed: int) -> dict[str, str | int]:
     """``kind``, ``path``, parameter count, device and dtype of the loaded model."""
     model = load_reward_model(spec, base_dir, seed)
-    return {"kind": spec.kind, "path": spec.path, **model.describe()}  # type: ignore[attr-defined]
+    return {"kind": spec.kind, "path": spec.path, **model.describe()}

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.log import say
 from mirror_neuron.neuron.reward.base import RewardModelBase, configured
 from mirror_neuron.registry import component
 from mirror_neuron.stats import wilson_interval
@@ -148,14 +149,41 @@ class RewardModelQueryStep(Step):
     config: RewardQueryConfig
 
     def resolve(self) -> dict[str, Any]:
-        """The options that can change the output, as they act (no-op values are left out)."""
+        """The options that can change the output, as they act: values that change nothing are left out
+        (and, where the config sets them, named in one line at validation)."""
         resolved = super().resolve()
         config = self.config
         resolved["mode"], resolved["store"] = config.scoring_mode, config.outputs
         del resolved["forward"]
         resolved["tokenizer"] = {"max_length": config.tokenizer.cut}
         resolved["message"] = {"roles": list(config.message.role_names())} if config.message.unravelled else {}
+        if config.reward.form == "plain":
+            resolved["reward"] = {"form": "plain"}
+        if not config.tensors:
+            del resolved["hidden_states"]
+        for keys, why in self._no_ops():
+            say(f"note: {self.context.where(*keys)}: changes nothing here ({why}); left out of the fingerprint")
         return resolved
+
+    def _no_ops(self) -> list[tuple[tuple[str, ...], str]]:
+        """The options the config sets that cannot change this query's output, with the reason."""
+        config, found = self.config, []
+        given = config.model_fields_set
+        tokenizer, message = config.tokenizer.model_fields_set, config.message.model_fields_set
+        if "tokenizer" in given and "padding" in tokenizer:
+            found.append((("tokenizer", "padding"), "each batch is right-padded; the end scores do not see it"))
+        if "tokenizer" in given and "max_length" in tokenizer and not config.tokenizer.truncation:
+            found.append((("tokenizer", "max_length"), "it cuts only with truncation: true"))
+        if "message" in given and "roles" in message and not config.message.unravelled:
+            found.append((("message", "roles"), "roles name the unravelled messages only (unravel: true)"))
+        other_args = sorted(set(config.forward.args) - {"output_hidden_states"})
+        if other_args:
+            found.append((("forward", "args"), f"{', '.join(other_args)} are accepted as the original wrote them"))
+        if "reward" in given and "shift" in config.reward.model_fields_set and config.reward.form == "plain":
+            found.append((("reward", "shift"), "the shift applies to form: difference only"))
+        if "hidden_states" in given and not config.tensors:
+            found.append((("hidden_states",), "no hidden states are stored"))
+        return found
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         import pyarrow.parquet as pq

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -250,13 +251,25 @@ def test_truncation_cuts_the_scored_texts_and_changes_the_fingerprint(tmp_path: 
     np.testing.assert_allclose(full["score"], module.reference_score(texts), atol=1e-4)
 
 
-def test_values_that_change_nothing_leave_the_fingerprint_alone(tmp_path: Path, shared_data: Path) -> None:
+def test_values_that_change_nothing_leave_the_fingerprint_alone(tmp_path: Path, shared_data: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     base = query_fingerprint(tmp_path, shared_data, "chunk_size: 16")
-    for no_op in ("tokenizer: {padding: longest}", "tokenizer: {truncation: false, max_length: 12}",
-                  "message: {roles: [human, bot]}", "message: {unravel: false}",
-                  "forward: {args: {input_ids: None, return_dict: True, output_attentions: False}}",
-                  "forward: {inference: false}"):
+    assert "changes nothing" not in capsys.readouterr().err
+    for no_op, key in (("tokenizer: {padding: longest}", "query.tokenizer.padding"),
+                       ("tokenizer: {truncation: false, max_length: 12}", "query.tokenizer.max_length"),
+                       ("message: {roles: [human, bot]}", "query.message.roles"),
+                       ("message: {unravel: false}", None),
+                       ("forward: {args: {input_ids: None, return_dict: True, output_attentions: False}}",
+                        "query.forward.args"),
+                       ("forward: {inference: false}", None),
+                       ("reward: {form: plain, shift: 5.0}", "query.reward.shift"),
+                       ("hidden_states: {layers: all}", "query.hidden_states")):
         assert query_fingerprint(tmp_path, shared_data, no_op) == base, no_op
+        said = capsys.readouterr().err
+        if key is None:
+            assert "changes nothing" not in said, no_op
+        else:  # said at validation, at the key, in one line
+            assert re.search(rf"note: .*c.yml: {re.escape(key)} \(line \d+\): changes nothing here", said), said
     for live in ("message: {unravel: true}", "forward: {args: {output_hidden_states: true}}",
                  "forward: {inference: true}"):
         assert query_fingerprint(tmp_path, shared_data, live) != base, live
