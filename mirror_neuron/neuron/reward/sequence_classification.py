@@ -7,6 +7,7 @@ kind of a ``type: reward_model`` step, and sits in a ``RewardStack`` like any sc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,8 @@ class SequenceClassificationRewardModel(RewardModelBase):
         super().__init__(seed)
         resolved = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, resolved)
-        model, self.tokenizer = load_sequence_classifier(path, seed, base_dir)
-        self.model = model.to(device=resolved, dtype=torch_dtype).eval().requires_grad_(False)
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        if self.model.config.pad_token_id is None:  # GPT-style heads find each row's last token by the pad id
-            self.model.config.pad_token_id = self.tokenizer.pad_token_id
+        weights_seed = seed if is_tiny(path) else 0  # only built-in tiny models take their weights from the seed
+        self.model, self.tokenizer = shared_classifier(path, weights_seed, base_dir, resolved, torch_dtype)
         self.path, self.batch_size = path, batch_size
 
     def describe(self) -> dict[str, str | int]:
@@ -62,6 +59,19 @@ class SequenceClassificationRewardModel(RewardModelBase):
             with torch.inference_mode():
                 values.extend(self.model(**batch).logits[:, 0].float().tolist())
         return np.asarray(values, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=2)
+def shared_classifier(path: str, seed: int, base_dir: Path | None, device: str, dtype: torch.dtype
+                      ) -> tuple[Any, Any]:
+    """The frozen classifier and its tokenizer (with a pad token), loaded once per process."""
+    model, tokenizer = load_sequence_classifier(path, seed, base_dir)
+    model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None:  # GPT-style heads find each row's last token by the pad id
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
 
 
 def load_sequence_classifier(path: str, seed: int, base_dir: Path | None) -> tuple[Any, Any]:

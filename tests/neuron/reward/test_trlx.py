@@ -277,3 +277,16 @@ def test_gpu_scores_in_half_precision_are_close(shared_data: Path) -> None:
         reward.to(dtype)
         np.testing.assert_allclose(reward.score(texts, 8), reference, rtol=0, atol=0.1 * np.abs(reference).max())
         reward.float()
+
+
+def test_neurons_that_build_the_same_reward_share_one_module(tmp_path: Path) -> None:
+    """A tournament builds a neuron per repetition: a checkpoint is read once, whatever the seed."""
+    file = tmp_path / "rm.safetensors"
+    save_file(TrlxRewardModule("tiny:gptj", seed=5).state_dict(), str(file))
+    first = RewardModel(seed=1, checkpoint=str(file), device="cpu")
+    second = RewardModel(seed=2, checkpoint=str(file), device="cpu")
+    assert first.module is second.module
+    query = Query(("system", "user"), ("base", "Why is the sky blue?"))
+    np.testing.assert_allclose(first.rewards(query, ["Rayleigh scattering."]).final,
+                               second.rewards(query, ["Rayleigh scattering."]).final)
+    assert RewardModel(seed=1, device="cpu").module is not RewardModel(seed=2, device="cpu").module  # tiny weights

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +44,19 @@ def plain_text(query: Query, completion: str) -> str:
     return context + completion.strip()
 
 
+@functools.lru_cache(maxsize=2)
+def shared_module(path: str, seed: int, base_dir: Path | None, tokenizer: str, embedding: str, norm: str,
+                  checkpoint: Path | None, sha256: str | None, allow_unsafe_pickle: bool, device: str,
+                  dtype: torch.dtype) -> TrlxRewardModule:
+    """The frozen :class:`TrlxRewardModule` these settings build, loaded once per process: a tournament
+    builds a neuron per repetition, and a 6B checkpoint should be read once (the weights never change)."""
+    module = TrlxRewardModule(path, seed, base_dir)
+    apply_overrides(module, tokenizer, embedding, norm, base_dir)
+    if checkpoint is not None:
+        module.load_checkpoint(checkpoint, sha256, allow_unsafe_pickle)
+    return module.to(device=device, dtype=dtype).requires_grad_(False)
+
+
 @component("reward",
            summary="2023 validator: trlX GPT-J reward model (v_head), difference reward with shift",
            aliases=("trlx",))
@@ -76,14 +90,14 @@ class RewardModel(RewardModelBase):
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
         self.form, self.shift, self.batch_size, self.exact, self.path = form, float(shift), batch_size, exact, path
-        self.module = TrlxRewardModule(path, seed, base_dir)
-        apply_overrides(self.module, tokenizer, embedding, norm, base_dir)
+        file = None
         if checkpoint is not None:
             file = Path(checkpoint).expanduser()
             if not file.is_absolute() and base_dir is not None:
                 file = base_dir / file
-            self.module.load_checkpoint(file, sha256, allow_unsafe_pickle)
-        self.module.to(device=device, dtype=torch_dtype).requires_grad_(False)
+        weights_seed = seed if file is None else 0  # a checkpoint sets every weight: the seed changes none
+        self.module = shared_module(path, weights_seed, base_dir, tokenizer, embedding, norm, file, sha256,
+                                    allow_unsafe_pickle, device, torch_dtype)
 
     def describe(self) -> dict[str, str | int]:
         return describe_network(self.module)
