@@ -29,12 +29,14 @@ from mirror_neuron import __version__
 from mirror_neuron.hashing import code_sha256, sha256_file
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 CHUNKS = "chunks"
 MANIFEST = "manifest.json"
 PLOTS = "plots"
 TABLE_SUFFIX = ".parquet"
+TENSORS = "tensors.safetensors"
 
 
 def fingerprint(kind: str, entrypoint: str, resolved: dict[str, Any], upstream: dict[str, str]) -> str:
@@ -85,6 +87,17 @@ class StepOutput:
         """The PNG plots the step wrote (``chunks/<n>/plots/<name>.png``), sorted by chunk and name."""
         return sorted((self.path / CHUNKS).glob(f"*/{PLOTS}/*.png"))
 
+    def tensor(self, name: str) -> np.ndarray:
+        """One stored tensor (``embeddings``, ``chosen_hidden_states``, ...) of every row, in table order,
+        from the shard each chunk wrote (:meth:`Chunk.tensors`)."""
+        import numpy as np
+        from safetensors.numpy import load_file
+
+        shards = sorted(self.path.glob(f"{CHUNKS}/*/{TENSORS}"))
+        if not shards:
+            raise FileNotFoundError(f"{self.path} stores no tensors")
+        return np.concatenate([load_file(str(shard))[name] for shard in shards])
+
     def iter_batches(self, name: str = "data", batch_rows: int = 1024) -> Iterator[Any]:
         """The table as pandas frames of at most ``batch_rows`` rows, without loading it whole."""
         import pyarrow.parquet as pq
@@ -107,6 +120,13 @@ class Chunk:
 
         table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
         pq.write_table(table, self.directory / f"{name}{TABLE_SUFFIX}")
+
+    def tensors(self, arrays: dict[str, np.ndarray]) -> None:
+        """Store this chunk's tensors (one shard, safetensors); the finished output reads them back with
+        :meth:`StepOutput.tensor`, concatenated over the chunks."""
+        from safetensors.numpy import save_file
+
+        save_file(arrays, str(self.file(TENSORS)))
 
     def file(self, name: str) -> Path:
         """A path inside this chunk for a step's own file (tensors, shards)."""

@@ -114,11 +114,10 @@ class AnalysisStep(Step):
             return json.loads(writer.chunk_file(0, SUMMARY_FILE).read_text())
         from mirror_neuron.analysis.sources import load_frame
         from mirror_neuron.analysis.work import Analysis
-        from mirror_neuron.steps.query.reward_model import read_tensor
 
         source = self._source(inputs)
         analysis = Analysis(self.config, load_frame(source), seed=self.seed, config_dir=self.context.config_dir,
-                            where=self._where, say=self.say, read_tensor=lambda name: read_tensor(source, name))
+                            where=self._where, say=self.say, read_tensor=source.tensor)
         analysis.check_targets()
         analysis.compute()
         analysis.predict()

@@ -26,7 +26,6 @@ from mirror_neuron.store import Chunk, ChunkWriter, StepOutput
 SCALARS = ("loss", "chosen_end_scores", "rejected_end_scores")
 TENSORS = ("hidden_states", "tokens", "embeddings")
 DETERMINISM_ROWS = 8
-TENSOR_FILE = "tensors.safetensors"
 
 
 class _Loose(BaseModel):
@@ -228,8 +227,6 @@ class RewardModelQueryStep(Step):
                        chunk: Chunk, index: int) -> None:
         """Tensors of this chunk to ``chunks/<n>/tensors.safetensors``; the data table is their index
         (``shard``: the chunk, ``shard_row``: the row inside it; token ids by ``tokens_offset``)."""
-        from safetensors.numpy import save_file
-
         from mirror_neuron.neuron.reward.trlx.reward import RewardModel
 
         if not isinstance(model, RewardModel):
@@ -249,7 +246,7 @@ class RewardModelQueryStep(Step):
                     scored[f"{prefix}tokens_length"] = lengths
                 else:
                     arrays[f"{prefix}{name}"] = np.asarray(found[name])
-        save_file(arrays, str(chunk.file(TENSOR_FILE)))
+        chunk.tensors(arrays)
         scored["shard"] = index
         scored["shard_row"] = np.arange(len(scored))
 
@@ -328,17 +325,6 @@ class RewardModelQueryStep(Step):
     def _stored_columns(self) -> set[str]:
         stored = set(self.config.outputs)
         return stored | ({"correct"} if {"chosen_end_scores", "rejected_end_scores"} <= stored else set())
-
-
-def read_tensor(output: StepOutput, name: str) -> np.ndarray:
-    """One stored tensor (``embeddings``, ``hidden_states``, ``chosen_embeddings``...) for all rows, in
-    table order, from its shards."""
-    from safetensors.numpy import load_file
-
-    shards = sorted(output.path.glob(f"chunks/*/{TENSOR_FILE}"))
-    if not shards:
-        raise FileNotFoundError(f"{output.path} stores no tensors")
-    return np.concatenate([load_file(str(shard))[name] for shard in shards])
 
 
 def _text(rows: pd.DataFrame, *columns: str) -> list[str]:

@@ -15,7 +15,6 @@ from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule
 from mirror_neuron.runner import RunOptions, plan, run_experiment
-from mirror_neuron.steps.query.reward_model import read_tensor
 from mirror_neuron.yaml_source import load_yaml_text
 
 ORIGINAL_SHAPES = """
@@ -180,7 +179,7 @@ query:
     with torch.no_grad():
         head = module.v_head(torch.tensor(shards[1]["embeddings"][row["shard_row"]], dtype=torch.float32))
     assert float(head) == pytest.approx(row["score"], abs=2e-2)  # float16 storage
-    np.testing.assert_array_equal(read_tensor(output, "embeddings")[7], shards[1]["embeddings"][2])
+    np.testing.assert_array_equal(output.tensor("embeddings")[7], shards[1]["embeddings"][2])
 
 
 def test_pairs_store_each_side_s_tensors_beside_the_scores(tmp_path: Path, shared_data: Path) -> None:
@@ -203,8 +202,8 @@ query:
     output = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store")).records[-1].output
     assert {"loss", "correct", "chosen_tokens_offset", "rejected_tokens_length"} <= set(output.table().columns)
     for side in ("chosen", "rejected"):
-        assert read_tensor(output, f"{side}_embeddings").shape == (6, 64)
-        assert read_tensor(output, f"{side}_hidden_states").shape[0] == 6
+        assert output.tensor(f"{side}_embeddings").shape == (6, 64)
+        assert output.tensor(f"{side}_hidden_states").shape[0] == 6
 
 
 OPTIONS = """
@@ -286,7 +285,7 @@ def test_unravel_scores_the_role_lines(tmp_path: Path, shared_data: Path) -> Non
 
 def test_the_forward_block_asks_for_hidden_states_and_inference(tmp_path: Path, shared_data: Path) -> None:
     record = run_options(tmp_path, shared_data, "forward: {args: {output_hidden_states: true}}")
-    assert read_tensor(record.output, "hidden_states").shape == (8, 1, 64)
+    assert record.output.tensor("hidden_states").shape == (8, 1, 64)
     hh = f"{shared_data}/hh_rlhf"
     pairs = OPTIONS.replace("data: {{id: nq, path: {data}/nq_open/NQ-open.dev.jsonl,",
                             "data: {{id: nq, path: " + hh + ", schema: {{test: {{prompt: chosen, chosen: chosen, "
