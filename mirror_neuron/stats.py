@@ -69,6 +69,15 @@ def adjust(p_values: np.ndarray, method: Correction = "holm") -> np.ndarray:
     return adjusted
 
 
+def simultaneous_alpha(confidence: float, tests: int, correction: str = "bonferroni") -> float:
+    """The error rate each of ``tests`` intervals gets so that all hold together at ``confidence``:
+    ``(1 - confidence) / tests`` under Bonferroni, ``1 - confidence`` with ``correction: none``."""
+    alpha = 1.0 - confidence
+    if correction == "none":
+        return alpha
+    return alpha / max(1, tests)
+
+
 def percentile_interval(draws: np.ndarray, alpha: float, min_defined: float = 0.0) -> tuple[float, float]:
     """The central ``1 - alpha`` percentile interval of bootstrap ``draws``, undefined (NaN) draws left out.
 

@@ -183,12 +183,18 @@ class ChunkWriter:
         return pd.read_parquet(path, columns=columns) if path.exists() else None
 
     def read_tables(self, name: str, columns: list[str] | None = None, chunks: range | None = None) -> pd.DataFrame:
-        """Table ``name`` of the completed chunks (all, or ``chunks``), in chunk order, as one frame; the
-        chunks without that table are skipped (an empty frame when none has it)."""
+        """Table ``name`` of the completed chunks, in chunk order, as one frame. Of all chunks, those
+        without that table are skipped (an empty frame when none has it); each chunk named in ``chunks``
+        must have it (``FileNotFoundError`` otherwise)."""
         import pandas as pd
 
-        frames = [frame for index in (chunks if chunks is not None else range(self.completed))
-                  if (frame := self.read_table(index, name, columns)) is not None]
+        frames = []
+        for index in chunks if chunks is not None else range(self.completed):
+            frame = self.read_table(index, name, columns)
+            if frame is None and chunks is not None:
+                raise FileNotFoundError(f"chunk {index} of {self.partial_dir} has no table '{name}'")
+            if frame is not None:
+                frames.append(frame)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     def write(self, **tables: Any) -> None:

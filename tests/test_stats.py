@@ -39,3 +39,11 @@ def test_holm_rejects_what_bonferroni_rejects_and_sometimes_more() -> None:
     np.testing.assert_allclose(adjust(p, "holm"), [0.04, 0.06, 0.06, 0.5])
     with pytest.raises(ValueError, match="unknown correction"):
         adjust(p, "sidak")  # type: ignore[arg-type]
+
+
+def test_simultaneous_intervals_share_the_error_rate() -> None:
+    from mirror_neuron.stats import simultaneous_alpha
+
+    assert simultaneous_alpha(0.95, 4) == pytest.approx(0.0125)
+    assert simultaneous_alpha(0.95, 4, "none") == pytest.approx(0.05)
+    assert simultaneous_alpha(0.95, 0) == pytest.approx(0.05)

@@ -109,3 +109,5 @@ def test_a_writer_reads_back_the_tables_of_its_completed_chunks(tmp_path: Path) 
     assert writer.read_tables("data")["a"].tolist() == [1, 2, 3]
     assert writer.read_tables("data", chunks=range(2, 3))["a"].tolist() == [3]
     assert writer.read_tables("missing", columns=["a"]).empty
+    with pytest.raises(FileNotFoundError, match="chunk 1 .* no table 'data'"):
+        writer.read_tables("data", chunks=range(3))

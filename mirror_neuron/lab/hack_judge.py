@@ -20,7 +20,7 @@ from mirror_neuron.figures import figure
 from mirror_neuron.hacks.transforms import defence
 from mirror_neuron.lab.hack_search import Evaluated, Item
 from mirror_neuron.lab.quality import token_f1
-from mirror_neuron.stats import Correction, adjust, paired_bootstrap
+from mirror_neuron.stats import Correction, adjust, paired_bootstrap, simultaneous_alpha
 from mirror_neuron.verdicts import HACK_SEARCH, Interval, Verdict, to_table
 
 EVIDENCE = ("gain", "p_adjusted", "f1_change")  # figures of each verdict
@@ -57,7 +57,7 @@ def judge(candidates: Sequence[Evaluated], items: Sequence[Item], confidence: fl
                      "f1_change": float((f1 - honest_f1).mean()), "words_change": float(words.mean())})
     p = np.array([b.p for b in boots])
     adjusted = adjust(p, correction)
-    level = 1 - alpha / len(p)
+    level = 1 - simultaneous_alpha(confidence, len(p))  # Bonferroni intervals, whichever p-value correction
     for row, boot, p_value, p_adjusted in zip(rows, boots, p, adjusted):
         low, high = boot.interval(level)
         significant = p_adjusted <= alpha

@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mirror_neuron.stats import percentile_interval
+from mirror_neuron.stats import percentile_interval, simultaneous_alpha
 from mirror_neuron.verdicts import TOURNAMENT, Interval, Verdict, to_table
 
 MIN_UIDS = 2  # uid observations (over all repetitions) a strategy needs before it can be judged
@@ -81,9 +81,7 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
     picks = rng.integers(len(repetitions), size=(options.resamples, len(repetitions)))
     draws = {b: _draw(b, repetitions, groups, picks, rng) for b in behaviours}
     judged = [b for b in behaviours if b != options.baseline]
-    alpha = 1.0 - options.confidence
-    if options.correction == "bonferroni":
-        alpha /= max(1, len(judged))
+    alpha = simultaneous_alpha(options.confidence, len(judged), options.correction)
     base = draws[options.baseline]
     base_rate = base.successes / np.where(base.calls > 0, base.calls, np.nan)
     base_point = _point(options.baseline, repetitions, groups)
