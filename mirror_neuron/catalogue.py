@@ -185,8 +185,8 @@ def _fields(module: str, node: ast.ClassDef) -> list[Param]:
             name, annotation = statement.target.id, _text(statement.annotation)
             if name.startswith("_") or name in OMITTED_FIELDS or annotation.startswith("ClassVar"):
                 continue
-            alias = _field_alias(statement.value)
-            fields[alias or name] = Param(alias or name, annotation, _default(owner_module, _field_default(statement.value)))
+            key = _field_alias(statement.value) or name
+            fields[key] = Param(key, annotation, _default(owner_module, _field_default(statement.value)))
     return list(fields.values())
 
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mirror_neuron import __version__
+
+if TYPE_CHECKING:
+    from mirror_neuron.registry import Component
 
 COMMANDS = ("run", "validate", "ls", "report")
 LS_NAME_WIDTH = 28  # characters of the name column of `ls`
@@ -136,10 +140,10 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listed_name(component: object) -> str:
-    aliases = getattr(component, "aliases", ())
-    name = getattr(component, "name")
-    return f"{name} ({', '.join(aliases)})" if aliases else name
+def _listed_name(component: Component) -> str:
+    """A component's name as `ls` shows it, its aliases in brackets."""
+    return f"{component.name} ({', '.join(component.aliases)})" if component.aliases else component.name
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -212,4 +212,3 @@ def load_target(target: str) -> Any:
     except AttributeError:
         raise UserError(f"'{module_name}' has no attribute '{attr}' (from '{target}')") from None
     return value
-

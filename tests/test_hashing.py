@@ -44,9 +44,6 @@ def test_the_code_hash_ignores_caches_data_files_and_write_order(tmp_path: Path)
     assert source_tree_sha256(trees[0]) != source_tree_sha256(trees[1])
 
 
-
-
-
 def test_the_code_hash_is_cheap_and_computed_once() -> None:
     code_sha256.cache_clear()
     started = time.perf_counter()

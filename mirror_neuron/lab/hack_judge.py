@@ -25,6 +25,7 @@ from mirror_neuron.verdicts import HACK_SEARCH, Interval, Verdict, to_table
 
 EVIDENCE = ("gain", "p_adjusted", "f1_change")  # figures of each verdict
 
+
 def judge(candidates: Sequence[Evaluated], items: Sequence[Item], confidence: float = 0.95,
           correction: Correction = "bonferroni", resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """The ranked ``candidates`` table: reward gain with its corrected interval, F1 change, verdict.

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.neuron.dendrite import DummyDendritePool
+from mirror_neuron.neuron.gating.base import GatingModelBase
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.neuron.reward.base import RewardModelBase
@@ -89,7 +90,7 @@ def build_pool(config: NeuronConfig, n: int, population_seed: int, pool_seed: in
     return DummyDendritePool(build_population(config.miners, n, population_seed), seed=pool_seed)
 
 
-def build_gating(config: NeuronConfig, n: int, seed: int) -> Any:
+def build_gating(config: NeuronConfig, n: int, seed: int) -> GatingModelBase:
     return _part("gating", config.gating, n_uids=n, seed=seed)
 
 

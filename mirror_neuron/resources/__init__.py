@@ -6,7 +6,8 @@ from mirror_neuron.catalogue import Declaration
 
 # name -> (file in this folder, summary)
 DATASETS: dict[str, tuple[str, str]] = {
-    "prompts": ("prompts.jsonl", "small built-in prompt set: questions with reference answers, written for this project"),
+    "prompts": ("prompts.jsonl",
+                "small built-in prompt set: questions with reference answers, written for this project"),
 }
 
 

@@ -138,4 +138,3 @@ class NeuronQueryStep(Step):
         summary = {"forward_passes": float(neuron.steps_done)}
         summary.update({f"weight_share/{name}": float(weights[names == name].sum()) for name in sorted(set(names))})
         return summary
-

@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
-from mirror_neuron.hacks.transforms import BUILTIN, Transform, resolve
+from mirror_neuron.hacks.transforms import BUILTIN, Transform, TransformSpec, resolve
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
@@ -61,7 +61,7 @@ class RewardHackConfig(StepConfig):
     """
 
     reward: PartConfig | None = None
-    transforms: Literal["all"] | list[str | dict[str, dict[str, Any] | None]] = "all"
+    transforms: Literal["all"] | list[TransformSpec] = "all"
     search: Literal["greedy", "beam"] = "greedy"
     beam_width: PositiveInt = 3
     max_depth: PositiveInt = 2
@@ -93,7 +93,7 @@ class RewardHackSearchStep(Step):
 
     def transforms(self) -> list[tuple[str, Transform]]:
         """The configured transforms as ``(name, function)``; unknown names are a did-you-mean ConfigError."""
-        specs: list[Any] = list(BUILTIN) if self.config.transforms == "all" else list(self.config.transforms)
+        specs: list[TransformSpec] = list(BUILTIN) if self.config.transforms == "all" else list(self.config.transforms)
         if not specs:
             raise ConfigError("name at least one transform (or all)", self.context.where("transforms"))
         resolved: list[tuple[str, Transform]] = []
@@ -201,8 +201,7 @@ class RewardHackSearchStep(Step):
         return items
 
 
-
-def _source_sha256(function: Any) -> str | None:
+def _source_sha256(function: Transform) -> str | None:
     """sha256 of the file defining a user's transform, so that editing it invalidates stored results."""
     import inspect
 

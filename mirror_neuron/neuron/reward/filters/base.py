@@ -22,7 +22,6 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-
 class Filter:
     """(query, completions) -> one multiplier in [0, 1] per completion."""
 
@@ -44,6 +43,7 @@ class Filter:
 
     def set_state(self, state: dict) -> None:
         pass
+
 
 def per_distinct(completions: list[str], fails: Callable[[str], bool]) -> np.ndarray:
     """0 where ``fails(completion)``, else 1; ``fails`` runs once per distinct completion (a batch of

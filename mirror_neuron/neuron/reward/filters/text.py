@@ -48,9 +48,6 @@ def content_words(text: str) -> set[str]:
     return {w for w in words(text) if w not in STOPWORDS}
 
 
-
-
-
 @component("filter", "blacklist", summary="zero for stock phrases, refusals, prompt echoes, banned substrings "
                                            "and (with reuse_memory) answers reused across prompts")
 class BlacklistFilter(Filter):

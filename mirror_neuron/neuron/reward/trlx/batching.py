@@ -47,4 +47,3 @@ def plan_batches(rows: list[list[int] | None], batch_size: int, max_tokens: int)
             shared = next((k for k in range(shared) if row[k] != first[k]), shared)
         batches.append(ScoreBatch(group, first[:shared], [rows[i][shared:] for i in group]))
     return batches
-

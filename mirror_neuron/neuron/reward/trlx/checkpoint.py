@@ -88,8 +88,6 @@ def read_state_dict(file: str | Path, sha256: str | None = None,
     return dict(state)
 
 
-
-
 def _unsafe_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
@@ -118,4 +116,3 @@ def _listing(kind: str, keys: list[str]) -> str:
         return ""
     shown = ", ".join(f"'{k}'" for k in keys[:5])
     return f"{len(keys)} {kind} key(s) ({shown}{', ...' if len(keys) > 5 else ''})"
-

@@ -7,11 +7,11 @@ and rotary embeddings as one kernel each.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+KeysValues = list[tuple[torch.Tensor, torch.Tensor]]  # per layer, of a prefix run as a batch of one
 
 
 def gptj_supported(transformer: nn.Module) -> bool:
@@ -22,14 +22,14 @@ def gptj_supported(transformer: nn.Module) -> bool:
             and all(hasattr(block, "attn") and hasattr(block, "mlp") for block in blocks))
 
 
-def gptj_prefix_cache(transformer: nn.Module, prefix: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def gptj_prefix_cache(transformer: nn.Module, prefix: torch.Tensor) -> KeysValues:
     """The keys and values of every layer of a GPT-J at the ``prefix`` ids (P,), as a batch of one."""
     slots = torch.arange(prefix.shape[0], device=prefix.device)
     return _gptj_layers(transformer, prefix, slots, 1, prefix.shape[0], 0, None, None)
 
 
 def gptj_end_hidden(transformer: nn.Module, suffix: torch.Tensor, ends: torch.Tensor,
-                    cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+                    cache: KeysValues | None = None) -> torch.Tensor:
     """The final hidden state (after ``ln_f``) at position ``P + ends[b]`` of each row ``prefix +
     suffix[b]`` of a GPT-J, where ``cache`` = :func:`gptj_prefix_cache` of the P prefix ids shared by
     every row (None: no prefix), computed as the model's forward would, with less work.
@@ -48,7 +48,7 @@ def gptj_end_hidden(transformer: nn.Module, suffix: torch.Tensor, ends: torch.Te
 
 
 def _gptj_layers(transformer: nn.Module, ids: torch.Tensor, slots: torch.Tensor, batch: int, width: int,
-                 start: int, cache: list | None, ends: torch.Tensor | None) -> Any:
+                 start: int, cache: KeysValues | None, ends: torch.Tensor | None) -> torch.Tensor | KeysValues:
     """Run the blocks on the packed tokens ``ids`` (T,) that sit at ``slots`` (T,) of a right-padded
     (``batch``, ``width``) layout, at positions ``start + slot % width``, after the ``start`` positions
     whose per-layer keys and values ``cache`` holds (batch 1).
@@ -139,4 +139,3 @@ def _gelu(mlp: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if type(mlp.act).__name__ in ("NewGELUActivation", "GELUTanh"):
         return F.gelu(x, approximate="tanh")
     return mlp.act(x)
-

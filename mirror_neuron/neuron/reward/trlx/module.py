@@ -206,4 +206,3 @@ def pairwise_scores(input_ids: torch.Tensor, rewards: torch.Tensor, pad_id: int)
         return {"chosen_end_scores": torch.stack(chosen_end_scores)}
     return {"loss": loss / bs, "chosen_end_scores": torch.stack(chosen_end_scores),
             "rejected_end_scores": torch.stack(rejected_end_scores)}
-
