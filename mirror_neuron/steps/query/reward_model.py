@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_
 
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.log import say
+from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase, configured
+from mirror_neuron.neuron.reward.trlx.texts import difference_prompt, difference_reward
 from mirror_neuron.registry import component
 from mirror_neuron.stats import wilson_interval
 from mirror_neuron.steps.base import Step, StepConfig
@@ -286,12 +288,11 @@ class RewardModelQueryStep(Step):
             prompts, sides = self._texts(rows, pairs=False)
             out["score"] = model.score(prompts, sides[""])
             return out
-        shift = self.config.reward.shift
         completions = [a.strip() for a in answers]
-        full = model.score([f"Question: {q.strip()}\nAnswer: " for q in questions], completions)
+        full = model.score([difference_prompt(Query(("user",), (q,))) for q in questions], completions)
         alone = model.score([""] * len(completions), completions)
         out["score_full"], out["score_completion"] = full, alone
-        out["score"] = np.maximum(full + shift, 0.0) - np.maximum(alone + shift, 0.0)
+        out["score"] = difference_reward(full, alone, self.config.reward.shift)
         return out
 
     def _score_pairs(self, model: RewardModelBase, rows: pd.DataFrame) -> pd.DataFrame:

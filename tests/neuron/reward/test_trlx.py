@@ -18,7 +18,8 @@ from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.trlx.batching import end_cut, plan_batches
 from mirror_neuron.neuron.reward.trlx.gptj import _rotary, _rotate, gptj_end_hidden, gptj_prefix_cache
 from mirror_neuron.neuron.reward.trlx.module import TrlxRewardModule
-from mirror_neuron.neuron.reward.trlx.reward import RewardModel, difference_texts, plain_text
+from mirror_neuron.neuron.reward.trlx.reward import RewardModel
+from mirror_neuron.neuron.reward.trlx.texts import difference_texts, plain_text
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 Read in this order: :mod:`.module` (the torch module, its pairwise rule, literal and batched scoring),
 :mod:`.batching` (how rows are grouped for the batched path), :mod:`.gptj` (the fused GPT-J forward
-it runs), :mod:`.checkpoint` (reading ``hf_ckpt.pt`` safely) and :mod:`.reward` (the validator's reward
-texts and :class:`~.reward.RewardModel`, the registered ``RewardModel`` / ``trlx`` kind).
+it runs), :mod:`.checkpoint` (reading ``hf_ckpt.pt`` safely), :mod:`.texts` (the texts the validator scored and
+its difference reward) and :mod:`.reward` (:class:`~.reward.RewardModel`, the registered
+``RewardModel`` / ``trlx`` kind).
 """

@@ -1,4 +1,4 @@
-"""The 2023 validator's reward on a :class:`TrlxRewardModule`: its reward texts and :class:`RewardModel`.
+"""The 2023 validator's reward on a :class:`TrlxRewardModule`: :class:`RewardModel` (texts: :mod:`.texts`).
 
 ``RewardModel`` is also the ``trlx`` kind of a ``type: reward_model`` step: rows score as
 ``r(prompt + completion)``, preference pairs with the trlX pairwise rule.
@@ -18,30 +18,10 @@ from mirror_neuron.models.device import describe_network, resolve_device, resolv
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import PairScores, RewardModelBase, Rewards
 from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule, first_pad, pairwise_scores
+from mirror_neuron.neuron.reward.trlx.texts import difference_reward, difference_texts, plain_text
 from mirror_neuron.registry import component
 
 FORMS = ("difference", "plain")
-
-
-def difference_texts(query: Query, completion: str) -> tuple[str, str]:
-    """``(full, completion_only)`` as the 2023 validator's forward built them.
-
-    ``full = "Question: " + "".join(m.strip() + "\\n" for every non-system message) + "Answer: " +
-    completion.strip()``: each message is followed by a newline, so a newline also precedes "Answer: "
-    (no space after it), and assistant messages count as well as user ones. ``completion_only`` is the
-    stripped completion.
-    """
-    context = "".join(message.strip() + "\n" for role, message in zip(query.roles, query.messages)
-                      if role != "system")
-    return "Question: " + context + "Answer: " + completion.strip(), completion.strip()
-
-
-def plain_text(query: Query, completion: str) -> str:
-    """The inference-ranking text: every non-system message stripped and followed by a blank line
-    (``"\\n\\n"``), then the stripped completion (no "Question:"/"Answer:" labels)."""
-    context = "".join(message.strip() + "\n\n" for role, message in zip(query.roles, query.messages)
-                      if role != "system")
-    return context + completion.strip()
 
 
 @functools.lru_cache(maxsize=2)
@@ -122,8 +102,7 @@ class RewardModel(RewardModelBase):
         pairs = [difference_texts(query, c) for c in completions]
         values = self.end_scores([full for full, _ in pairs] + [only for _, only in pairs])
         full, only = values[:len(pairs)], values[len(pairs):]
-        final = np.maximum(full + self.shift, 0.0) - np.maximum(only + self.shift, 0.0)
-        return Rewards(final, {"full": full, "completion": only})
+        return Rewards(difference_reward(full, only, self.shift), {"full": full, "completion": only})
 
     def score_pairs(self, prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
         """The original's pairwise rule, per pair: the loss over the tokens after the texts diverge.
