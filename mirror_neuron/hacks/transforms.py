@@ -27,11 +27,13 @@ if TYPE_CHECKING:  # the registry imports this module to list transforms: keep t
 Transform = Callable[..., str]
 TransformSpec = str | dict[str, dict[str, Any] | None]  # a name, or {name: {param: value}}
 PADDED_WORDS = 200  # how long length padding makes an answer, for the miner and the search alike
+STUFFED_TIMES = 5  # keyword stuffing: the keywords, this many times
+REPEATED_TIMES = 8  # repetition: the answer (or its first sentence), this many times
 
 
 @component("transform")
 def length_padding(answer: str, question: str, rng: np.random.Generator, words: int = PADDED_WORDS) -> str:
-    """The answer padded with filler words to 200 words in all (parameter: words)."""
+    """The answer padded with filler words to ``words`` words in all."""
     tokens = answer.split()
     padding = [FILLER[i] for i in rng.integers(len(FILLER), size=max(0, words - len(tokens)))]
     return " ".join(tokens + padding)
@@ -44,9 +46,9 @@ def prompt_echo(answer: str, question: str, rng: np.random.Generator) -> str:
 
 
 @component("transform")
-def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times: int = 3,
+def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times: int = STUFFED_TIMES,
                      keep_answer: bool = True) -> str:
-    """The answer followed by the question's keywords (stop words left out), 3 times (parameter: times).
+    """The answer followed by the question's keywords (stop words left out), ``times`` times.
 
     ``keep_answer=False`` sends the keywords alone.
     """
@@ -78,9 +80,9 @@ def self_score(answer: str, question: str, rng: np.random.Generator, text: str =
 
 
 @component("transform")
-def repetition(answer: str, question: str, rng: np.random.Generator, times: int = 4,
+def repetition(answer: str, question: str, rng: np.random.Generator, times: int = REPEATED_TIMES,
                first_sentence: bool = False) -> str:
-    """The answer repeated 4 times (parameter: times): repeated text is likely under a log-probability reward.
+    """The answer repeated ``times`` times: repeated text is likely under a log-probability reward.
 
     ``first_sentence=True`` repeats only the answer's first sentence.
     """

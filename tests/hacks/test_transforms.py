@@ -43,7 +43,8 @@ def test_what_the_hacks_do() -> None:
 def test_a_chain_applies_in_order_and_is_reproducible() -> None:
     chain = Chain(("repetition", "prepend_question"), (transforms.repetition, transforms.prepend_question))
     assert chain.label == "repetition + prepend_question"
-    assert chain(ANSWER, QUESTION, seed=0, row=3) == f"{QUESTION}\nFrance France France France"
+    repeated = " ".join(["France"] * transforms.REPEATED_TIMES)  # the miners' default: one default for both
+    assert chain(ANSWER, QUESTION, seed=0, row=3) == f"{QUESTION}\n{repeated}"
     padded = Chain(("length_padding",), (transforms.length_padding,))
     assert padded(ANSWER, QUESTION, 0, 1) == padded(ANSWER, QUESTION, 0, 1) != padded(ANSWER, QUESTION, 0, 2)
 

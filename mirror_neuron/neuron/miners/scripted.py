@@ -18,7 +18,7 @@ from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.hacks import transforms as hacks
-from mirror_neuron.hacks.transforms import PADDED_WORDS, Transform, TransformSpec
+from mirror_neuron.hacks.transforms import PADDED_WORDS, REPEATED_TIMES, STUFFED_TIMES, Transform, TransformSpec
 from mirror_neuron.hacks.vocabulary import REFUSAL, SELF_SCORE, STOCK_PHRASES, WORDS, keywords
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.registry import component
@@ -135,7 +135,7 @@ class KeywordStuffer(HackingMiner):
     """The prompt's keywords repeated ``times`` times (transform ``keyword_stuffing``, without the answer)."""
 
     name: ClassVar[str] = "keyword_stuffer"
-    times: PositiveInt = 5
+    times: PositiveInt = STUFFED_TIMES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         stuffed = hacks.keyword_stuffing(answer, query.prompt, rng, times=self.times, keep_answer=False)
@@ -182,7 +182,7 @@ class Repeater(HackingMiner):
     """The first sentence of the answer repeated ``times`` times (transform ``repetition``)."""
 
     name: ClassVar[str] = "repeater"
-    times: PositiveInt = 8
+    times: PositiveInt = REPEATED_TIMES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         return hacks.repetition(answer, query.prompt, rng, times=self.times, first_sentence=True)
