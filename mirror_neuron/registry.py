@@ -196,6 +196,15 @@ def params_model(found: Component) -> type[BaseModel]:
                         **fields)
 
 
+def taken(target: Callable[..., Any], **supplied: Any) -> dict[str, Any]:
+    """The ``supplied`` arguments (``seed``, ``base_dir``, ...) that ``target`` takes: a component
+    need not declare what it does not use."""
+    parameters = inspect.signature(target).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return supplied
+    return {name: value for name, value in supplied.items() if name in parameters}
+
+
 def load_target(target: str) -> Any:
     """Import ``"module:attr"``; a missing module or attribute is a :class:`UserError`."""
     module_name, _, attr = target.partition(":")

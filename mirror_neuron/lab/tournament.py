@@ -44,6 +44,7 @@ class TournamentPlan:
     train_gating_model: bool = False  # forward
     prompts: tuple[str, ...] = ()
     answers: tuple[str | None, ...] = ()
+    base_dir: Path | None = None  # where relative model paths of the neuron's reward are read from
 
     def __post_init__(self) -> None:
         if self.method == "forward" and not self.prompts:
@@ -117,7 +118,7 @@ class _Calls:
 def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes."""
     config = plan.neuron.model_copy(update={"seed": repetition_seed(plan.seed, repetition)})
-    neuron = Neuron(config, prompts=list(plan.prompts))
+    neuron = Neuron(config, prompts=list(plan.prompts), base_dir=plan.base_dir)
     if plan.answers:
         neuron.dendrite_pool.learn(list(plan.prompts), [a if isinstance(a, str) else None for a in plan.answers])
     labels = strategy_labels(config.miners, neuron.dendrite_pool.behaviours)

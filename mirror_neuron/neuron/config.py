@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -94,11 +95,12 @@ def build_gating(config: NeuronConfig, n: int, seed: int) -> GatingModelBase:
     return _part("gating", config.gating, n_uids=n, seed=seed)
 
 
-def build_reward(config: NeuronConfig, seed: int) -> RewardModelBase | None:
-    """The neuron's reward model (None: ``reward: null``, the gating scores stand in)."""
+def build_reward(config: NeuronConfig, seed: int, base_dir: Path | None = None) -> RewardModelBase | None:
+    """The neuron's reward model (None: ``reward: null``, the gating scores stand in). Relative model
+    paths and checkpoints are read from ``base_dir`` (the config's folder) when given."""
     if config.reward is None:
         return None
-    model = _part("reward", config.reward, seed=seed)
+    model = _part("reward", config.reward, seed=seed, base_dir=base_dir)
     if not isinstance(model, RewardModelBase):
         raise UserError(f"reward.{config.reward.type}: builds a {type(model).__name__}, not a reward model "
                         "(a RewardModelBase)")
@@ -106,9 +108,10 @@ def build_reward(config: NeuronConfig, seed: int) -> RewardModelBase | None:
 
 
 def _part(family: str, part: PartConfig, **fixed: Any) -> Any:
+    """Build a part; a supplied argument its class does not take (``base_dir``) is left out."""
     cls = registry.get(family, part.type).load()
     try:
-        return cls(**fixed, **part.params)
+        return cls(**registry.taken(cls, **fixed), **part.params)
     except TypeError as error:
         raise UserError(f"{family}.{part.type}: {error}") from None
 

@@ -71,11 +71,12 @@ class Neuron:
     def __init__(self, config: NeuronConfig | dict[str, Any] | None = None, *, metagraph: Metagraph | None = None,
                  dendrite_pool: DummyDendritePool | None = None, gating_model: GatingModelBase | None = None,
                  reward_model: RewardModelBase | None | str = "from config", prompts: list[str] | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, base_dir: Path | None = None) -> None:
         """Build every part from ``config`` (a :class:`NeuronConfig` or its dict), except parts passed in.
 
         The original's ``__init__`` read a bittensor config and built real parts; the mirror's builds
-        simulated ones. ``seed`` applies when the config sets none.
+        simulated ones. ``seed`` applies when the config sets none; relative model paths in the reward's
+        config are read from ``base_dir`` (the config's folder) when given.
         """
         config = config if isinstance(config, NeuronConfig) else NeuronConfig.model_validate(config or {})
         seed = config.seed if config.seed is not None else seed
@@ -84,7 +85,8 @@ class Neuron:
         self.metagraph = metagraph or build_metagraph(config, streams.metagraph)
         self.dendrite_pool = dendrite_pool or build_pool(config, self.metagraph.n, streams.population, streams.pool)
         self.gating_model = gating_model or build_gating(config, self.metagraph.n, streams.gating)
-        self.reward_model = build_reward(config, streams.reward) if reward_model == "from config" else reward_model
+        self.reward_model = build_reward(config, streams.reward, base_dir) if reward_model == "from config" \
+            else reward_model
         weights = config.weights
         self.moving_averaged_scores = MovingAverage.zeros(self.metagraph.n, weights.alpha, weights.rule)
         self.limits = ChainLimits(weights.min_allowed_weights, weights.max_weight_limit, weights.exclude_quantile)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ class RewardStack(RewardModelBase):
     @classmethod
     def from_config(cls, seed: int = 0, scorers: dict[str, dict[str, Any]] | None = None,
                     filters: dict[str, dict[str, Any] | None] | None = None, count_limit: int = 1000,
-                    embedder: str = "minilm") -> RewardStack:
+                    embedder: str = "minilm", base_dir: Path | None = None) -> RewardStack:
         """A stack from a config's ``reward`` entry::
 
             reward:
@@ -82,7 +83,8 @@ class RewardStack(RewardModelBase):
             model_class = registry.get("reward", spec.pop("type")).load()
             weight = float(spec.pop("weight", 1.0))
             try:
-                built_scorers.append((name, model_class(seed=seed + 1 + index, **spec), weight))
+                supplied = registry.taken(model_class, seed=seed + 1 + index, base_dir=base_dir)
+                built_scorers.append((name, model_class(**supplied, **spec), weight))
             except TypeError as error:
                 raise UserError(f"reward.scorers.{name}: {error}") from None
         built_filters = []

@@ -7,8 +7,7 @@ from typing import Any
 import pandas as pd
 
 from mirror_neuron.errors import ConfigError, UserError
-from mirror_neuron.neuron.config import NeuronConfig, check_part
-from mirror_neuron.neuron.neuron import Neuron
+from mirror_neuron.neuron.config import NeuronConfig, build_metagraph, build_pool, check_part, part_seeds
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
@@ -48,11 +47,13 @@ class NeuronModelStep(Step):
             check_part("reward", self.config.reward, self.context.where, "reward")
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
-        neuron = Neuron(self.spec())
-        graph = neuron.metagraph
+        spec = self.spec()  # the uid table needs the metagraph and the miners only: no model is loaded here
+        seeds = part_seeds(spec.seed if spec.seed is not None else self.context.seed)
+        graph = build_metagraph(spec, seeds.metagraph)
+        pool = build_pool(spec, graph.n, seeds.population, seeds.pool)
         table = pd.DataFrame({
             "uid": graph.uids, "hotkey": graph.hotkeys,
-            "behaviour": [b.name for b in neuron.dendrite_pool.behaviours],
+            "behaviour": [b.name for b in pool.behaviours],
             "is_serving": graph.is_serving, "validator_permit": graph.validator_permit, "stake": graph.stake,
         })
         if writer.completed == 0:

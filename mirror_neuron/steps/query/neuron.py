@@ -61,7 +61,8 @@ class NeuronQueryStep(Step):
             column = "question" if "question" in table else "prompt"
             questions = table[column].fillna("").astype(str).tolist()
             answers = table["answer"].tolist() if "answer" in table else [None] * len(questions)
-        neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed)
+        neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
+                        base_dir=self.context.config_dir)
         neuron.dendrite_pool.learn(questions, [a if isinstance(a, str) else None for a in answers])
         if writer.completed:
             neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))

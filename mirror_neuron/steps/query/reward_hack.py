@@ -176,7 +176,7 @@ class RewardHackSearchStep(Step):
         if len(items) < 2:
             raise ConfigError(f"{len(items)} questions are left to search after {len(calibration)} calibration rows; "
                               "sample more data or lower calibration", self.context.where("calibration"))
-        return items, calibration, lambda: ModelReward(build_reward(NeuronConfig(reward=part), seed), items,
+        return items, calibration, lambda: ModelReward(build_reward(NeuronConfig(reward=part), seed, self.context.config_dir), items,
                                                        calibration)
 
     def _items(self, table: pd.DataFrame) -> list[Item]:

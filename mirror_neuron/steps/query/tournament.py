@@ -124,7 +124,7 @@ class TournamentStep(Step):
         config = self.config
         return TournamentPlan(neuron, config.method, config.steps, config.repetitions, config.record_every, seed,
                               config.topk, config.random_sample_uids, config.train_gating_model, tuple(prompts),
-                              tuple(answers))
+                              tuple(answers), self.context.config_dir)
 
     def _check_baseline(self, neuron: NeuronConfig, seed: int) -> None:
         """The baseline must be a strategy some uid plays, or there is nothing to compare with."""

@@ -118,3 +118,20 @@ def test_part_parameters_are_checked_by_name_before_running() -> None:
     with pytest.raises(ConfigError, match=r"model.reward.filters.relevance.treshold \(line 13\): filter 'relevance' "
                                           r"has no parameter 'treshold' \(did you mean 'threshold'\?\)"):
         plan(parse_experiment(load_yaml_text(text, "c.yml")), None)
+
+
+def test_a_reward_checkpoint_is_read_from_the_config_s_folder(tmp_path: Path) -> None:
+    """A relative checkpoint path in the neuron's reward means beside the config, wherever the run starts."""
+    from safetensors.torch import save_file
+
+    from mirror_neuron.neuron.reward.trlx.module import TrlxRewardModule
+
+    folder = tmp_path / "experiment"
+    folder.mkdir()
+    save_file(TrlxRewardModule("tiny:gptj", seed=4).state_dict(), str(folder / "rm.safetensors"))
+    reward = "{type: RewardModel, checkpoint: rm.safetensors, device: cpu}"
+    config = folder / "c.yml"
+    config.write_text(CONFIG.format(query="  method: forward\n  topk: 4\n").replace("{type: RandomRewardModel}", reward))
+    output = run_experiment(RunOptions(config=config, out=folder / "out", store=folder / "store")).records[-1].output
+    table = output.table()
+    assert "reward_raw.full" in table and table["rewards"].map(len).sum() > 0
