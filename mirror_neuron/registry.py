@@ -167,6 +167,7 @@ def check_params(found: Component, params: dict[str, Any]) -> None:
         raise ParamError(f"{found.family} '{found.name}' needs {', '.join(missing)}", None)
 
 
+@functools.lru_cache(maxsize=None)
 def params_model(found: Component) -> type[BaseModel]:
     """The pydantic model of a component's parameters, from the imported object (this imports it):
     a step's config class, a pydantic component itself, or one built from the signature of a class's
@@ -194,6 +195,20 @@ def params_model(found: Component) -> type[BaseModel]:
               if name not in ("self", "cls", *omitted) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     return create_model(f"{found.name}Params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
                         **fields)
+
+
+def validate_params(found: Component, params: dict[str, Any]) -> None:
+    """Check ``params`` against the component's parameter model (types and values, not only names);
+    the first problem is a :class:`ParamError` naming its key."""
+    from pydantic import ValidationError
+
+    try:
+        params_model(found).model_validate(params)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or None
+        raise ParamError(f"{found.family} '{found.name}': {key}: {first['msg']}" if key else
+                         f"{found.family} '{found.name}': {first['msg']}", key) from None
 
 
 def taken(target: Callable[..., Any], **supplied: Any) -> dict[str, Any]:

@@ -147,3 +147,12 @@ def test_parameters_are_checked_by_name_before_anything_is_imported() -> None:
         registry.check_params(padder, {"wrods": 50})
     assert error.value.key == "wrods"
     registry.check_params(registry.get("behaviour", "my_pkg.miners:Anything"), {"whatever": 1})
+
+
+def test_a_part_s_parameters_are_validated_by_type_when_it_is_built() -> None:
+    from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_gating
+
+    config = NeuronConfig(gating=PartConfig(type="ConstantGatingModel", value="high"))
+    with pytest.raises(UserError, match=r"gating 'ConstantGatingModel': value: Input should be a valid number"):
+        build_gating(config, 4, 0)
+    assert build_gating(NeuronConfig(gating=PartConfig(type="ConstantGatingModel", value=2)), 4, 0).value == 2

@@ -108,8 +108,14 @@ def build_reward(config: NeuronConfig, seed: int, base_dir: Path | None = None) 
 
 
 def _part(family: str, part: PartConfig, **fixed: Any) -> Any:
-    """Build a part; a supplied argument its class does not take (``base_dir``) is left out."""
-    cls = registry.get(family, part.type).load()
+    """Build a part, its parameters checked against its parameter model first; a supplied argument its
+    class does not take (``base_dir``) is left out."""
+    found = registry.get(family, part.type)
+    cls = found.load()
+    try:
+        registry.validate_params(found, part.params)
+    except registry.ParamError as error:
+        raise UserError(error.message) from None
     try:
         return cls(**registry.taken(cls, **fixed), **part.params)
     except TypeError as error:
