@@ -70,6 +70,7 @@ class Declaration:
     summary: str
     aliases: tuple[str, ...]
     params: tuple[Param, ...]
+    details: tuple[tuple[str, str], ...] = ()  # a family's own facts (a transform's ``defence``)
 
 
 @functools.cache
@@ -117,7 +118,7 @@ def _declaration(module: str, node: ast.ClassDef | ast.FunctionDef, call: ast.Ca
                  supplied: dict[str, tuple[str, ...]]) -> Declaration:
     args = [ast.literal_eval(a) for a in call.args]
     options = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
-    family = args[0] if args else options["family"]
+    family = args[0] if args else options.pop("family")
     name = args[1] if len(args) > 1 else options.get("name") or node.name
     factory = options.get("factory")
     target = f"{module}:{node.name}" + (f".{factory}" if factory else "")
@@ -127,7 +128,9 @@ def _declaration(module: str, node: ast.ClassDef | ast.FunctionDef, call: ast.Ca
         params = _signature(module, node, omitted)
     else:
         params = _class_params(module, node, factory, omitted)
-    return Declaration(family, name, target, summary, tuple(options.get("aliases", ())), params)
+    details = tuple((key, str(value)) for key, value in options.items()
+                    if key not in ("family", "name", "summary", "aliases", "factory"))
+    return Declaration(family, name, target, summary, tuple(options.get("aliases", ())), params, details)
 
 
 def _first_line(docstring: str | None) -> str:

@@ -71,9 +71,14 @@ class Component:
     summary: str
     aliases: tuple[str, ...] = ()  # other names a config may use (a reward model's ``kind``)
     params: tuple[Param, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()  # what else the declaration says (a transform's ``defence``)
 
     def load(self) -> Any:
         return load_target(self.target)
+
+    def detail(self, key: str) -> str | None:
+        """One of the declaration's own facts (``defence`` of a transform), or None."""
+        return dict(self.details).get(key)
 
     def as_json(self) -> dict[str, Any]:
         params = []
@@ -85,14 +90,15 @@ class Component:
                 entry["default_text"] = param.default
             params.append(entry)
         return {"name": self.name, "target": self.target, "summary": self.summary, "aliases": list(self.aliases),
-                "params": params}
+                "params": params, **dict(self.details)}
 
 
 def component(family: str, name: str | None = None, *, summary: str | None = None,
-              aliases: tuple[str, ...] = (), factory: str | None = None) -> Callable[[T], T]:
+              aliases: tuple[str, ...] = (), factory: str | None = None, **details: str) -> Callable[[T], T]:
     """Declare the decorated class or function as the component ``name`` (default: its own name) of
     ``family``. ``summary`` defaults to the first line of its docstring; ``factory`` names a classmethod
-    that builds it from a config (``RewardStack.from_config``). Arguments must be literals: they are
+    that builds it from a config (``RewardStack.from_config``); ``details`` are a family's own facts
+    (a transform's ``defence``: what closes the exploit it finds). Arguments must be literals: they are
     read from the source."""
     if family not in FAMILIES:
         raise ValueError(f"unknown component family '{family}'")
@@ -119,7 +125,7 @@ def catalogue() -> tuple[Component, ...]:
 
 def _from_declaration(declaration: Declaration) -> Component:
     return Component(declaration.family, declaration.name, declaration.target, declaration.summary,
-                     declaration.aliases, declaration.params)
+                     declaration.aliases, declaration.params, declaration.details)
 
 
 def components(family: str | None = None) -> list[Component]:

@@ -19,7 +19,7 @@ from mirror_neuron.stats import paired_bootstrap
 from tests.lab.f1_reward import F1RewardModel
 
 NQ_OPEN = Path(__file__).resolve().parents[2] / "../shared/data/nq_open/NQ-open.dev.jsonl"
-ALL = [resolve(name) for name in transforms.BUILTIN]
+ALL = [resolve(name) for name in transforms.builtin_names()]
 
 
 def nq_items(n: int = 60) -> list[Item]:

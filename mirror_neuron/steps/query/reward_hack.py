@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
-from mirror_neuron.hacks.transforms import BUILTIN, Transform, TransformSpec, resolve
+from mirror_neuron.hacks.transforms import Transform, TransformSpec, builtin_names, resolve
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
@@ -93,7 +93,7 @@ class RewardHackSearchStep(Step):
 
     def transforms(self) -> list[tuple[str, Transform]]:
         """The configured transforms as ``(name, function)``; unknown names are a did-you-mean ConfigError."""
-        specs: list[TransformSpec] = list(BUILTIN) if self.config.transforms == "all" else list(self.config.transforms)
+        specs: list[TransformSpec] = builtin_names() if self.config.transforms == "all" else list(self.config.transforms)
         if not specs:
             raise ConfigError("name at least one transform (or all)", self.context.where("transforms"))
         resolved: list[tuple[str, Transform]] = []
