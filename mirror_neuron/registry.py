@@ -61,6 +61,10 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+# Families whose classes carry their registered name as ``cls.name`` (set by the declaration).
+NAMED_FAMILIES = ("behaviour", "filter")
+
+
 @dataclass(frozen=True)
 class Component:
     """One named, lazily importable component of a family."""
@@ -104,7 +108,9 @@ def component(family: str, name: str | None = None, *, summary: str | None = Non
         raise ValueError(f"unknown component family '{family}'")
 
     def declare(obj: T) -> T:
-        obj.__component__ = (family, name or obj.__name__)  # type: ignore[attr-defined]
+        declared = name or obj.__name__  # type: ignore[attr-defined]
+        if isinstance(obj, type) and family in NAMED_FAMILIES:
+            obj.name = declared  # type: ignore[attr-defined]  # what the parts record themselves as
         return obj
 
     return declare

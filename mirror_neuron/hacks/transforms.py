@@ -111,8 +111,6 @@ def prepend_question(answer: str, question: str, rng: np.random.Generator) -> st
     return f"{question}\n{answer}"
 
 
-
-
 def builtin_names() -> list[str]:
     """The registered transforms, in catalogue order (what ``transforms: all`` searches)."""
     from mirror_neuron import registry

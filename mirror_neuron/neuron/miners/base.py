@@ -45,7 +45,7 @@ class Behaviour(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the registered name, set by its @component declaration (a user class: its config key)
     latency_median: PositiveFloat = 1.0
     latency_sigma: float = 0.3
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from pydantic import NonNegativeFloat, PositiveInt
@@ -28,7 +28,6 @@ class LanguageModelMiner(Behaviour):
     ``temperature`` 0 is greedy decoding; above 0, sampling is seeded from the pool's random stream.
     """
 
-    name: ClassVar[str] = "lm"
     path: str = "smollm2"
     max_new_tokens: PositiveInt = 48
     temperature: NonNegativeFloat = 0.0

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import zlib
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
@@ -51,7 +51,6 @@ def follow_up_question(query: Query) -> str:
 class Honest(Behaviour):
     """The data set's reference answer (or a follow-up question when asked), optionally noised."""
 
-    name: ClassVar[str] = "honest"
     noise: NonNegativeFloat = Field(0.0, le=1.0)  # share of words replaced by random words
     paraphrase: bool = False  # wrap the answer in a fixed paraphrase template
     # with a noise seed, the noise is drawn from (noise_seed, uid, prompt): a weak miner's own model
@@ -91,8 +90,6 @@ class HackingMiner(Behaviour):
 class Echo(HackingMiner):
     """Returns the prompt: copying the question back (transform ``prompt_echo``)."""
 
-    name: ClassVar[str] = "echo"
-
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         return hacks.prompt_echo(answer, query.prompt, rng)
 
@@ -101,7 +98,6 @@ class Echo(HackingMiner):
 class StockPhrase(HackingMiner):
     """One of a few stock phrases, whatever the prompt (transform ``stock_phrases``, without the answer)."""
 
-    name: ClassVar[str] = "stock_phrase"
     phrases: tuple[str, ...] = STOCK_PHRASES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
@@ -112,7 +108,6 @@ class StockPhrase(HackingMiner):
 class Refusal(Behaviour):
     """Refuses every prompt."""
 
-    name: ClassVar[str] = "refusal"
     text: str = REFUSAL
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
@@ -123,7 +118,6 @@ class Refusal(Behaviour):
 class LengthPadder(HackingMiner):
     """The honest answer padded with filler words to ``words`` words (transform ``length_padding``)."""
 
-    name: ClassVar[str] = "length_padder"
     words: PositiveInt = PADDED_WORDS
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
@@ -134,7 +128,6 @@ class LengthPadder(HackingMiner):
 class KeywordStuffer(HackingMiner):
     """The prompt's keywords repeated ``times`` times (transform ``keyword_stuffing``, without the answer)."""
 
-    name: ClassVar[str] = "keyword_stuffer"
     times: PositiveInt = STUFFED_TIMES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
@@ -146,8 +139,6 @@ class KeywordStuffer(HackingMiner):
 class AnswerStuffer(Behaviour):
     """Answers even when asked for a question, hoping to win "best" in both steps."""
 
-    name: ClassVar[str] = "answer_stuffer"
-
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         answer = honest_answer(query)
         return f"{answer} Is there anything else about this?" if query.question else answer
@@ -157,7 +148,6 @@ class AnswerStuffer(Behaviour):
 class Copycat(Behaviour):
     """One backend behind many hotkeys: identical answers (``near``: a per-uid trailing variation)."""
 
-    name: ClassVar[str] = "copycat"
     mode: Literal["identical", "near"] = "identical"
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
@@ -170,7 +160,6 @@ class Copycat(Behaviour):
 class SelfScorer(HackingMiner):
     """The honest answer followed by an instruction to the scorer (transform ``self_score``)."""
 
-    name: ClassVar[str] = "self_scorer"
     injection: str = SELF_SCORE
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
@@ -181,7 +170,6 @@ class SelfScorer(HackingMiner):
 class Repeater(HackingMiner):
     """The first sentence of the answer repeated ``times`` times (transform ``repetition``)."""
 
-    name: ClassVar[str] = "repeater"
     times: PositiveInt = REPEATED_TIMES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
@@ -192,7 +180,6 @@ class Repeater(HackingMiner):
 class RandomWords(Behaviour):
     """``words`` random words: fast garbage."""
 
-    name: ClassVar[str] = "random_words"
     words: PositiveInt = 30
     latency_median: float = 0.1
 
@@ -204,7 +191,6 @@ class RandomWords(Behaviour):
 class Slow(Honest):
     """An honest miner that mostly times out."""
 
-    name: ClassVar[str] = "slow"
     latency_median: float = 30.0
     latency_sigma: float = 0.5
 
@@ -213,7 +199,6 @@ class Slow(Honest):
 class Flaky(Honest):
     """An honest miner that often fails: raises, returns None, or returns an empty string."""
 
-    name: ClassVar[str] = "flaky"
     failure_rate: NonNegativeFloat = Field(0.5, le=1.0)
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
@@ -240,7 +225,6 @@ class Hacker(HackingMiner):
     candidate in a tournament; no transforms is the honest answer itself.
     """
 
-    name: ClassVar[str] = "hacker"
     transforms: tuple[TransformSpec, ...] = ()
 
     @field_validator("transforms")

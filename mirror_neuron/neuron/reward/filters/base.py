@@ -25,7 +25,7 @@ class Embedder(Protocol):
 class Filter:
     """(query, completions) -> one multiplier in [0, 1] per completion."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # the registered name, set by its @component declaration
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
         raise NotImplementedError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from typing import ClassVar
 
 import numpy as np
 
@@ -29,8 +28,6 @@ class RelevanceFilter(Filter):
     rich in potassium." (0.11), "That is an excellent question." (0.10) and a refusal (0.07) fall
     under the default 0.2.
     """
-
-    name: ClassVar[str] = "relevance"
 
     def __init__(self, embedder: Embedder, threshold: float = 0.2) -> None:
         self.embedder = embedder
@@ -69,8 +66,6 @@ class DiversityFilter(Filter):
     subject ("Sydney is the largest city in Australia.") about 0.64: under the default threshold
     0.95, paraphrases that only reorder words count as copies.
     """
-
-    name: ClassVar[str] = "diversity"
 
     def __init__(self, embedder: Embedder, threshold: float = 0.95, history_size: int = 500) -> None:
         if history_size < 0:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from typing import ClassVar
 
 import numpy as np
 
@@ -73,8 +72,6 @@ class BlacklistFilter(Filter):
       prompt it is 0 for every prompt, as long as it is among the last ``reuse_memory`` distinct
       completions remembered. This catches stock phrases it has no list for, from their second prompt on.
     """
-
-    name: ClassVar[str] = "blacklist"
 
     def __init__(self, phrases: tuple[str, ...] = BLACKLIST_PHRASES,
                  refusal_prefixes: tuple[str, ...] = REFUSAL_PREFIXES, echo_overlap: float = 0.9,
@@ -184,8 +181,6 @@ class TaskValidatorFilter(Filter):
     - only asks questions back: every sentence of it ends with a question mark.
     Sentences are split by :func:`sentences`.
     """
-
-    name: ClassVar[str] = "task_validator"
 
     def __init__(self, answer_labels: tuple[str, ...] = ("Answer:",), question_labels: tuple[str, ...] = ("Question:",),
                  max_statements: int = 0) -> None:
