@@ -1,9 +1,6 @@
 """Filters of the later validators: (query, completions) -> one multiplier in [0, 1] per completion.
 
-A filter does not score quality; it removes completions that game the scorers. The reward stack
-multiplies the weighted sum of normalized scores by each enabled filter's output, so 0 removes a
-completion and 1 keeps it. Each filter has a ``name``, its ``params()`` (what to record with a run)
-and, where it remembers past batches, ``get_state()``/``set_state()`` for :meth:`Neuron.save`.
+The contract is in :mod:`.base`; the text filters in :mod:`.text`, the embedding filters in :mod:`.embedding`.
 
 Exploits (``/work/shared/reference/validator-2023.md``) and the filter meant to catch each:
 prompt echo and keyword stuffing -> :class:`BlacklistFilter` (echo); stock phrases and refusals ->
@@ -12,22 +9,9 @@ off-topic or random text -> :class:`RelevanceFilter`; one cached answer from man
 :class:`DiversityFilter`.
 """
 
-from mirror_neuron.neuron.reward.filters.base import Embedder, Filter, per_distinct
-from mirror_neuron.neuron.reward.filters.embedding import DiversityFilter, RelevanceFilter, unit_rows
-from mirror_neuron.neuron.reward.filters.text import (
-    BLACKLIST_PHRASES,
-    REFUSAL_PREFIXES,
-    STOPWORDS,
-    BlacklistFilter,
-    TaskValidatorFilter,
-    content_words,
-    expanded,
-    is_question,
-    normalized,
-    sentences,
-    words,
-)
+from mirror_neuron.neuron.reward.filters.base import Embedder, Filter
+from mirror_neuron.neuron.reward.filters.embedding import DiversityFilter, RelevanceFilter
+from mirror_neuron.neuron.reward.filters.text import BlacklistFilter, TaskValidatorFilter, sentences
 
-__all__ = ["BLACKLIST_PHRASES", "REFUSAL_PREFIXES", "STOPWORDS", "BlacklistFilter", "DiversityFilter", "Embedder",
-           "Filter", "RelevanceFilter", "TaskValidatorFilter", "content_words", "expanded", "is_question",
-           "normalized", "per_distinct", "sentences", "unit_rows", "words"]
+__all__ = ["BlacklistFilter", "DiversityFilter", "Embedder", "Filter", "RelevanceFilter", "TaskValidatorFilter",
+           "sentences"]
