@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import zlib
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
+from pydantic import Field, NonNegativeFloat, PositiveInt, PrivateAttr
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.hacks import transforms as hacks
@@ -210,12 +209,6 @@ class Flaky(Honest):
         return super().respond(query, uid, rng)
 
 
-@functools.lru_cache(maxsize=64)
-def _chain(specs: str) -> tuple[Transform, ...]:
-    """The transform functions of a JSON list of transform specs (resolved once per list)."""
-    return tuple(hacks.resolve(spec)[1] for spec in json.loads(specs))
-
-
 @component("behaviour", "hacker",
            summary="the honest answer through a chain of transforms (`transforms: [length_padding, ...]`)")
 class Hacker(HackingMiner):
@@ -226,15 +219,14 @@ class Hacker(HackingMiner):
     """
 
     transforms: tuple[TransformSpec, ...] = ()
+    _functions: tuple[Transform, ...] = PrivateAttr(())
 
-    @field_validator("transforms")
-    @classmethod
-    def _known(cls, transforms: tuple[TransformSpec, ...]) -> tuple[TransformSpec, ...]:
+    def model_post_init(self, context: object) -> None:
+        """Resolve the transforms once (an unknown one is a validation error)."""
         try:
-            _chain(json.dumps(transforms, sort_keys=True))
+            self._functions = tuple(hacks.resolve(spec)[1] for spec in self.transforms)
         except UserError as error:
             raise ValueError(error.message) from None
-        return transforms
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
-        return hacks.apply(_chain(json.dumps(self.transforms, sort_keys=True)), answer, query.prompt, rng)
+        return hacks.apply(self._functions, answer, query.prompt, rng)
