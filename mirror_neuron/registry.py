@@ -198,10 +198,7 @@ def params_model(found: Component) -> type[BaseModel]:
                             **fields)
     function = obj.__init__ if isinstance(obj, type) else obj
     signature = inspect.signature(function)
-    try:
-        hints = typing.get_type_hints(function)
-    except Exception:  # noqa: BLE001 - names only imported for type checking: fall back to Any
-        hints = {}
+    hints = _type_hints(function)
     fields = {name: (hints.get(name, Any), ... if p.default is inspect.Parameter.empty else p.default)
               for name, p in signature.parameters.items()
               if name not in ("self", "cls", *omitted) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
@@ -210,10 +207,11 @@ def params_model(found: Component) -> type[BaseModel]:
 
 
 def validate_params(found: Component, params: dict[str, Any]) -> None:
-    """Check ``params`` against the component's parameter model (types and values, not only names);
-    the first problem is a :class:`ParamError` naming its key."""
+    """Check ``params`` by name (:func:`check_params`), then against the component's parameter model
+    (types and values); the first problem is a :class:`ParamError` naming its key."""
     from pydantic import ValidationError
 
+    check_params(found, params)  # names first: an unknown one gets the closest valid names
     try:
         params_model(found).model_validate(params)
     except ValidationError as error:
@@ -230,6 +228,23 @@ def taken(target: Callable[..., Any], **supplied: Any) -> dict[str, Any]:
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         return supplied
     return {name: value for name, value in supplied.items() if name in parameters}
+
+
+def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
+    """The function's parameter types; one whose names exist only for type checking (``np`` under
+    ``TYPE_CHECKING``) stays untyped (Any), the others are still checked."""
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # noqa: BLE001 - evaluate each annotation alone instead
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(function, "__globals__", {})
+    for name, annotation in getattr(function, "__annotations__", {}).items():
+        try:
+            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation  # noqa: S307
+        except Exception:  # noqa: BLE001 - a name imported for type checking only
+            continue
+    return hints
 
 
 def load_target(target: str) -> Any:

@@ -162,7 +162,8 @@ class Chain:
 
 def resolve(spec: TransformSpec) -> tuple[str, Transform]:
     """``(name, function)`` from a config item: a name (built-in or ``module:function``), or
-    ``{name: {param: value}}`` to bind parameters. An unknown name is a :class:`~mirror_neuron.errors.UserError`."""
+    ``{name: {param: value}}`` to bind parameters (checked against the transform's parameter model). An
+    unknown name or parameter is a :class:`~mirror_neuron.errors.UserError`."""
     from mirror_neuron import registry
 
     params: dict[str, Any] = {}
@@ -173,7 +174,10 @@ def resolve(spec: TransformSpec) -> tuple[str, Transform]:
         params = dict(given or {})
     else:
         name = spec
-    function = registry.get("transform", name).load()
+    found = registry.get("transform", name)
+    if params:
+        registry.validate_params(found, params)  # a misspelt or mistyped parameter fails here, not mid-search
+    function = found.load()
     if not callable(function):
         from mirror_neuron.errors import UserError
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mirror_neuron import registry
+from mirror_neuron.errors import UserError
 from mirror_neuron.hacks.transforms import Chain, resolve
 
 NAMES = [c.name for c in registry.components("transform")]
@@ -54,6 +55,5 @@ def test_a_transform_accepts_its_declared_parameters(name: str) -> None:
         for answer, question in ROWS:
             assert bound(answer, question, np.random.default_rng(3)) == plain(answer, question,
                                                                              np.random.default_rng(3))
-    _, unknown = resolve({name: {"no_such_parameter": 1}})
-    with pytest.raises(TypeError):
-        unknown("France", "Where is Normandy?", np.random.default_rng(0))
+    with pytest.raises(UserError, match="no parameter 'no_such_parameter'"):  # refused when the config is read
+        resolve({name: {"no_such_parameter": 1}})

@@ -111,6 +111,10 @@ def test_a_reward_taken_from_a_neuron_that_pays_for_quality_has_no_exploit(tmp_p
     (("truncation,", "truncaton,"), r"c.yml: query.transforms\[2\] \(line 17\): unknown transform component "
                                    r"'truncaton' \(did you mean 'truncation'\?\)"),
     (("search: beam", "search: bream"), r"c.yml: query.search \(line 18\)"),
+    (("truncation,", "{truncation: {kep: 0.3}},"), r"c.yml: query.transforms\[2\] \(line 17\): transform "
+                                                  r"'truncation' has no parameter 'kep' \(did you mean 'keep'\?\)"),
+    (("truncation,", "{truncation: {keep: half}},"), r"c.yml: query.transforms\[2\] \(line 17\): transform "
+                                                    r"'truncation': keep: Input should be a valid number"),
     (("cap: 50}}", "cap: 50}, bogus: {type: Nope}}"),
      r"c.yml: query.reward.scorers.bogus \(line 15\): unknown reward component 'Nope'"),
 ])
