@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from mirror_neuron import cache
+from mirror_neuron.log import PROGRESS_EVERY_S
 from mirror_neuron.models.embeddings import ALIASES, MINILM
 
 CACHE_FILE = "embeddings.sqlite"
 LOOKUP_BATCH = 500  # keys per SQLite query
 ENCODE_BATCH = 256  # texts per model call between progress checks
-PROGRESS_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)

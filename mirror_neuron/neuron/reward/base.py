@@ -63,12 +63,12 @@ class PairScores:
 class RewardModelBase:
     """Scores completions: rows of ``(prompt, completion)`` in batches, and the completions of one query.
 
-    ``component`` names the model's raw reward in :class:`Rewards` (``raw[component]``).
+    ``raw_name`` names the model's raw reward in :class:`Rewards` (``raw[raw_name]``).
     ``batch_size``: rows per forward pass, for models that batch; scores do not depend on it.
     ``max_length``: for models that tokenize, the tokens each scored text is cut to (None: not cut).
     """
 
-    component: ClassVar[str] = "score"
+    raw_name: ClassVar[str] = "score"
     stateless: ClassVar[bool] = False
     remembers: ClassVar[bool] = False
     batch_size: int = 1
@@ -116,7 +116,7 @@ class RewardModelBase:
     def rewards(self, query: Query, completions: list[str]) -> Rewards:
         """The reward of each completion of ``query``. Default: :meth:`score` of ``(query.prompt, completion)``."""
         values = np.asarray(self.score([query.prompt] * len(completions), completions), dtype=np.float64)
-        return Rewards(values, {self.component: values})
+        return Rewards(values, {self.raw_name: values})
 
 
 def group_rows(keys: Sequence[K]) -> dict[K, list[int]]:
@@ -143,7 +143,7 @@ def configured(model: RewardModelBase, batch_size: int, max_length: int | None =
 class RandomRewardModel(RewardModelBase):
     """Uniform random rewards in [0, 1)."""
 
-    component = "random"
+    raw_name = "random"
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         return self.rng.random(len(completions))
@@ -153,7 +153,7 @@ class RandomRewardModel(RewardModelBase):
 class ConstantRewardModel(RewardModelBase):
     """The same reward (``value``) for every completion."""
 
-    component = "constant"
+    raw_name = "constant"
     stateless = True
 
     def __init__(self, seed: int = 0, value: float = 1.0) -> None:

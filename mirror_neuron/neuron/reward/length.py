@@ -19,7 +19,7 @@ from mirror_neuron.registry import component
 class LengthRewardModel(RewardModelBase):
     """``min(words, cap) / cap`` for each completion (words split on white space)."""
 
-    component = "length"
+    raw_name = "length"
     stateless = True
 
     def __init__(self, seed: int = 0, cap: int = 500) -> None:

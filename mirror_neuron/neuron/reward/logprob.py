@@ -63,7 +63,7 @@ class LogProbRewardModel(RewardModelBase):
     ``device`` and ``dtype``: see :mod:`mirror_neuron.models.device`.
     """
 
-    component = "logprob"
+    raw_name = "logprob"
     stateless = True
     remembers = True
 

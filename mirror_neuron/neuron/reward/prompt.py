@@ -35,7 +35,7 @@ class PromptRewardModel(RewardModelBase):
     get 0. Each (prompt, completion) is graded once per process (see :mod:`.memo`).
     """
 
-    component = "prompt"
+    raw_name = "prompt"
     stateless = True
     remembers = True
 

@@ -34,7 +34,7 @@ class SequenceClassificationRewardModel(RewardModelBase):
     see :mod:`mirror_neuron.models.device`.
     """
 
-    component = "sequence_classification"
+    raw_name = "sequence_classification"
     stateless = True
 
     def __init__(self, seed: int = 0, path: str = "tiny:gpt2", batch_size: int = 16, device: str = "cpu",
