@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from mirror_neuron import registry
 from mirror_neuron.errors import UserError
@@ -31,9 +32,10 @@ def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
         raise UserError(f"'{name}' is neither a miner behaviour class nor a function")
     try:
         return cls(**params)
-    except Exception as error:  # pydantic validation of the behaviour's parameters
-        lines = str(error).splitlines()
-        raise UserError(f"miners.{name}: invalid parameters ({'; '.join(lines[1:3]).strip()})") from None
+    except ValidationError as error:  # the behaviour's parameters, checked by its pydantic fields
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in error.errors())
+        raise UserError(f"miners.{name}: invalid parameters ({problems})") from None
 
 
 @functools.cache
