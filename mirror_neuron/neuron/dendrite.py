@@ -8,6 +8,7 @@ unicode, huge completions) become return codes or sanitized text, never errors o
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,10 +58,11 @@ class DummyDendritePool:
         self.references.update((p, a) for p, a in zip(prompts, answers) if a)
 
     def __call__(self, roles: list[str], messages: list[str], uids: np.ndarray, timeout: float,
-                 question: bool = False) -> list[Call]:
-        query = Query(tuple(roles), tuple(messages), question)
+                 question: bool = False, name: str = "") -> list[Call]:
+        """One call per uid; ``question`` and ``name`` (the step kind) tell the miners what is asked."""
+        query = Query(tuple(roles), tuple(messages), question, name=name)
         if query.prompt in self.references:
-            query = Query(query.roles, query.messages, question, self.references[query.prompt])
+            query = dataclasses.replace(query, reference=self.references[query.prompt])
         uids = np.asarray(uids, dtype=int)
         elapsed = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
         return [self._call(int(uid), query, float(seconds), timeout) for uid, seconds in zip(uids, elapsed)]

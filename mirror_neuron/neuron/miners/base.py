@@ -16,12 +16,17 @@ class Query:
 
     ``question`` is true when the validator asks the miners for a question rather than an answer.
     ``reference`` is the data set's reference answer for the last user message, when there is one.
+    ``name`` is the step kind the openvalidators loop gives each query (``augment``, ``followup0``..,
+    ``answer0``..; empty elsewhere): its task validator and prompt scorer read it. ``base_prompt`` is
+    what that loop's filters compare completions with from 1.1.8 on (None: the prompt).
     """
 
     roles: tuple[str, ...]
     messages: tuple[str, ...]
     question: bool = False
     reference: str | None = None
+    name: str = ""
+    base_prompt: str | None = None
 
     @functools.cached_property
     def prompt(self) -> str:
@@ -30,6 +35,11 @@ class Query:
             if role == "user":
                 return message
         return self.messages[-1] if self.messages else ""
+
+    @property
+    def filter_prompt(self) -> str:
+        """What the filters compare completions with: :attr:`base_prompt` when set, else :attr:`prompt`."""
+        return self.prompt if self.base_prompt is None else self.base_prompt
 
     @property
     def text(self) -> str:

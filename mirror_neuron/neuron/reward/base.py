@@ -94,6 +94,12 @@ class RewardModelBase:
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
 
+    def new_forward(self) -> None:
+        """A new openvalidators forward begins; a stack passes it to its filters."""
+
+    def chosen(self, question: str, answer: str) -> None:
+        """The loop kept ``question`` and ``answer`` as the best of one follow-up/answer pair (see filters)."""
+
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         """The score of every row (float64; NaN where a row could not be scored).
 

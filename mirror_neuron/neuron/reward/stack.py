@@ -136,6 +136,14 @@ class RewardStack(RewardModelBase):
         combined[invalid] = 0.0
         return Rewards(combined, raw, normalized)
 
+    def new_forward(self) -> None:
+        for _, fltr, _ in self.filters:
+            fltr.new_forward()
+
+    def chosen(self, question: str, answer: str) -> None:
+        for _, fltr, _ in self.filters:
+            fltr.chosen(question, answer)
+
     def get_state(self) -> dict:
         return {"rng": self.rng.bit_generator.state,
                 "scorers": {name: model.get_state() for name, model, _ in self.scorers},

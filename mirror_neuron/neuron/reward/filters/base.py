@@ -37,6 +37,12 @@ class Filter:
         """The filter's parameters, for the run record."""
         return {}
 
+    def new_forward(self) -> None:
+        """A new openvalidators forward begins (the blacklist forgets the forward's chosen texts)."""
+
+    def chosen(self, question: str, answer: str) -> None:
+        """The loop kept ``question`` and ``answer`` as the best of one follow-up/answer pair."""
+
     def get_state(self) -> dict:
         """What :meth:`Neuron.save` keeps of this filter (JSON-serializable); stateless filters keep nothing."""
         return {}
