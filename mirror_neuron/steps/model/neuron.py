@@ -7,8 +7,10 @@ from typing import Any
 import pandas as pd
 
 from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.log import say
 from mirror_neuron.neuron.config import NeuronConfig, build_metagraph, build_pool, check_part, part_seeds
 from mirror_neuron.neuron.population import build_population
+from mirror_neuron.neuron.versions import describe
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -58,4 +60,6 @@ class NeuronModelStep(Step):
         })
         if writer.completed == 0:
             writer.write(data=table)
+        for line in describe(spec.model_dump(mode="json")):
+            say(f"{self.config.id}: {line}")
         return {"uids": float(graph.n), "available_uids": float(len(graph.available_uids()))}
