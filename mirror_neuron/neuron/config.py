@@ -112,6 +112,18 @@ class NeuronConfig(_Strict):
     def _version_preset(cls, data: Any) -> Any:
         return resolve(data) if isinstance(data, dict) else data
 
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> NeuronConfig:
+        """openvalidators refused to start unless its scorer weights summed to 1; so does its mirror."""
+        if self.validator.startswith("openvalidators") and self.reward is not None and \
+                self.reward.type == "RewardStack":
+            scorers = self.reward.params.get("scorers") or {}
+            total = sum(float((spec or {}).get("weight", 1.0)) for spec in scorers.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"reward.scorers: the weights sum to {total:g}; {self.validator} requires 1 "
+                                 "(the original refused to start otherwise)")
+        return self
+
 
 class PartSeeds(NamedTuple):
     metagraph: int

@@ -58,3 +58,11 @@ def test_scorer_weights_of_each_openvalidators_version_sum_to_one() -> None:
 def test_an_unknown_version_is_refused() -> None:
     with pytest.raises(ValueError, match="openvalidators-1.1"):
         NeuronConfig.model_validate({"validator": "openvalidators-9"})
+
+
+def test_openvalidators_refuses_scorer_weights_that_do_not_sum_to_one() -> None:
+    # the original raised at start-up when sum(weights) != 1: 0.5 + 0.4 + 0.3 = 1.2
+    with pytest.raises(ValueError, match="sum to 1.2; openvalidators-1.2 requires 1"):
+        NeuronConfig.model_validate({"validator": "openvalidators-1.2", "reward": {"scorers": {"dpo": {"weight": 0.5}}}})
+    NeuronConfig.model_validate({"validator": "custom", "reward": {"type": "RewardStack", "scorers": {
+        "a": {"type": "ConstantRewardModel", "weight": 0.5}}}})  # the mirror's own stack takes any weights

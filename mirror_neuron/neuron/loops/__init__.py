@@ -66,7 +66,8 @@ def inference(neuron: Neuron, messages: list[str], timeout: float | None, dont_u
             return ""
         uids = neuron._pick_uids(available, scores, min(loop.inference_topk, len(available)), False)
     calls = neuron.dendrite_pool(roles, messages, uids, timeout or neuron.timeout)
-    completions = [c.completion for c in calls if c.is_success and c.completion]
+    serving = neuron.metagraph.is_serving  # a uid whose axon does not serve answers nothing
+    completions = [c.completion for c, uid in zip(calls, uids) if c.is_success and c.completion and serving[uid]]
     if neuron.screen is not None:
         completions = [c for c in completions if not _flagged(neuron, c)]
     if not completions:

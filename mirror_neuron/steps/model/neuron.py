@@ -47,6 +47,8 @@ class NeuronModelStep(Step):
         check_part("gating", self.config.gating, self.context.where, "gating")
         if self.config.reward is not None:
             check_part("reward", self.config.reward, self.context.where, "reward")
+        if self.config.screen is not None:
+            check_part("filter", self.config.screen, self.context.where, "screen")
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         spec = self.spec()  # the uid table needs the metagraph and the miners only: no model is loaded here
