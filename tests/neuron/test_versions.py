@@ -10,15 +10,16 @@ from mirror_neuron.neuron.versions import BUGS, bugs_on, preset, resolve, stand_
 
 def test_a_version_fills_what_the_config_leaves_out_and_records_what_it_changes() -> None:
     config = NeuronConfig.model_validate({"validator": "openvalidators-1.2", "gating": {"path": "tiny:gptneo"},
-                                          "reward": {"scorers": {"dpo": {"weight": 0.5}}}, "timeout": 10.0})
+                                          "reward": {"scorers": {"dpo": {"path": "smollm2"}}}, "timeout": 10.0})
     assert config.loop.kind == "openvalidators" and config.loop.filter_base_prompt
     assert config.weights.alpha == 0.95 and config.weights.rule == "scatter" and config.weights.quantile_clamp
     assert config.vpermit_tao_limit == 4096 and config.gating.params["zero_grad"] is False
     scorers = config.reward.params["scorers"]
-    assert scorers["dpo"] == {"type": "LogProbRewardModel", "weight": 0.5, "path": "cerebras/btlm-3b-8k-base",
-                              "rule": "openvalidators"}
-    assert [d["key"] for d in config.deviations] == ["gating.path", "reward.scorers.dpo.weight"]  # 10.0 is the version's
-    assert [d["key"] for d in stand_ins(config.deviations)] == ["gating.path"]
+    assert scorers["dpo"]["weight"] == 0.3 and scorers["dpo"]["path"] == "smollm2"
+    assert [d["key"] for d in config.deviations] == ["gating.path", "reward.scorers.dpo.path"]  # 10.0 is the version's
+    assert config.deviations[1] == {"key": "reward.scorers.dpo.path", "version": "cerebras/btlm-3b-8k-base",
+                                    "set": "smollm2"}
+    assert [d["key"] for d in stand_ins(config.deviations)] == ["gating.path", "reward.scorers.dpo.path"]
 
 
 def test_off_removes_a_part_and_another_type_replaces_it_whole() -> None:
