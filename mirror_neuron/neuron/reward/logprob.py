@@ -22,7 +22,6 @@ from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
 from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
 from mirror_neuron.registry import component
 
-
 ORIGINAL = "cerebras/btlm-3b-8k-base"  # the openvalidators DPO scorer's model
 
 
