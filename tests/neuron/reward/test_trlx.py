@@ -311,11 +311,11 @@ def test_openvalidators_dahoas_form_is_the_plain_difference(module: TrlxRewardMo
         RewardModel(form="dahoas")
 
 
-def test_never_load_checkpoint_builds_a_random_model_from_the_config(tmp_path: Path, other_state: dict) -> None:
+def test_without_load_checkpoint_the_model_is_built_randomly_from_the_config(tmp_path: Path, other_state: dict) -> None:
     file = tmp_path / "hf_ckpt.safetensors"
     save_file(other_state, str(file))
     loaded = RewardModel(path="tiny:gptj", seed=3, checkpoint=str(file), device="cpu")
-    ignored = RewardModel(path="tiny:gptj", seed=3, checkpoint=str(file), never_load_checkpoint=True, device="cpu")
+    ignored = RewardModel(path="tiny:gptj", seed=3, checkpoint=str(file), load_checkpoint=False, device="cpu")
     fresh = TrlxRewardModule("tiny:gptj", seed=3)  # what building from the config with seed 3 gives
     assert torch.equal(loaded.module.v_head.weight, other_state["v_head.weight"])
     assert torch.equal(ignored.module.v_head.weight, fresh.v_head.weight)
@@ -324,7 +324,7 @@ def test_never_load_checkpoint_builds_a_random_model_from_the_config(tmp_path: P
     model, tokenizer = tiny_causal_lm("tiny:gptj", seed=9)
     model.save_pretrained(tmp_path / "gptj")
     tokenizer.save_pretrained(tmp_path / "gptj")
-    built = RewardModel(path="gptj", seed=3, checkpoint="absent.pt", never_load_checkpoint=True, device="cpu",
+    built = RewardModel(path="gptj", seed=3, checkpoint="absent.pt", load_checkpoint=False, device="cpu",
                         base_dir=tmp_path)
     saved = model.state_dict()["transformer.wte.weight"]
     assert built.module.transformer.wte.weight.shape == saved.shape

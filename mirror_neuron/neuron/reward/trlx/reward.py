@@ -2,7 +2,7 @@
 
 ``RewardModel`` is also the ``trlx`` kind of a ``type: reward_model`` step: rows score as
 ``r(prompt + completion)``, preference pairs with the trlX pairwise rule. It is openvalidators'
-``dahoas`` scorer too (``form: openvalidators``, ``never_load_checkpoint``).
+``dahoas`` scorer too (``form: openvalidators``, ``load_checkpoint: false``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class RewardModel(RewardModelBase):
     prompt and the completion joined as they are (no labels, no shift, no relu); raw ``full`` and
     ``completion``.
 
-    ``never_load_checkpoint``: openvalidators' Dahoas bug. It downloaded ``hf_ckpt.pt`` and never loaded
+    ``load_checkpoint=False``: openvalidators' Dahoas bug. It downloaded ``hf_ckpt.pt`` and never loaded
     it, building GPT-J-6B from its config: backbone and ``v_head`` both random. So the backbone is
     built from ``path``'s config with weights drawn from ``seed`` and ``checkpoint`` is never read.
 
@@ -99,32 +99,32 @@ class RewardModel(RewardModelBase):
                  sha256: str | None = None, allow_unsafe_pickle: bool = False, form: str = "difference",
                  shift: float = 3.0, batch_size: int = 16, device: str = "auto", dtype: str = "float32",
                  exact: bool = False, tokenizer: str = "default", embedding: str = "default", norm: str = "default",
-                 never_load_checkpoint: bool = False, base_dir: Path | None = None) -> None:
+                 load_checkpoint: bool = True, base_dir: Path | None = None) -> None:
         super().__init__(seed)
         if form not in FORMS:
             raise UserError(f"reward form must be one of {', '.join(FORMS)}, not '{form}'")
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
         self.form, self.shift, self.batch_size, self.exact, self.path = form, float(shift), batch_size, exact, path
-        self.never_load_checkpoint, self.has_checkpoint = never_load_checkpoint, checkpoint is not None
+        self.load_checkpoint, self.has_checkpoint = load_checkpoint, checkpoint is not None
         file = None
-        if checkpoint is not None and not never_load_checkpoint:
+        if checkpoint is not None and load_checkpoint:
             file = Path(checkpoint).expanduser()
             if not file.is_absolute() and base_dir is not None:
                 file = base_dir / file
         weights_seed = seed if file is None else 0  # a checkpoint sets every weight: the seed changes none
         self.module = shared_module(path, weights_seed, base_dir, tokenizer, embedding, norm, file, sha256,
-                                    allow_unsafe_pickle, device, torch_dtype, never_load_checkpoint)
+                                    allow_unsafe_pickle, device, torch_dtype, not load_checkpoint)
 
     def describe(self) -> dict[str, str | int]:
         return describe_network(self.module)
 
     def stand_ins(self) -> dict[str, str]:
         """The GPT-J-6B backbone when ``path`` is another, and the Dahoas checkpoint when none is loaded
-        (except under ``never_load_checkpoint``: the original loaded none either). A configured checkpoint
+        (except under ``load_checkpoint=False``: the original loaded none either). A configured checkpoint
         is taken for the original's."""
         found = {} if self.path == BACKBONE else {BACKBONE: self.path}
-        if not self.has_checkpoint and not self.never_load_checkpoint:
+        if not self.has_checkpoint and self.load_checkpoint:
             found[CHECKPOINT] = NO_CHECKPOINT
         return found
 
