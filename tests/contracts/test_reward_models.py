@@ -79,4 +79,4 @@ def test_stand_ins_name_every_tiny_model_loaded_for_an_original(name: str) -> No
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in found.items())
     loads_a_model = "path" in TINY[name] or name == "RewardStack"  # the stack's dpo scorer loads tiny:gpt2
     assert bool(found) == loads_a_model
-    assert all(v.startswith("tiny:") or v.startswith("random") for v in found.values())
+    assert all(v.startswith(("tiny:", "random")) for v in found.values())
