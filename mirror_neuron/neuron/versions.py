@@ -75,7 +75,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "type": "RewardStack", "count_limit": 3000, "unbiased_variance": True, "off_zeroes_rewards": True,
         "scorers": {
             "rlhf": {"type": "SequenceClassificationRewardModel", "weight": 0.6,
-                     "path": "OpenAssistant/reward-model-deberta-v3-large-v2"},
+                     "path": "OpenAssistant/reward-model-deberta-v3-large-v2", "truncation": False},
             "reciprocate": {"type": "ReciprocateRewardModel", "weight": 0.4, "path": "reciprocate/gpt-j_rm_format-oa"},
         },
         "filters": _OV_FILTERS_1_1,
@@ -85,15 +85,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "type": "RewardStack", "count_limit": 3000, "unbiased_variance": True, "off_zeroes_rewards": True,
         "scorers": {
             "dpo": {"type": "LogProbRewardModel", "weight": 0.3, "path": "cerebras/btlm-3b-8k-base",
-                    "rule": "openvalidators"},
+                    "penalty": 1.2, "per_occurrence": True, "penalty_lag": 1, "joint_tokenization": True,
+                    "separator": ""},
             "rlhf": {"type": "SequenceClassificationRewardModel", "weight": 0.4,
-                     "path": "OpenAssistant/reward-model-deberta-v3-large-v2"},
+                     "path": "OpenAssistant/reward-model-deberta-v3-large-v2", "truncation": False},
             "reciprocate": {"type": "ReciprocateRewardModel", "weight": 0.3, "path": "reciprocate/gpt-j_rm_format-oa"},
         },
         "filters": {**_OV_FILTERS_1_1, "ov_task_validator": {"version": "1.2"},
                     "ov_relevance": {**_OV_FILTERS_1_1["ov_relevance"], "version": "1.2"},
                     "ov_diversity": {**_OV_FILTERS_1_1["ov_diversity"], "version": "1.2"}},
     }},
+}
+
+# What each loop's originals drew their contexts from, and what the mirror draws them from instead.
+CORPORA = {
+    "core-2023": "the data's `context` passages (else its prompts) for the squad_v2 train contexts the original streamed",
+    "openvalidators": "the data's `context` passages (else its prompts), joined to 15-30 sentences, for the "
+                      "openwebtext / RedPajama documents the original streamed",
 }
 
 # The originals' known bugs, each a setting of the part that has it: (config key path, value when on, what it does).
@@ -206,11 +214,15 @@ def describe(config: dict[str, Any]) -> list[str]:
     models = stand_ins(found)
     off = [d for d in found if d["set"] == "off"]
     other = [d for d in found if d not in models and d not in off]
+    corpus = CORPORA.get((config.get("loop") or {}).get("kind", "custom"))
+    if corpus:
+        lines.append(f"stand-in corpus: {corpus}")
     if models:
         lines.append("stand-ins: " + "; ".join(f"{d['key']}: {_short(d['set'])} for {_short(d['version'])}"
                                                for d in models))
     if off:
-        lines.append("switched off (not mirrored): " + ", ".join(d["key"] for d in off))
+        lines.append("left out (not mirrored; unlike the original's *_off flags, leaving a filter out zeroes no "
+                     "reward): " + ", ".join(d["key"] for d in off))
     if other:
         lines.append("other deviations: " + "; ".join(f"{d['key']}: {_short(d['set'])} (version: {_short(d['version'])})"
                                                       for d in other))
