@@ -2,8 +2,9 @@
 
 A filter does not score quality; it removes completions that game the scorers. The reward stack
 multiplies the weighted sum of normalized scores by each enabled filter's output, so 0 removes a
-completion and 1 keeps it. Each filter has a ``name``, its ``params()`` (what to record with a run)
-and, where it remembers past batches, ``get_state()``/``set_state()`` for :meth:`Neuron.save`.
+completion and 1 keeps it. Each filter has a ``name``, a ``column`` (its key in an event record), its
+``params()`` (what to record with a run), ``stand_ins()`` (the models it loaded in place of the
+original's) and, where it remembers past batches, ``get_state()``/``set_state()`` for :meth:`Neuron.save`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,18 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
+class _NamedColumn:
+    """The default event column of a filter class: ``f"{name}_filter"``."""
+
+    def __get__(self, instance: object, owner: type) -> str:
+        return f"{owner.name}_filter"  # type: ignore[attr-defined]
+
+
 class Filter:
     """(query, completions) -> one multiplier in [0, 1] per completion."""
 
     name: ClassVar[str]  # the registered name, set by its @component declaration
+    column: ClassVar[str] = _NamedColumn()  # type: ignore[assignment]  # its event key; a class may name its own
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -35,6 +44,10 @@ class Filter:
 
     def params(self) -> dict:
         """The filter's parameters, for the run record."""
+        return {}
+
+    def stand_ins(self) -> dict[str, str]:
+        """{original model id: what was loaded instead} for each model that is not the original's; {} when none."""
         return {}
 
     def new_forward(self) -> None:
