@@ -25,6 +25,9 @@ from typing import Any, Literal
 Version = Literal["custom", "core-2023", "openvalidators-1.1", "openvalidators-1.2"]
 VERSIONS: tuple[str, ...] = ("custom", "core-2023", "openvalidators-1.1", "openvalidators-1.2")
 
+# Keys of a slot rather than of the part in it: a scorer replaced by another type keeps the version's weight.
+SLOT_KEYS = frozenset({"weight"})
+
 # Keys whose values name a model to load: a config that changes one uses a stand-in.
 MODEL_KEYS = frozenset({"path", "bert", "mpnet", "model", "checkpoint"})
 
@@ -130,7 +133,7 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` laid over the preset of the version it names; ``deviations`` records what differs.
 
     Dictionaries merge key by key; a part (``gating``, ``reward``, ``screen``, a scorer) whose ``type``
-    the config changes replaces the preset's part wholly; ``off`` (YAML's ``false``), ``"off"`` or
+    the config changes replaces the preset's part wholly (a scorer keeps its slot's ``weight``); ``off`` (YAML's ``false``), ``"off"`` or
     ``null`` for a preset's filter, scorer or part removes it.
     """
     config = {k: v for k, v in config.items() if k != "deviations"}
@@ -183,6 +186,8 @@ def _merge(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             merged.pop(key)
         elif isinstance(value, dict) and isinstance(base.get(key), dict) and not _replaces(base[key], value):
             merged[key] = _merge(base[key], value)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):  # another part in the same slot
+            merged[key] = {**{k: v for k, v in base[key].items() if k in SLOT_KEYS}, **copy.deepcopy(value)}
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -29,6 +29,9 @@ def test_off_removes_a_part_and_another_type_replaces_it_whole() -> None:
     replaced = resolve({"validator": "core-2023", "reward": {"type": "ConstantRewardModel", "value": 2.0}})
     assert replaced["reward"] == {"type": "ConstantRewardModel", "value": 2.0}
     assert stand_ins(replaced["deviations"])[0]["key"] == "reward"
+    scorer = resolve({"validator": "openvalidators-1.1", "reward": {"scorers": {
+        "rlhf": {"type": "LogProbRewardModel", "path": "smollm2"}}}})["reward"]["scorers"]["rlhf"]
+    assert scorer == {"weight": 0.6, "type": "LogProbRewardModel", "path": "smollm2"}  # the slot keeps its weight
 
 
 def test_custom_sets_nothing_and_resolving_twice_changes_nothing() -> None:
