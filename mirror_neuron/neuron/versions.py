@@ -136,11 +136,16 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     the config changes replaces the preset's part wholly (a scorer keeps its slot's ``weight``); ``off`` (YAML's ``false``), ``"off"`` or
     ``null`` for a preset's filter, scorer or part removes it.
     """
+    earlier = [d for d in config.get("deviations") or [] if isinstance(d, dict) and d.get("set") == "off"]
     config = {k: v for k, v in config.items() if k != "deviations"}
     version = config.get("validator", "custom")
     base = preset(version) if isinstance(version, str) and version in PRESETS else {}
     resolved = _merge(base, config)
-    resolved["deviations"] = deviations(base, config)
+    found = deviations(base, config)
+    for removal in earlier:  # a config resolved before: what it left out stays out
+        if removal["key"] not in {d["key"] for d in found} and _remove(resolved, removal["key"]):
+            found.append(removal)
+    resolved["deviations"] = found
     return resolved
 
 
@@ -191,6 +196,18 @@ def _merge(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def _remove(config: dict[str, Any], key: str) -> bool:
+    """Delete the dotted ``key`` from ``config``; whether it was there."""
+    *parents, last = key.split(".")
+    node: Any = config
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and last in node:
+        del node[last]
+        return True
+    return False
 
 
 def _removes(value: Any) -> bool:

@@ -39,6 +39,9 @@ def test_custom_sets_nothing_and_resolving_twice_changes_nothing() -> None:
     once = NeuronConfig.model_validate({"validator": "core-2023", "training_topk": 20}).model_dump(mode="json")
     assert NeuronConfig.model_validate(once).model_dump(mode="json") == once
     assert once["deviations"] == [{"key": "training_topk", "version": 50, "set": 20}]
+    removed = NeuronConfig.model_validate({"validator": "openvalidators-1.1", "reward": {"filters": {"nsfw": False}}})
+    again = NeuronConfig.model_validate(removed.model_dump(mode="json"))
+    assert "nsfw" not in again.reward.params["filters"] and again.deviations == removed.deviations
 
 
 def test_the_bugs_each_version_had_are_on_and_custom_has_none() -> None:
