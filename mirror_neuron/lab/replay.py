@@ -69,6 +69,8 @@ class Comparison:
     total: int
     empty_agree: int  # over empty completions (success inferred from the time)
     empty_total: int
+    kept: int = 0  # non-empty completions the replay kept (hard filters: value 1)
+    logged_kept: int = 0  # and the logged validator kept
     spearman: float | None = None  # soft values only: pooled over the non-empty completions
     off: bool = False  # not checked (no model given)
 
@@ -162,7 +164,8 @@ def replay(events: Sequence[LoggedEvent], filters: Sequence[Filter], version: Ve
         same = np.abs(mine - logged) <= SOFT_TOLERANCE if soft else mine == logged
         rho = spearman(logged[~empty], mine[~empty]) if soft else None
         comparisons.append(Comparison(column, int(same[~empty].sum()), int((~empty).sum()),
-                                      int(same[empty].sum()), int(empty.sum()), rho))
+                                      int(same[empty].sum()), int(empty.sum()), int((mine[~empty] == 1).sum()),
+                                      int((logged[~empty] == 1).sum()), rho))
     predicted = np.concatenate([succeeded(e) for e in events])[empty]
     scored = np.concatenate([e.components["blacklist_filter"] for e in events])[empty] == 1
     result = ReplayResult(comparisons, EmptyCalls(int(empty.sum()), int(scored.sum()), int(predicted.sum()),
@@ -196,7 +199,8 @@ def report_lines(result: ReplayResult) -> list[str]:
         if c.off:
             lines.append(f"{c.column}: off: not checked")
             continue
-        within = f" (within {SOFT_TOLERANCE})" if c.spearman is not None else ""
+        within = (f" (within {SOFT_TOLERANCE})" if c.spearman is not None
+                  else f" (kept {c.kept}, logged {c.logged_kept})")
         lines.append(f"{c.column}: agree {c.agree}/{c.total}{within}")
     e = result.empties
     lines.append(f"empty completions: {e.total}; scored by the validator {e.scored}; success inferred from the "
