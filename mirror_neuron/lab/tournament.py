@@ -23,9 +23,10 @@ import pandas as pd
 
 from mirror_neuron.figures import figure, pyplot
 from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
+from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.miners.base import Behaviour
-from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
+from mirror_neuron.neuron.neuron import Event, Neuron
 from mirror_neuron.neuron.population import make_behaviour
 
 
@@ -45,6 +46,7 @@ class TournamentPlan:
     prompts: tuple[str, ...] = ()
     answers: tuple[str | None, ...] = ()
     base_dir: Path | None = None  # where relative model paths of the neuron's reward are read from
+    contexts: tuple[str, ...] = ()  # the data's passages: the versions' loops draw contexts from them
 
     def __post_init__(self) -> None:
         if self.method == "forward" and not self.prompts:
@@ -107,6 +109,7 @@ class _Calls:
 
     def add(self, events: list[Event]) -> None:
         n = len(self.calls)
+        events = [event for event in events if event.weighted]  # core-2023's question calls earn nothing
         queried = [uid for event in events for uid in event.uids]
         successful = [uid for event in events for uid in event.successful_uids]
         rewards = [reward for event in events for reward in event.rewards]
@@ -118,7 +121,7 @@ class _Calls:
 def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes."""
     config = plan.neuron.model_copy(update={"seed": repetition_seed(plan.seed, repetition)})
-    neuron = Neuron(config, prompts=list(plan.prompts), base_dir=plan.base_dir)
+    neuron = Neuron(config, prompts=list(plan.prompts), base_dir=plan.base_dir, contexts=list(plan.contexts))
     if plan.answers:
         neuron.dendrite_pool.learn(list(plan.prompts), [a if isinstance(a, str) else None for a in plan.answers])
     labels = strategy_labels(config.miners, neuron.dendrite_pool.behaviours)
@@ -154,8 +157,8 @@ def _advance(neuron: Neuron, plan: TournamentPlan, done: int, steps: int) -> Non
         return
     for unit in range(done, done + steps):
         question = plan.prompts[unit % len(plan.prompts)]
-        neuron.forward(["system", "user"], [BASE_PROMPT, question], topk=plan.topk,
-                       random_sample_uids=plan.random_sample_uids, train_gating_model=plan.train_gating_model)
+        loops.prompt_pass(neuron, question, topk=plan.topk, random_sample_uids=plan.random_sample_uids,
+                          train_gating_model=plan.train_gating_model)
 
 
 def run_tournament(plan: TournamentPlan, options: JudgeOptions | None = None) -> TournamentResult:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
@@ -16,6 +16,11 @@ from mirror_neuron.neuron.gating.base import GatingModelBase
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.neuron.reward.base import RewardModelBase
+from mirror_neuron.neuron.reward.filters.base import Filter
+from mirror_neuron.neuron.versions import Version, resolve
+
+MIRROR_BASE_PROMPT = "You are a helpful assistant. Answer accurately and concisely."
+MIRROR_FOLLOW_UP = "\n\nAsk a follow up question."
 
 
 class _Strict(BaseModel):
@@ -52,20 +57,72 @@ class WeightsConfig(_Strict):
     min_allowed_weights: NonNegativeInt = 8
     max_weight_limit: float = Field(0.1, gt=0.0, le=1.0)
     exclude_quantile: float = Field(0.0, ge=0.0, lt=1.0)
+    # the originals' rule: the quantile is clamped so that min_allowed_weights survive, and a metagraph
+    # smaller than min_allowed_weights gets uniform weights
+    quantile_clamp: bool = False
+
+
+class LoopConfig(_Strict):
+    """How the neuron trains: its loop (``kind``) and the loop's texts, timeouts and counts.
+
+    ``custom``: the mirror's two passes a step (a question, then its answer, both rewarded). ``core-2023``:
+    the answer pass is the forward; questions are separate calls to its best uids, kept by the difference
+    reward. ``openvalidators``: one forward is an augment step, then ``followup_steps`` follow-up/answer
+    pairs (see :mod:`mirror_neuron.neuron.loops`).
+    """
+
+    kind: Literal["custom", "core-2023", "openvalidators"] = "custom"
+    base_prompt: str = MIRROR_BASE_PROMPT  # the system message (core-2023: replaced by the context at each reset)
+    follow_up_prompt: str = MIRROR_FOLLOW_UP  # what follows the text a question is asked about
+    reset_every: PositiveInt = 3  # steps between restarts from a fresh prompt
+    question_timeout: PositiveFloat = 12.0  # core-2023: question calls; openvalidators: augment and follow-ups
+    followup_steps: PositiveInt = 4  # openvalidators: follow-up/answer pairs per forward
+    context_sentences: tuple[PositiveInt, PositiveInt] = (15, 30)  # openvalidators: the context's length, drawn
+    summary_sentences: tuple[PositiveInt, PositiveInt] = (4, 8)  # openvalidators: the summary asked for, drawn
+    filter_base_prompt: bool = False  # openvalidators 1.1.8+: filters compare with the base prompt
+    inference_topk: PositiveInt = 10
+    inference_over_all_uids: bool = False  # core-2023: the top uids by gating over every uid, not the available
 
 
 class NeuronConfig(_Strict):
-    """The parts of a simulated validator. Unset seeds follow the experiment's seed."""
+    """The parts of a simulated validator. Unset seeds follow the experiment's seed.
 
+    ``validator`` names the version mirrored; its preset fills every key the config leaves out (see
+    :mod:`mirror_neuron.neuron.versions`), and ``deviations`` (computed, not set) lists the keys set to
+    other values than the version's.
+    """
+
+    validator: Version = "custom"
+    deviations: list[dict[str, Any]] = []
+    loop: LoopConfig = LoopConfig()
     metagraph: MetagraphConfig = MetagraphConfig()
     churn: ChurnConfig = ChurnConfig()
     miners: dict[str, Any] = {}  # behaviour -> count | share | {count|share, params...}; the rest are honest
     gating: PartConfig = PartConfig(type="RandomGatingModel")
     reward: PartConfig | None = PartConfig(type="ConstantRewardModel")  # null: gating scores stand in
     weights: WeightsConfig = WeightsConfig()
+    screen: PartConfig | None = None  # core-2023: a filter screening questions and inference (its nsfw check)
     timeout: PositiveFloat = 12.0
     training_topk: PositiveInt = 50
+    vpermit_tao_limit: float | None = None  # permit holders with at most this stake are queried (None: none)
     seed: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_preset(cls, data: Any) -> Any:
+        return resolve(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> NeuronConfig:
+        """openvalidators refused to start unless its scorer weights summed to 1; so does its mirror."""
+        if self.validator.startswith("openvalidators") and self.reward is not None and \
+                self.reward.type == "RewardStack":
+            scorers = self.reward.params.get("scorers") or {}
+            total = sum(float((spec or {}).get("weight", 1.0)) for spec in scorers.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"reward.scorers: the weights sum to {total:g}; {self.validator} requires 1 "
+                                 "(the original refused to start otherwise)")
+        return self
 
 
 class PartSeeds(NamedTuple):
@@ -105,6 +162,13 @@ def build_reward(config: NeuronConfig, seed: int, base_dir: Path | None = None) 
         raise UserError(f"reward.{config.reward.type}: builds a {type(model).__name__}, not a reward model "
                         "(a RewardModelBase)")
     return model
+
+
+def build_screen(config: NeuronConfig) -> Filter | None:
+    """core-2023's screen of questions and inference texts (a filter: 0 flags a text), or None."""
+    if config.screen is None:
+        return None
+    return _part("filter", config.screen)
 
 
 def _part(family: str, part: PartConfig, **fixed: Any) -> Any:

@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from mirror_neuron.neuron.config import (
+    MIRROR_BASE_PROMPT,
     NeuronConfig,
     build_gating,
     build_metagraph,
     build_pool,
     build_reward,
+    build_screen,
     part_seeds,
 )
 from mirror_neuron.neuron.dendrite import DummyDendritePool
@@ -29,15 +31,20 @@ from mirror_neuron.neuron.state import pack, unpack
 from mirror_neuron.neuron.weights import ChainLimits, MovingAverage, compute_weights
 
 MIN_COMPLETION_CHARS = 10  # a completion must be longer than this to count as successful
-INFERENCE_TOPK = 10
-BASE_PROMPT = "You are a helpful assistant. Answer accurately and concisely."
-FOLLOW_UP = "\n\nAsk a follow up question."
-AI_PREFIX = "As an AI language model, "
+BASE_PROMPT = MIRROR_BASE_PROMPT  # the mirror's system message (a version's is ``config.loop.base_prompt``)
 
 
 @dataclass
 class Event:
-    """What one forward pass did (the validator's event record, plus what a simulation can see)."""
+    """What one forward pass (or, in core-2023, one round of question calls) did: the validator's event
+    record, plus what a simulation can see.
+
+    ``name`` is the step kind as the originals logged it (openvalidators: ``augment``, ``followup0``..,
+    ``answer0``..; core-2023: ``answer`` for the forward, ``question`` for the question calls; the mirror's
+    own loop: ``question`` / ``answer``; a forward over data prompts: ``forward``). ``weighted`` says
+    whether the event moved the moving scores (core-2023's question calls do not). ``step_length`` is
+    the simulated seconds the step's calls took (the slowest call, at most the timeout).
+    """
 
     step: int
     block: int
@@ -56,6 +63,9 @@ class Event:
     reward_normalized: dict[str, list[float]] = field(default_factory=dict)
     gating_loss: float = 0.0
     best: str = ""
+    name: str = "forward"
+    weighted: bool = True
+    step_length: float = 0.0
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,12 +81,13 @@ class Neuron:
     def __init__(self, config: NeuronConfig | dict[str, Any] | None = None, *, metagraph: Metagraph | None = None,
                  dendrite_pool: DummyDendritePool | None = None, gating_model: GatingModelBase | None = None,
                  reward_model: RewardModelBase | None | str = "from config", prompts: list[str] | None = None,
-                 seed: int = 0, base_dir: Path | None = None) -> None:
+                 seed: int = 0, base_dir: Path | None = None, contexts: list[str] | None = None) -> None:
         """Build every part from ``config`` (a :class:`NeuronConfig` or its dict), except parts passed in.
 
         The original's ``__init__`` read a bittensor config and built real parts; the mirror's builds
         simulated ones. ``seed`` applies when the config sets none; relative model paths in the reward's
-        config are read from ``base_dir`` (the config's folder) when given.
+        config are read from ``base_dir`` (the config's folder) when given. ``prompts`` are the data's
+        questions, ``contexts`` its passages (the versions' loops draw their contexts from them).
         """
         config = config if isinstance(config, NeuronConfig) else NeuronConfig.model_validate(config or {})
         seed = config.seed if config.seed is not None else seed
@@ -89,16 +100,20 @@ class Neuron:
             else reward_model
         weights = config.weights
         self.moving_averaged_scores = MovingAverage.zeros(self.metagraph.n, weights.alpha, weights.rule)
-        self.limits = ChainLimits(weights.min_allowed_weights, weights.max_weight_limit, weights.exclude_quantile)
+        self.limits = ChainLimits(weights.min_allowed_weights, weights.max_weight_limit, weights.exclude_quantile,
+                                  weights.quantile_clamp)
+        self.screen = build_screen(config)
         self.timeout = config.timeout
         self.training_topk = config.training_topk
         self.churn_every, self.churn_count = config.churn.every, config.churn.count
         self.rng = np.random.default_rng(streams.neuron)
         self.prompts = prompts or []
+        self.contexts = [c for c in contexts or [] if c]
         self.history: list[Event] = []
         self.steps_done = 0  # forward passes so far (the history may be cleared to save memory)
         self.train_steps_done = 0
         self.bootstrap = ""  # the next training prompt
+        self.system_prompt = ""  # core-2023: the system message, replaced by the context at each reset
         self._hotkeys = list(self.metagraph.hotkeys)
         self._generation = self.metagraph.generation
 
@@ -106,31 +121,25 @@ class Neuron:
 
     def forward(self, roles: list[str], messages: list[str], topk: int | None = None,
                 random_sample_uids: bool = False, train_gating_model: bool = False, train_network: bool = False,
-                timeout: float | None = None, question: bool = False) -> Event | None:
+                timeout: float | None = None, question: bool = False, name: str = "forward") -> Event | None:
         """Query top-k (or random) available uids, reward their completions, update moving scores.
 
         Returns the event, or ``None`` when no uid is available or no call succeeds (as the
         original; the event of a pass with no success is still kept in :attr:`history`).
         ``train_network`` is accepted for compatibility and does nothing: the mirror trains no network.
+        ``name`` is the event's step kind (see :class:`Event`).
         """
-        if self.churn_every and self.steps_done and self.steps_done % self.churn_every == 0:
-            candidates = self.metagraph.uids
-            self.metagraph.churn(self.rng.choice(candidates, size=min(self.churn_count, len(candidates)), replace=False))
+        self._maybe_churn()
         self.sync_metagraph()
-        available = self.metagraph.available_uids()
+        available = self.available_uids()
         if len(available) == 0:
             return None
         topk = len(available) if topk is None or topk == -1 else min(topk, len(available))
-        query = Query(tuple(roles), tuple(messages), question)
+        query = Query(tuple(roles), tuple(messages), question, name=name)
         scores = self.gating_model.scores(query.text)
         uids = self._pick_uids(available, scores, topk, random_sample_uids)
-        calls = self.dendrite_pool(roles, messages, uids, timeout or self.timeout, question=question)
-        event = Event(
-            step=self.steps_done, block=self.metagraph.block, roles=list(roles), messages=list(messages),
-            question=question, uids=uids.tolist(), completions=[c.completion for c in calls],
-            return_codes=[c.return_code for c in calls], elapsed=[c.elapsed for c in calls],
-            errors=[c.error for c in calls], gating_scores=scores[uids].tolist())
-        self.history.append(event)
+        calls = self.dendrite_pool(roles, messages, uids, timeout or self.timeout, question=question, name=name)
+        event = self.record(query, uids, calls, scores[uids])
         self.steps_done += 1
         ok = np.array([c.is_success and len(c.completion) > MIN_COMPLETION_CHARS for c in calls], dtype=bool)
         successful, unsuccessful = uids[ok], uids[~ok]
@@ -148,60 +157,62 @@ class Neuron:
         return event
 
     def train(self, steps: int) -> list[Event]:
-        """The bootstrap loop, ``steps`` times: ask ``training_topk`` random uids for a question, then
-        for its answer.
+        """``steps`` steps of the training loop of the version this neuron mirrors (``config.loop.kind``;
+        see :mod:`mirror_neuron.neuron.loops`); returns the events they recorded."""
+        from mirror_neuron.neuron import loops
 
-        Each step trains the gating model on both passes. Every third step the bootstrap restarts
-        from a fresh prompt (the original used squad_v2 contexts; the mirror uses :attr:`prompts`).
-        Otherwise it asks for a follow-up to the best answer. A question that starts with "As an
-        AI language model, " loses that phrase, as in the original. Deviations: the original looped
-        forever and kept the first question whose reward was above 0; the mirror runs ``steps`` steps
-        and keeps the best-rewarded question, so that a step costs two forward passes, always.
-        """
-        events: list[Event] = []
+        seen = len(self.history)
         for _ in range(steps):
-            if self.train_steps_done % 3 == 0 or not self.bootstrap:
-                self.bootstrap = self._fresh_prompt()
-            asked = self.forward(["system", "user"], [BASE_PROMPT, self.bootstrap], topk=self.training_topk,
-                                 random_sample_uids=True, train_gating_model=True, question=True)
-            question = asked.best.removeprefix(AI_PREFIX) if asked else self.bootstrap
-            answered = self.forward(["system", "user"], [BASE_PROMPT, question], topk=self.training_topk,
-                                    random_sample_uids=True, train_gating_model=True)
-            events.extend(e for e in (asked, answered) if e is not None)
-            self.bootstrap = f"{answered.best}{FOLLOW_UP}" if answered else self._fresh_prompt()
+            loops.train_step(self)
             self.train_steps_done += 1
-        return events
+        return self.history[seen:]
 
     def inference(self, messages: list[str], timeout: float | None = None, dont_use_reward_model: bool = True,
                   roles: list[str] | None = None) -> str:
-        """Answer ``messages`` with the top-10 uids by gating score: the first non-empty completion, or
-        with the reward model the best-rewarded one. Moving scores are not updated."""
-        roles = roles or ["user"] * len(messages)
-        query = Query(tuple(roles), tuple(messages))
-        available = self.metagraph.available_uids()
-        if len(available) == 0:
-            return ""
-        scores = self.gating_model.scores(query.text)
-        uids = self._pick_uids(available, scores, min(INFERENCE_TOPK, len(available)), False)
-        calls = self.dendrite_pool(roles, messages, uids, timeout or self.timeout)
-        completions = [c.completion for c in calls if c.is_success and c.completion]
-        if not completions:
-            return ""
-        if dont_use_reward_model or self.reward_model is None:
-            return completions[0]
-        rewards = np.nan_to_num(self.reward_model.rewards(query, completions).final, nan=-np.inf)
-        return completions[int(np.argmax(rewards))]
+        """Answer ``messages`` with the top uids by gating score (``loop.inference_topk``, 10): the first
+        non-empty completion, or with the reward model the best-rewarded one. Moving scores are not updated.
+
+        With ``loop.inference_over_all_uids`` (core-2023) the top uids are taken over every uid, as the
+        original did (validators and non-serving uids included); the reward is the plain form when the
+        reward model has one (``r(prompt + completion)``), and the version's ``screen`` drops flagged texts.
+        """
+        from mirror_neuron.neuron import loops
+
+        return loops.inference(self, messages, timeout, dont_use_reward_model, roles)
+
+    def available_uids(self) -> np.ndarray:
+        """Uids the validator may query: serving, and without a validator permit unless their stake is at
+        most ``vpermit_tao_limit`` (when set)."""
+        graph = self.metagraph
+        limit = self.config.vpermit_tao_limit
+        permitted = graph.validator_permit if limit is None else graph.validator_permit & (graph.stake > limit)
+        return np.flatnonzero(graph.is_serving & ~permitted)
+
+    def record(self, query: Query, uids: np.ndarray, calls: list, gating_scores: np.ndarray,
+               weighted: bool = True) -> Event:
+        """Start the event of one round of ``calls`` to ``uids`` and keep it in :attr:`history`."""
+        event = Event(
+            step=self.steps_done, block=self.metagraph.block, roles=list(query.roles), messages=list(query.messages),
+            question=query.question, uids=np.asarray(uids).tolist(), completions=[c.completion for c in calls],
+            return_codes=[c.return_code for c in calls], elapsed=[c.elapsed for c in calls],
+            errors=[c.error for c in calls], gating_scores=np.asarray(gating_scores).tolist(), name=query.name,
+            weighted=weighted, step_length=max((c.elapsed for c in calls), default=0.0))
+        self.history.append(event)
+        return event
 
     def compute_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """``(uids, weights)``: the L1-normalized moving scores under the chain limits."""
         return self.metagraph.uids, compute_weights(self.moving_averaged_scores.scores, self.limits)
 
     def sync_metagraph(self) -> np.ndarray:
-        """Reset the moving score of every uid whose hotkey changed since the last sync."""
+        """Reset the moving score of every uid whose hotkey changed since the last sync; openvalidators
+        also re-initializes those uids' rows of the gating head (its ``resync_linear_layer``)."""
         if self._generation == self.metagraph.generation:
             return np.zeros(0, dtype=int)
         changed = self.metagraph.changed_hotkeys(self._hotkeys)
         self.moving_averaged_scores.reset(changed)
+        if self.config.loop.kind == "openvalidators":
+            self.gating_model.resync(changed)
         self._hotkeys = list(self.metagraph.hotkeys)
         self._generation = self.metagraph.generation
         return changed
@@ -213,7 +224,7 @@ class Neuron:
         graph = self.metagraph
         state = {"hotkeys": self._hotkeys, "metagraph_hotkeys": graph.hotkeys, "next_hotkey": graph._next_hotkey,
                  "block": graph.block, "steps_done": self.steps_done, "train_steps_done": self.train_steps_done,
-                 "bootstrap": self.bootstrap, "rng": self.rng.bit_generator.state,
+                 "bootstrap": self.bootstrap, "system_prompt": self.system_prompt, "rng": self.rng.bit_generator.state,
                  "pool_rng": self.dendrite_pool.rng.bit_generator.state, "gating": self.gating_model.get_state(),
                  "reward": self.reward_model.get_state() if self.reward_model else None}
         text, arrays = pack(state)
@@ -233,6 +244,7 @@ class Neuron:
         self.steps_done = state["steps_done"]
         self.train_steps_done = state["train_steps_done"]
         self.bootstrap = state["bootstrap"]
+        self.system_prompt = state.get("system_prompt", "")
         self.rng.bit_generator.state = state["rng"]
         self.dendrite_pool.rng.bit_generator.state = state["pool_rng"]
         self.gating_model.set_state(state["gating"])
@@ -240,6 +252,12 @@ class Neuron:
             self.reward_model.set_state(state["reward"])
 
     # -- internals -----------------------------------------------------------------------------------
+
+    def _maybe_churn(self) -> None:
+        """Every ``churn.every`` forward passes, ``churn.count`` random uids get new hotkeys."""
+        if self.churn_every and self.steps_done and self.steps_done % self.churn_every == 0:
+            candidates = self.metagraph.uids
+            self.metagraph.churn(self.rng.choice(candidates, size=min(self.churn_count, len(candidates)), replace=False))
 
     def _pick_uids(self, available: np.ndarray, scores: np.ndarray, topk: int, random_sample: bool) -> np.ndarray:
         if random_sample:
@@ -261,8 +279,3 @@ class Neuron:
         event.reward_normalized = {name: np.asarray(v, dtype=np.float64).tolist()
                                    for name, v in result.normalized.items()}
         return np.nan_to_num(np.asarray(result.final, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-
-    def _fresh_prompt(self) -> str:
-        if not self.prompts:
-            return "Ask a question about a topic you know well."
-        return self.prompts[int(self.rng.integers(len(self.prompts)))]

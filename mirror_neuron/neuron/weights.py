@@ -66,6 +66,7 @@ class ChainLimits:
     min_allowed_weights: int = 8
     max_weight_limit: float = 0.1
     exclude_quantile: float = 0.0
+    quantile_clamp: bool = False  # the originals' rule (bittensor's process_weights_for_netuid)
 
 
 def compute_weights(scores: np.ndarray, limits: ChainLimits = ChainLimits()) -> np.ndarray:
@@ -75,19 +76,29 @@ def compute_weights(scores: np.ndarray, limits: ChainLimits = ChainLimits()) -> 
     non-zero weights are dropped; when fewer than ``min_allowed_weights`` uids have weight, every uid
     gets a tiny floor so that enough are set; finally no weight exceeds ``max_weight_limit`` (when
     ``n * max_weight_limit >= 1``). The result is finite and sums to 1.
+
+    ``quantile_clamp`` (the originals' ``process_weights_for_netuid``): a metagraph of fewer than
+    ``min_allowed_weights`` uids gets uniform weights, and the quantile is lowered to
+    ``min(exclude_quantile, (k - min_allowed_weights) / k)`` for ``k`` non-zero weights, so that at
+    least ``min_allowed_weights`` survive. Without it (the mirror's earlier rule) the quantile is
+    taken as set: 10 non-zero scores, min 8 and quantile 0.5 keep 5 there, 8 with the clamp.
     """
     weights = np.clip(np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0), 0, None)
     n = len(weights)
     if n == 0:
         return weights
-    if weights.sum() <= 0:
+    if weights.sum() <= 0 or (limits.quantile_clamp and n < limits.min_allowed_weights):
         return np.full(n, 1.0 / n)
     weights = weights / weights.sum()
     nonzero = weights > 0
-    if nonzero.sum() < limits.min_allowed_weights:
+    count = int(nonzero.sum())
+    if count < limits.min_allowed_weights:
         weights = np.where(nonzero, weights, 0.0) + 1e-5  # a floor so that enough uids carry weight
     elif limits.exclude_quantile > 0:
-        cutoff = np.quantile(weights[nonzero], limits.exclude_quantile)
+        quantile = limits.exclude_quantile
+        if limits.quantile_clamp:
+            quantile = min(quantile, max(0, count - limits.min_allowed_weights) / count)
+        cutoff = np.quantile(weights[nonzero], quantile)
         weights = np.where(weights >= cutoff, weights, 0.0)
     return cap_weights(weights / weights.sum(), limits.max_weight_limit)
 

@@ -299,6 +299,8 @@ def _step(run: RunView, step: StepView) -> str:
         parts.append(f"<p class=\"warning\">{esc(step.problem)}</p>")
     if step.verdicts is not None:
         parts.append(f"<h3>Verdicts</h3>{_verdicts_table(step)}")
+    if step.validator:
+        parts.append("<h3>Validator</h3><ul>" + "".join(f"<li>{esc(line)}</li>" for line in step.validator) + "</ul>")
     if step.summary:
         figures = "".join(f"<div><span class=\"k\">{esc(k)}</span><span class=\"v\">{esc(figure_text(v))}</span></div>"
                           for k, v in step.summary.items())

@@ -29,6 +29,8 @@ def render_markdown(run: RunView) -> str:
         lines += ["", f"## {_md(s.id)}", ""]
         if s.problem:
             lines += [f"> {_md(s.problem)}", ""]
+        if s.validator:
+            lines += [f"- {_md(line)}" for line in s.validator] + [""]
         if s.summary:
             lines += [", ".join(f"{_md(k)}: {_md(figure_text(v))}" for k, v in s.summary.items()), ""]
         if s.verdicts is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.neuron.versions import describe
 from mirror_neuron.store import MANIFEST, StepOutput
 from mirror_neuron.verdicts import Verdict, from_table
 
@@ -58,6 +59,12 @@ class StepView:
     @property
     def manifest(self) -> dict[str, Any]:
         return self.output.manifest if self.output else {}
+
+    @property
+    def validator(self) -> list[str]:
+        """For a step that built a neuron: what it mirrors, its deviations, stand-ins and bugs (else empty)."""
+        config = self.manifest.get("config") or {}
+        return describe(config) if "validator" in config else []
 
     @property
     def records(self) -> list[Verdict]:

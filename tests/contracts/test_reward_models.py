@@ -19,6 +19,7 @@ TINY: dict[str, dict[str, Any]] = {
     "RewardModel": {"path": "tiny:gptj", "device": "cpu"},
     "LogProbRewardModel": {"path": "tiny:gpt2"},
     "SequenceClassificationRewardModel": {"path": "tiny:gpt2"},
+    "ReciprocateRewardModel": {"path": "tiny:gpt2"},
     "PromptRewardModel": {"path": "tiny:gpt2"},
     "LengthRewardModel": {"cap": 8},
     "RewardStack": {"scorers": {"length": {"type": "LengthRewardModel", "cap": 8},
@@ -70,3 +71,12 @@ def test_scores_do_not_depend_on_the_batch(name: str) -> None:
     else:  # stateful: the same state gives the same scores
         model.set_state(state)
         np.testing.assert_array_equal(model.score(PROMPTS, COMPLETIONS), together)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stand_ins_name_every_tiny_model_loaded_for_an_original(name: str) -> None:
+    found = build(name).stand_ins()
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in found.items())
+    loads_a_model = "path" in TINY[name] or name == "RewardStack"  # the stack's dpo scorer loads tiny:gpt2
+    assert bool(found) == loads_a_model
+    assert all(v.startswith(("tiny:", "random")) for v in found.values())

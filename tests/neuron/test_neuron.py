@@ -7,7 +7,7 @@ import numpy as np
 from mirror_neuron.neuron.dendrite import SUCCESS, TIMEOUT, DummyDendritePool
 from mirror_neuron.neuron.gating.base import ConstantGatingModel, RandomGatingModel
 from mirror_neuron.neuron.metagraph import Metagraph
-from mirror_neuron.neuron.miners.scripted import Flaky, Honest
+from mirror_neuron.neuron.miners.scripted import Echo, Flaky, Honest
 from mirror_neuron.neuron.neuron import Neuron
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.neuron.reward.base import ConstantRewardModel, RandomRewardModel
@@ -161,3 +161,34 @@ def test_a_neuron_from_its_config_alone() -> None:
     again = Neuron({"metagraph": {"n": 20, "validators": 2}, "miners": {"echo": 5}, "seed": 4})
     assert again.forward(ROLES, MESSAGES, topk=5).as_row() == Neuron(
         {"metagraph": {"n": 20, "validators": 2}, "miners": {"echo": 5}, "seed": 4}).forward(ROLES, MESSAGES, topk=5).as_row()
+
+
+def test_permit_holders_under_the_vpermit_tao_limit_are_queried_like_miners() -> None:
+    # core v5.2.0 / openvalidators: a uid with a validator permit is skipped only when its stake exceeds
+    # vpermit_tao_limit; without a limit (core v5.0.0, the mirror) every permit holder is skipped
+    neuron = make(n=6, validators=2)
+    graph = neuron.metagraph
+    low, high = np.flatnonzero(graph.validator_permit)
+    graph.stake[low], graph.stake[high] = 500.0, 5000.0
+    assert low not in neuron.available_uids() and high not in neuron.available_uids()
+    neuron.config = neuron.config.model_copy(update={"vpermit_tao_limit": 1024.0})
+    assert low in neuron.available_uids() and high not in neuron.available_uids()
+
+
+def test_core_2023_inference_takes_the_top_uids_over_all_uids_best_first() -> None:
+    # the original sorted the gating scores of every uid (validators and non-serving ones included) and read
+    # the calls from the best down: the non-serving best uid answers nothing, the next best answers
+    neuron = Neuron({"validator": "core-2023", "gating": {"type": "ConstantGatingModel"}, "reward": None,
+                     "screen": None, "metagraph": {"n": 12}}, seed=0)
+    scores = np.arange(12, dtype=float)
+    neuron.gating_model.scores = lambda text: scores  # the best uid is 11, then 10, ...
+    neuron.metagraph.is_serving[11] = False
+    neuron.dendrite_pool.behaviours[11] = Echo()  # were it served, its answer would be the question itself
+    asked = []
+    pool_call = neuron.dendrite_pool.__call__
+    neuron.dendrite_pool = lambda roles, messages, uids, timeout, **kw: asked.append(list(uids)) or pool_call(
+        roles, messages, uids, timeout, **kw)
+    answer = neuron.inference(["What is the capital of Australia?"])
+    assert asked == [list(range(11, 1, -1))]
+    assert answer and answer != "What is the capital of Australia?"
+    assert neuron.moving_averaged_scores.scores.sum() == 0

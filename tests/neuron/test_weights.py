@@ -40,3 +40,22 @@ def test_too_few_weights_get_a_floor_and_degenerate_scores_give_uniform() -> Non
     assert (weights > 0).all() and weights[0] > 0.99
     np.testing.assert_allclose(compute_weights(np.array([np.nan, -1.0, 0.0])), [1 / 3] * 3)
     assert softmax(np.array([1000.0, 1000.0])).tolist() == [0.5, 0.5]
+
+
+def test_the_originals_clamp_keeps_min_allowed_weights_past_the_quantile() -> None:
+    # bittensor's process_weights_for_netuid: k = 10 non-zero weights 1..10 (over 55), min 8, quantile 0.5:
+    # max_exclude = (10 - 8) / 10 = 0.2, so the quantile used is min(0.5, 0.2) = 0.2; the 0.2-quantile of
+    # 1..10 (linear) is 1 + 0.2 * 9 = 2.8, so 3..10 survive: 8 uids. Unclamped, the 0.5-quantile 5.5 keeps 6..10.
+    scores = np.zeros(64)
+    scores[:10] = np.arange(1, 11)
+    clamped = compute_weights(scores, ChainLimits(8, 1.0, 0.5, quantile_clamp=True))
+    unclamped = compute_weights(scores, ChainLimits(8, 1.0, 0.5))
+    assert np.flatnonzero(clamped).tolist() == list(range(2, 10))
+    np.testing.assert_allclose(clamped[2:10], np.arange(3, 11) / 52)
+    assert np.flatnonzero(unclamped).tolist() == list(range(5, 10))
+
+
+def test_the_originals_give_uniform_weights_to_a_metagraph_smaller_than_min_allowed_weights() -> None:
+    # metagraph.n (4) < min_allowed_weights (8): the original returns ones(n) / n whatever the scores
+    weights = compute_weights(np.array([0.7, 0.2, 0.1, 0.0]), ChainLimits(8, 1.0, 0.0, quantile_clamp=True))
+    np.testing.assert_allclose(weights, [0.25] * 4)

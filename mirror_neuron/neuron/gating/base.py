@@ -32,6 +32,9 @@ class GatingModelBase:
     def resize(self, n_uids: int) -> None:
         self.n_uids = n_uids
 
+    def resync(self, uids: np.ndarray) -> None:
+        """New miners took ``uids``: forget what was learnt about them (models without a head: nothing)."""
+
 
 @component("gating", summary="uniform random scores: uids picked at random")
 class RandomGatingModel(GatingModelBase):

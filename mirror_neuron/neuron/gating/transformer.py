@@ -108,6 +108,18 @@ class LinearHeadGatingModel(GatingModelBase):
                            "momentum": [_zero_padded(v, keep, n_uids) for v in arrays["momentum"]],
                            "grad": [_zero_padded(v, keep, n_uids) for v in arrays["grad"]]})
 
+    def resync(self, uids: np.ndarray) -> None:
+        """openvalidators' ``resync_linear_layer``: each row of ``uids`` gets bias 0 and Xavier-uniform
+        weights (bound ``sqrt(6 / (dim + 1))`` for a 1 x dim row), drawn from this model's generator."""
+        uids = np.asarray(uids, dtype=np.int64).reshape(-1)
+        if len(uids) == 0:
+            return
+        bound = np.sqrt(6.0 / (self.dim + 1))
+        rows = self.rng.uniform(-bound, bound, size=(len(uids), self.dim)).astype(np.float32)
+        with torch.no_grad():
+            self.head.weight[torch.from_numpy(uids)] = torch.from_numpy(rows)
+            self.head.bias[torch.from_numpy(uids)] = 0.0
+
     def get_state(self) -> dict[str, Any]:
         """The rng, head weights, SGD momentum buffers and accumulated gradients (numpy arrays)."""
         arrays = self._arrays()

@@ -87,6 +87,11 @@ class RewardModelBase:
         models without a network describe nothing."""
         return {}
 
+    def stand_ins(self) -> dict[str, str]:
+        """``{original hub id: what was loaded instead}`` for every original model this one could not load
+        (offline stand-ins); empty when it loaded the originals, or loads no model."""
+        return {}
+
     def get_state(self) -> dict:
         """What :meth:`Neuron.save` keeps of this model: JSON values and numpy arrays (see neuron.state)."""
         return {"rng": self.rng.bit_generator.state}

@@ -18,12 +18,15 @@ import torch
 
 from mirror_neuron.models.device import describe_network
 from mirror_neuron.models.tiny import is_tiny
-from mirror_neuron.neuron.reward.base import RewardModelBase, group_rows
+from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards, group_rows
 from mirror_neuron.neuron.reward.memo import MEMO, shared_causal_lm
 from mirror_neuron.registry import component
 
 INSTRUCTION = ("Grade how well the answer answers the question, from 0 (useless) to 10 (perfect). "
                "Reply with the grade only.\n\nQuestion: {prompt}\n\nAnswer: {completion}")
+ORIGINAL = "VMware/open-llama-7b-open-instruct"  # the openvalidators prompt scorer's grader
+STEP_NAMES = ("augment", "followup", "answer")  # the step names openvalidators' prompt scorer compared with
 
 
 @component("reward", summary="later validators' prompt scorer: the expected 0-10 grade a causal LM gives the answer")
@@ -33,6 +36,11 @@ class PromptRewardModel(RewardModelBase):
     Chat models get ``instruction`` as a user message through their chat template; others get it as
     plain text followed by ``"\\nGrade:"``. Completions are cut to ``max_chars`` characters; blank ones
     get 0. Each (prompt, completion) is graded once per process (see :mod:`.memo`).
+
+    ``exact_step_names``: openvalidators' bug. It graded a query only when its step name
+    (:attr:`Query.name`) was exactly ``augment``, ``followup`` or ``answer``, and gave 0 otherwise; its
+    loop names the steps ``augment``, ``followup0``.., ``answer0``.., so only augment steps were graded.
+    The original's grader is ``VMware/open-llama-7b-open-instruct`` (:meth:`stand_ins`).
     """
 
     raw_name = "prompt"
@@ -40,8 +48,9 @@ class PromptRewardModel(RewardModelBase):
     remembers = True
 
     def __init__(self, seed: int = 0, path: str = "smollm2", instruction: str = INSTRUCTION, max_chars: int = 1000,
-                 base_dir: Path | None = None) -> None:
+                 exact_step_names: bool = False, base_dir: Path | None = None) -> None:
         super().__init__(seed)
+        self.path, self.exact_step_names = path, exact_step_names
         weights_seed = seed if is_tiny(path) else 0
         self.model, self.tokenizer = shared_causal_lm(path, weights_seed, base_dir)
         self.instruction, self.max_chars = instruction, max_chars
@@ -53,6 +62,17 @@ class PromptRewardModel(RewardModelBase):
 
     def describe(self) -> dict[str, str | int]:
         return describe_network(self.model)
+
+    def stand_ins(self) -> dict[str, str]:
+        return {} if self.path == ORIGINAL else {ORIGINAL: self.path}
+
+    def rewards(self, query: Query, completions: list[str]) -> Rewards:
+        """The expected grade of each completion of ``query``; 0 for all of them when ``exact_step_names``
+        and the query's step name is not exactly one of ``augment``, ``followup``, ``answer``."""
+        if self.exact_step_names and query.name not in STEP_NAMES:
+            values = np.zeros(len(completions))
+            return Rewards(values, {self.raw_name: values})
+        return super().rewards(query, completions)
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         """The expected grade of each completion of its prompt."""

@@ -23,29 +23,32 @@ class RewardStack(RewardModelBase):
     """``final = (sum_i w_i * normalized_i) * prod_j mask_j`` over scorers ``i`` and enabled filters ``j``.
 
     - ``scorers``: ``(name, model, weight)``. Each model's ``Rewards.final`` is its raw score; each
-      scorer has its own :class:`RunningNormalizer` (``count_limit``) mapping it into [0, 1]. Weights
-      are used as given: they need not sum to 1 (the reference's summed to 1, e.g. 0.4/0.3/0.3).
+      scorer has its own :class:`RunningNormalizer` (``count_limit``; ``unbiased_variance``: its
+      ``ddof=1``, openvalidators' NaN-after-a-batch-of-one rule) mapping it into [0, 1]. Weights are
+      used as given: they need not sum to 1 (the reference's summed to 1, e.g. 0.4/0.3/0.3).
     - ``filters``: ``(name, filter, enabled)``. Every filter runs and its mask is recorded; only the
       enabled ones multiply the reward, so a disabled filter shows what it would have removed.
+      ``off_zeroes_rewards`` reproduces openvalidators' ``--neuron.<filter>_off`` bug instead: a
+      disabled filter is replaced by a mock that returns 0 for every completion (recorded as its
+      mask, and it does not run), so every reward is 0.
     - A completion with a non-finite raw score from any scorer gets final 0; the score is recorded
       as it came (NaN) and left out of that scorer's running statistics.
     - Recorded per completion: ``raw["scorer:<name>"]`` (the scorer's final) and
       ``normalized["scorer:<name>"]``; ``raw["filter:<name>"]`` and ``normalized["filter:<name>"]``
-      (the mask, the same in both: it is already a multiplier in [0, 1]).
+      (the mask, the same in both: it is already a multiplier in [0, 1]). :meth:`columns` names the
+      openvalidators event column of each.
 
     ``score(prompts, completions)`` (the row interface) runs each prompt's completions through
     :meth:`rewards` as a one-message user query, so it updates the normalizers as ``rewards`` does.
 
-    The reference's "mock" mode returned zeros from its mock reward models, including the ones in
-    the filter slot, so every reward came out 0 (a known bug). The stack has no mock switch; it
-    reproduces that outcome on its own when a filter returns zeros: any enabled filter whose output
-    is all 0 zeroes every reward, whatever the scorers say. (A constant-zero *scorer* alone does not:
-    its batch has variance 0, so it normalizes to 0.5 for every completion.)
+    Without ``off_zeroes_rewards``, the same outcome follows from any enabled filter whose output is
+    all 0, whatever the scorers say. (A constant-zero *scorer* alone does not zero the rewards: its
+    batch has variance 0, so it normalizes to 0.5 for every completion.)
     """
 
     def __init__(self, scorers: list[tuple[str, RewardModelBase, float]],
                  filters: list[tuple[str, Filter, bool]] | None = None, *, count_limit: int = 1000,
-                 seed: int = 0) -> None:
+                 unbiased_variance: bool = False, off_zeroes_rewards: bool = False, seed: int = 0) -> None:
         super().__init__(seed)
         self.scorers = [(name, model, float(weight)) for name, model, weight in scorers]
         self.filters = [(name, fltr, bool(enabled)) for name, fltr, enabled in filters or []]
@@ -53,12 +56,15 @@ class RewardStack(RewardModelBase):
         _check_unique("filter", [name for name, _, _ in self.filters])
         if not self.scorers:
             raise ValueError("a reward stack needs at least one scorer")
-        self.normalizers = {name: RunningNormalizer(count_limit) for name, _, _ in self.scorers}
+        self.off_zeroes_rewards = off_zeroes_rewards
+        ddof = 1 if unbiased_variance else 0
+        self.normalizers = {name: RunningNormalizer(count_limit, ddof) for name, _, _ in self.scorers}
 
     @classmethod
     def from_config(cls, seed: int = 0, scorers: dict[str, dict[str, Any]] | None = None,
                     filters: dict[str, dict[str, Any] | None] | None = None, count_limit: int = 1000,
-                    embedder: str = "minilm", base_dir: Path | None = None) -> RewardStack:
+                    unbiased_variance: bool = False, off_zeroes_rewards: bool = False, embedder: str = "minilm",
+                    base_dir: Path | None = None) -> RewardStack:
         """A stack from a config's ``reward`` entry::
 
             reward:
@@ -71,6 +77,9 @@ class RewardStack(RewardModelBase):
                 relevance: {threshold: 0.2}
                 diversity: {enabled: false}
               embedder: minilm              # sentence embeddings for relevance and diversity
+              count_limit: 1000             # the normalizers' count cap
+              unbiased_variance: false      # true: openvalidators' ddof=1 normalizer (NaN after a batch of one)
+              off_zeroes_rewards: false     # true: a disabled filter returns 0s (openvalidators' *_off bug)
         """
         from mirror_neuron import registry
         from mirror_neuron.models.embeddings import SentenceEmbedder
@@ -99,7 +108,8 @@ class RewardStack(RewardModelBase):
             except TypeError as error:
                 raise UserError(f"reward.filters.{name}: {error}") from None
         try:
-            return cls(built_scorers, built_filters, count_limit=count_limit, seed=seed)
+            return cls(built_scorers, built_filters, count_limit=count_limit, unbiased_variance=unbiased_variance,
+                       off_zeroes_rewards=off_zeroes_rewards, seed=seed)
         except ValueError as error:
             raise UserError(f"reward: {error}") from None
 
@@ -114,7 +124,29 @@ class RewardStack(RewardModelBase):
                             for name, model, weight in self.scorers],
                 "filters": [{"name": name, "filter": type(fltr).__name__, "enabled": enabled, **fltr.params()}
                             for name, fltr, enabled in self.filters],
-                "count_limit": next(iter(self.normalizers.values())).count_limit}
+                "count_limit": next(iter(self.normalizers.values())).count_limit,
+                "unbiased_variance": next(iter(self.normalizers.values())).ddof == 1,
+                "off_zeroes_rewards": self.off_zeroes_rewards}
+
+    def columns(self) -> dict[str, str]:
+        """Each record key's openvalidators event column: ``scorer:<name>`` -> ``<name>_reward_model``,
+        ``filter:<name>`` -> the filter's ``column`` (``<name>_filter`` when it names none)."""
+        named = {f"scorer:{name}": f"{name}_reward_model" for name, _, _ in self.scorers}
+        for name, fltr, _ in self.filters:
+            named[f"filter:{name}"] = getattr(fltr, "column", f"{name}_filter")
+        return named
+
+    def stand_ins(self) -> dict[str, str]:
+        """Every part's stand-ins, keyed ``scorer.<name>:<original>`` or ``filter.<name>:<original>`` (the
+        original's hub id), each the model loaded in its place; empty when every part loaded its original."""
+        found: dict[str, str] = {}
+        parts = [("scorer", name, part) for name, part, _ in self.scorers] + \
+                [("filter", name, part) for name, part, _ in self.filters]
+        for kind, name, part in parts:
+            listed = getattr(part, "stand_ins", None)
+            for original, loaded in (listed() if callable(listed) else {}).items():
+                found[f"{kind}.{name}:{original}"] = loaded
+        return found
 
     def rewards(self, query: Query, completions: list[str]) -> Rewards:
         n = len(completions)
@@ -129,7 +161,10 @@ class RewardStack(RewardModelBase):
             combined += weight * normalized[f"scorer:{name}"]
             invalid |= ~np.isfinite(scores)
         for name, fltr, enabled in self.filters:
-            mask = _vector(fltr(query, completions), n, f"filter '{name}'")
+            if not enabled and self.off_zeroes_rewards:  # openvalidators' mock in the filter's slot
+                mask, enabled = np.zeros(n), True
+            else:
+                mask = _vector(fltr(query, completions), n, f"filter '{name}'")
             raw[f"filter:{name}"] = normalized[f"filter:{name}"] = mask
             if enabled:
                 combined = combined * mask

@@ -7,8 +7,10 @@ from typing import Any
 import pandas as pd
 
 from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.log import say
 from mirror_neuron.neuron.config import NeuronConfig, build_metagraph, build_pool, check_part, part_seeds
 from mirror_neuron.neuron.population import build_population
+from mirror_neuron.neuron.versions import describe
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -45,6 +47,8 @@ class NeuronModelStep(Step):
         check_part("gating", self.config.gating, self.context.where, "gating")
         if self.config.reward is not None:
             check_part("reward", self.config.reward, self.context.where, "reward")
+        if self.config.screen is not None:
+            check_part("filter", self.config.screen, self.context.where, "screen")
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         spec = self.spec()  # the uid table needs the metagraph and the miners only: no model is loaded here
@@ -58,4 +62,6 @@ class NeuronModelStep(Step):
         })
         if writer.completed == 0:
             writer.write(data=table)
+        for line in describe(spec.model_dump(mode="json")):
+            say(f"{self.config.id}: {line}")
         return {"uids": float(graph.n), "available_uids": float(len(graph.available_uids()))}

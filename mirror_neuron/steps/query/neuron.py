@@ -1,9 +1,13 @@
 """``entrypoint: Neuron``: run the simulated validator over the data's prompts and store every event.
 
-One row per forward pass in table ``data`` (prompt, queried uids and their behaviours, completions,
-return codes, latencies, rewards with every component, gating scores); table ``weights`` holds a
-snapshot of every uid's moving score and weight every ``weights_every`` passes and at the end. The
-neuron's state is saved with each chunk, so an interrupted query resumes exactly where it stopped.
+One row per event in table ``data`` (prompt, queried uids and their behaviours, completions, return
+codes, latencies, rewards with every component, gating scores), with the fields the originals logged:
+``name`` (the step kind), ``step_length``, ``set_weights`` (a weight snapshot followed the event) and one
+column per scorer and filter under the original's event key (``rlhf_reward_model``, ``blacklist_filter``,
+...), aligned with ``uids`` and 0 for failed calls, as openvalidators 1.1 logged them (scorers
+normalized, filters as multipliers). Table ``weights`` holds a snapshot of every uid's moving score and
+weight every ``weights_every`` forward passes and at the end. The neuron's state is saved with each
+chunk, so an interrupted query resumes exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import pandas as pd
 from pydantic import PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig
-from mirror_neuron.neuron.neuron import BASE_PROMPT, Event, Neuron
+from mirror_neuron.neuron.neuron import Event, Neuron
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
+from mirror_neuron.steps.query.prompts import DataPrompts
 from mirror_neuron.store import ChunkWriter, StepOutput
 
 STATE_FILE = "neuron_state.npz"
@@ -55,15 +61,10 @@ class NeuronQueryStep(Step):
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         model, data = self._inputs(inputs)
-        questions, answers = [], []
-        if data is not None:
-            table = data.table()
-            column = "question" if "question" in table else "prompt"
-            questions = table[column].fillna("").astype(str).tolist()
-            answers = table["answer"].tolist() if "answer" in table else [None] * len(questions)
+        questions, answers, contexts = DataPrompts.of(data.table()) if data is not None else DataPrompts([], [], [])
         neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
-                        base_dir=self.context.config_dir)
-        neuron.dendrite_pool.learn(questions, [a if isinstance(a, str) else None for a in answers])
+                        base_dir=self.context.config_dir, contexts=contexts)
+        neuron.dendrite_pool.learn(questions, answers or [None] * len(questions))
         if writer.completed:
             neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))
         units = self._units(len(questions))
@@ -108,13 +109,15 @@ class NeuronQueryStep(Step):
             if config.method == "train":
                 neuron.train(1)
             else:
-                neuron.forward(["system", "user"], [BASE_PROMPT, questions[unit % len(questions)]], topk=config.topk,
-                               random_sample_uids=config.random_sample_uids,
-                               train_gating_model=config.train_gating_model, timeout=config.timeout)
+                loops.prompt_pass(neuron, questions[unit % len(questions)], topk=config.topk,
+                                  random_sample_uids=config.random_sample_uids,
+                                  train_gating_model=config.train_gating_model, timeout=config.timeout)
             for event in neuron.history[seen:]:
-                rows.append(self._row(unit, event, neuron))
-                if (event.step + 1) % config.weights_every == 0:
+                row = self._row(unit, event, neuron)
+                row["set_weights"] = event.weighted and (event.step + 1) % config.weights_every == 0
+                if row["set_weights"]:
                     weights.append(self._weights(neuron))
+                rows.append(row)
         return rows, weights
 
     def _row(self, unit: int, event: Event, neuron: Neuron) -> dict[str, Any]:
@@ -125,6 +128,7 @@ class NeuronQueryStep(Step):
         row["behaviours"] = [neuron.dendrite_pool.behaviours[uid].name for uid in event.uids]
         row.update({f"reward_raw.{name}": values for name, values in raw.items()})
         row.update({f"reward_normalized.{name}": values for name, values in normalized.items()})
+        row.update(original_columns(event, normalized, neuron))
         return row
 
     def _weights(self, neuron: Neuron) -> pd.DataFrame:
@@ -139,3 +143,17 @@ class NeuronQueryStep(Step):
         summary = {"forward_passes": float(neuron.steps_done)}
         summary.update({f"weight_share/{name}": float(weights[names == name].sum()) for name in sorted(set(names))})
         return summary
+
+
+def original_columns(event: Event, normalized: dict[str, list[float]], neuron: Neuron) -> dict[str, list[float]]:
+    """The event's scorer and filter values under the originals' event keys, one per queried uid (0 for
+    a failed call): a stack's ``columns()`` names them (``scorer:rlhf`` -> ``rlhf_reward_model``)."""
+    model = neuron.reward_model
+    names = model.columns() if hasattr(model, "columns") else {}
+    position = {uid: index for index, uid in enumerate(event.successful_uids)}
+    columns = {}
+    for key, values in normalized.items():
+        kind, _, name = key.partition(":")
+        column = names.get(key) or (f"{name}_reward_model" if kind == "scorer" else f"{name}_filter")
+        columns[column] = [float(values[position[uid]]) if uid in position else 0.0 for uid in event.uids]
+    return columns

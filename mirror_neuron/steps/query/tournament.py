@@ -21,6 +21,7 @@ from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
+from mirror_neuron.steps.query.prompts import DataPrompts
 from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.verdicts import TOURNAMENT
 
@@ -114,17 +115,11 @@ class TournamentStep(Step):
         seed = self.config.seed if self.config.seed is not None else (
             neuron.seed if neuron.seed is not None else self.context.seed)
         self._check_baseline(neuron, seed)
-        prompts: list[str] = []
-        answers: list[str | None] = []
-        if data:
-            table = data[0].table()
-            column = "question" if "question" in table else "prompt"
-            prompts = table[column].fillna("").astype(str).tolist()
-            answers = [a if isinstance(a, str) else None for a in table["answer"]] if "answer" in table else []
+        prompts, answers, contexts = DataPrompts.of(data[0].table()) if data else DataPrompts([], [], [])
         config = self.config
         return TournamentPlan(neuron, config.method, config.steps, config.repetitions, config.record_every, seed,
                               config.topk, config.random_sample_uids, config.train_gating_model, tuple(prompts),
-                              tuple(answers), self.context.config_dir)
+                              tuple(answers), self.context.config_dir, tuple(contexts))
 
     def _check_baseline(self, neuron: NeuronConfig, seed: int) -> None:
         """The baseline must be a strategy some uid plays, or there is nothing to compare with."""

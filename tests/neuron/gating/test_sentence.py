@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mirror_neuron.neuron.gating import transformer
 from mirror_neuron.neuron.gating.sentence import SentenceEmbedGatingModel
@@ -69,3 +70,17 @@ def test_repeated_texts_are_embedded_once_and_the_cache_is_bounded(monkeypatch: 
 
 def test_a_neuron_trains_it_through_forward(tmp_path: Path) -> None:
     contract.check_in_a_neuron(make, tmp_path)
+
+
+def test_resync_reinitializes_the_rows_of_churned_uids_as_openvalidators_did() -> None:
+    # resync_linear_layer: bias 0 and Xavier-uniform weights for each new hotkey's row; bound for a
+    # (1, dim) row is sqrt(6 / (fan_in + fan_out)) = sqrt(6 / (dim + 1)); the other rows stay as they were
+    model = SentenceEmbedGatingModel(8, seed=0)
+    before = model.head.weight.detach().clone()
+    model.resync(np.array([2, 5]))
+    weight, bias = model.head.weight.detach(), model.head.bias.detach()
+    bound = (6.0 / (model.dim + 1)) ** 0.5
+    assert bias[2] == 0 and bias[5] == 0
+    assert float(weight[[2, 5]].abs().max()) <= bound and float(weight[[2, 5]].abs().max()) > 1.0 / model.dim ** 0.5
+    keep = [0, 1, 3, 4, 6, 7]
+    assert torch.equal(weight[keep], before[keep])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from mirror_neuron.neuron.miners.base import Query
+from mirror_neuron.neuron.reward.base import configured
 from mirror_neuron.neuron.reward.logprob import LogProbRewardModel, penalize
 
 PROMPT = "What is the capital of France?"
@@ -72,3 +75,73 @@ def test_smollm2_prefers_a_sensible_answer() -> None:
                                                      "Walrus eleven purple tax banjo quietly the ozone."])
     assert sensible > random_words + 1.0
     assert sensible > -3.0
+
+
+def test_penalty_lag_counts_the_completion_before_the_previous_token() -> None:
+    logits = torch.tensor([[2.0, -1.0, 0.5]] * 5)
+    completion = torch.tensor([0, 1, 0, 0, 2])
+    lagged = penalize(logits, completion, 2.0, per_occurrence=True, lag=1)
+    # row k sees completion[:k-1]: rows 0 and 1 see nothing; row 2 sees [0] (2 / 2 = 1); row 3 sees [0, 1]
+    # (-1 * 2 = -2); row 4 sees [0, 1, 0]: token 0 twice, 2 / 2**2 = 0.5 (without the lag [0, 1, 0, 0]: 2 / 2**3)
+    assert lagged.tolist() == [[2.0, -1.0, 0.5], [2.0, -1.0, 0.5], [1.0, -1.0, 0.5], [1.0, -2.0, 0.5],
+                               [0.5, -2.0, 0.5]]
+    assert penalize(logits, completion, 2.0, per_occurrence=True)[4].tolist() == [0.25, -2.0, 0.5]
+    # once per seen token (no per_occurrence), lagged: row 4 divides token 0 by 2 once
+    assert penalize(logits, completion, 2.0, lag=1)[4].tolist() == [1.0, -2.0, 0.5]
+    assert torch.equal(penalize(logits[:1], completion[:1], 2.0, lag=3), logits[:1])  # nothing seen yet
+
+
+def openvalidators_dpo(model: LogProbRewardModel, prompt: str, completion: str, context: int) -> float:
+    """The openvalidators 1.2 DPO reward, position by position: tokenize prompt + completion as one string,
+    P = len(tokens(prompt)); the logits at position i (predicting token i + 1) for i >= P + 1 are penalized,
+    per distinct token t of joint[P:i] seen c times, by x * 1.2**c if x < 0 else x / 1.2**c; the reward is
+    the mean of log_softmax at positions P - 1 .. N - 2 of the next token; -11 for <= 5 characters, when P
+    fills the context or when the mean is not finite."""
+    if not completion.strip() or len(completion) <= 5:
+        return -11.0
+    joint = model.tokenizer(prompt + completion)["input_ids"]
+    n_prompt = len(model.tokenizer(prompt)["input_ids"])
+    if context <= n_prompt:
+        return -11.0
+    joint = joint[:context]
+    with torch.no_grad():
+        logits = model.model(torch.tensor([joint])).logits[0].float()
+    total, count = 0.0, 0
+    for i in range(max(n_prompt - 1, 0), len(joint) - 1):
+        row = logits[i].clone()
+        if i >= n_prompt + 1:
+            for token in set(joint[n_prompt:i]):
+                c = joint[n_prompt:i].count(token)
+                row[token] = row[token] * 1.2 ** c if row[token] < 0 else row[token] / 1.2 ** c
+        total += float(torch.log_softmax(row, dim=-1)[joint[i + 1]])
+        count += 1
+    mean = total / count if count else float("nan")
+    return mean if math.isfinite(mean) else -11.0
+
+
+def test_openvalidators_dpo_options_reproduce_the_original_rule() -> None:
+    faithful = LogProbRewardModel(path="tiny:gpt2", per_occurrence=True, penalty_lag=1, joint_tokenization=True,
+                                  separator="")
+    assert faithful.stand_ins() == {"cerebras/btlm-3b-8k-base": "tiny:gpt2"}
+    completions = [" Paris Paris Paris is the capital, Paris.", "Paris.", " Lyon Lyon Lyon Lyon Lyon",
+                   "short", "   ", " the the the the the the the the"]  # batched together, different lengths
+    expected = [openvalidators_dpo(faithful, PROMPT, c, 2048) for c in completions]
+    assert faithful.logprobs(PROMPT, completions) == pytest.approx(expected, abs=1e-5)
+    assert expected[3:5] == [-11.0, -11.0]
+    assert expected[0] != pytest.approx(LogProbRewardModel(path="tiny:gpt2", per_occurrence=True, separator="")
+                                        .logprobs(PROMPT, completions[:1])[0], abs=1e-4)  # the lag matters
+    n_prompt = len(faithful.tokenizer(PROMPT)["input_ids"])
+    with configured(faithful, faithful.batch_size, max_length=n_prompt):  # the prompt fills the context: -11
+        assert faithful.logprobs(PROMPT, completions[:1]) == [-11.0]
+    with configured(faithful, faithful.batch_size, max_length=n_prompt + 3):  # cut to 3 completion tokens
+        cut = faithful.logprobs(PROMPT, completions[:1])
+    assert cut == pytest.approx([openvalidators_dpo(faithful, PROMPT, completions[0], n_prompt + 3)], abs=1e-5)
+
+
+def test_an_empty_prompt_leaves_the_first_completion_token_unscored() -> None:
+    faithful = LogProbRewardModel(path="tiny:gpt2", per_occurrence=True, penalty_lag=1, joint_tokenization=True,
+                                  separator="")
+    completion = "Paris Paris Paris is lovely."
+    # P = 0: positions 0 .. N - 2 predict tokens 1 .. N - 1; token 0 has no prediction
+    assert faithful.logprobs("", [completion]) == pytest.approx([openvalidators_dpo(faithful, "", completion, 2048)],
+                                                                abs=1e-5)

@@ -113,3 +113,29 @@ def test_state_round_trips_through_json() -> None:
 def test_count_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="count_limit"):
         RunningNormalizer(count_limit=0)
+
+
+def test_unbiased_variance_of_a_first_batch_of_one_stays_nan_and_z_is_never_scaled_again() -> None:
+    normalizer = RunningNormalizer(count_limit=3000, ddof=1)
+    first = normalizer(np.array([2.0]))
+    # torch.tensor([2.0]).var() is NaN: mean 2, var NaN; `var > 0` is false, so z = x - mean = 0 -> Phi(0) = 0.5
+    assert normalizer.count == 1 and normalizer.mean == 2.0 and np.isnan(normalizer.var)
+    np.testing.assert_array_equal(first, [0.5])
+    out = normalizer(np.array([1.0, 3.0, 5.0]))
+    # w_new = 3/4, w_old = 1/4, batch mean 3: mean = 0.75 * 3 + 0.25 * 2 = 2.75; var = 0.75 * 4 + 0.25 * NaN + ... = NaN
+    # z = x - 2.75, unscaled: -1.75, 0.25, 2.25 -> Phi = 0.0400592, 0.5987063, 0.9877755
+    assert normalizer.mean == pytest.approx(2.75) and np.isnan(normalizer.var)
+    np.testing.assert_allclose(out, [0.0400592, 0.5987063, 0.9877755], atol=1e-7)
+    restored = RunningNormalizer(count_limit=3000, ddof=1)
+    restored.set_state(json.loads(json.dumps(normalizer.get_state())))  # NaN survives a saved state
+    np.testing.assert_array_equal(restored(np.array([4.0])), normalizer(np.array([4.0])))
+
+
+def test_unbiased_variance_of_larger_batches_is_the_sample_variance() -> None:
+    normalizer = RunningNormalizer(ddof=1)
+    out = normalizer(np.array([1.0, 2.0, 3.0]))
+    # mean 2, sample variance (1 + 0 + 1) / 2 = 1; z = -1, 0, 1
+    assert normalizer.var == pytest.approx(1.0)
+    np.testing.assert_allclose(out, [PHI[-1.0], 0.5, PHI[1.0]], atol=1e-7)
+    with pytest.raises(ValueError, match="ddof"):
+        RunningNormalizer(ddof=2)

@@ -39,3 +39,22 @@ def test_the_memo_computes_each_distinct_completion_once_and_keeps_the_order() -
     assert memo.scores("other", "p", ["b"], compute) == [1.0]
     assert calls == [["aa", "b"], ["ccc"], ["b"]]
     assert len(memo.values) == 3  # bounded: the least recently used entry went
+
+
+def test_exact_step_names_grade_only_the_steps_named_exactly_as_openvalidators_compared() -> None:
+    graded = PromptRewardModel(path="tiny:gpt2")
+    exact = PromptRewardModel(path="tiny:gpt2", exact_step_names=True)
+    assert exact.stand_ins() == {"VMware/open-llama-7b-open-instruct": "tiny:gpt2"}
+
+    def step(name: str) -> Query:
+        return Query(("user",), (QUERY.prompt,), name=name)
+
+    expected = graded.rewards(step("followup0"), [ANSWER]).final
+    assert 0.0 < expected[0] < 10.0  # graded whatever the step's name without the switch
+    # openvalidators: `if name == 'augment' ... elif name == 'followup' ... elif name == 'answer' ... else: return 0`,
+    # and its steps are named augment, followup0.., answer0..: only augment is graded
+    for name in ("augment", "followup", "answer"):
+        assert exact.rewards(step(name), [ANSWER]).final.tolist() == expected.tolist()
+    for name in ("followup0", "answer3", ""):
+        out = exact.rewards(step(name), [ANSWER, "Gold is Au."])
+        assert out.final.tolist() == [0.0, 0.0] and out.raw["prompt"].tolist() == [0.0, 0.0]

@@ -45,3 +45,21 @@ def test_missing_models_and_half_precision_on_cpu_are_user_errors(tmp_path) -> N
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="needs a GPU"):
             SequenceClassificationRewardModel(dtype="bfloat16")
+
+
+def test_the_original_reads_each_pair_whole_and_stand_ins_are_named() -> None:
+    cut = SequenceClassificationRewardModel(seed=2, path="tiny:gpt2")
+    whole = SequenceClassificationRewardModel(seed=2, path="tiny:gpt2", truncation=False)
+    long_answer = "Canberra " * 300  # about 1200 tokens: over a model_max_length of 1024, within 2048 positions
+    cut.tokenizer.model_max_length = 1024  # the shared tokenizer, restored below
+    try:
+        n_pair = len(cut.tokenizer(QUERY.prompt, long_answer)["input_ids"])
+        assert n_pair > 1024
+        # truncation (default): cut to model_max_length; truncation=False: the whole pair (2048 positions reach it)
+        with torch.no_grad():
+            full = float(whole.model(**whole.tokenizer(QUERY.prompt, long_answer, return_tensors="pt")).logits[0, 0])
+        assert whole.score([QUERY.prompt], [long_answer])[0] == pytest.approx(full, abs=1e-5)
+        assert cut.score([QUERY.prompt], [long_answer])[0] != pytest.approx(full, abs=1e-5)
+    finally:
+        cut.tokenizer.model_max_length = 2048
+    assert whole.stand_ins() == {"OpenAssistant/reward-model-deberta-v3-large-v2": "tiny:gpt2"}

@@ -185,3 +185,62 @@ def test_params_record_weights_and_filter_parameters() -> None:
     assert params["scorers"] == [{"name": "a", "model": "ConstantRewardModel", "weight": 0.4}]
     assert params["filters"][0]["enabled"] is False and params["filters"][0]["max_statements"] == 1
     assert params["count_limit"] == 1000
+
+
+def test_off_zeroes_rewards_puts_a_zero_mock_in_a_disabled_filters_slot() -> None:
+    scorers = [("a", Fixed([1.0, 2.0, 3.0]), 1.0)]
+    skipped = RewardStack(scorers, [("blacklist", BlacklistFilter(), False)])
+    # off: the disabled blacklist is recorded only; a = Phi(-1.2247449), Phi(0), Phi(1.2247449)
+    result = skipped.rewards(ASK, COMPLETIONS)
+    np.testing.assert_allclose(result.final, [0.1103357, 0.5, 0.8896643], atol=1e-7)
+    np.testing.assert_array_equal(result.raw["filter:blacklist"], [1, 0, 1])
+    zeroed = RewardStack([("a", Fixed([1.0, 2.0, 3.0]), 1.0)], [("blacklist", BlacklistFilter(), False)],
+                         off_zeroes_rewards=True)
+    # on: openvalidators' MockRewardModel returns 0 per completion and `rewards *= mask` zeroes them all
+    result = zeroed.rewards(ASK, COMPLETIONS)
+    np.testing.assert_array_equal(result.final, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(result.raw["filter:blacklist"], [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(result.normalized["scorer:a"], [0.1103357, 0.5, 0.8896643], atol=1e-7)
+    enabled = RewardStack([("a", Fixed([1.0, 2.0, 3.0]), 1.0)], [("blacklist", BlacklistFilter(), True)],
+                          off_zeroes_rewards=True)  # an enabled filter is untouched by the switch
+    np.testing.assert_allclose(enabled.rewards(ASK, COMPLETIONS).final, [0.1103357, 0.0, 0.8896643], atol=1e-7)
+    assert zeroed.params()["off_zeroes_rewards"] is True and skipped.params()["off_zeroes_rewards"] is False
+
+
+def test_unbiased_variance_reaches_every_scorers_normalizer() -> None:
+    stack = RewardStack([("a", Fixed([4.0], [1.0, 3.0]), 1.0), ("b", ConstantRewardModel(value=1.0), 1.0)],
+                        unbiased_variance=True)
+    first = stack.rewards(ASK, COMPLETIONS[:1])
+    # a batch of one: var NaN, z = x - mean = 0 -> 0.5 for both scorers
+    np.testing.assert_array_equal(first.final, [1.0])
+    second = stack.rewards(ASK, COMPLETIONS[:2])
+    # a: mean = 2/3 * 2 + 1/3 * 4 = 8/3, var NaN: z = x - 8/3 = -5/3, 1/3 -> Phi = 0.0477904, 0.6305587
+    np.testing.assert_allclose(second.normalized["scorer:a"], [0.0477904, 0.6305587], atol=1e-7)
+    assert math.isnan(stack.normalizers["b"].var) and stack.params()["unbiased_variance"] is True
+
+
+def test_columns_name_the_openvalidators_event_columns() -> None:
+    class Columned(Zeros):
+        column: ClassVar[str] = "nsfw_filter"
+
+    stack = RewardStack([("rlhf", ConstantRewardModel(), 0.6), ("reciprocate", ConstantRewardModel(), 0.4)],
+                        [("blacklist", BlacklistFilter(), True), ("mine", Columned(), False)])
+    assert stack.columns() == {"scorer:rlhf": "rlhf_reward_model", "scorer:reciprocate": "reciprocate_reward_model",
+                               "filter:blacklist": getattr(BlacklistFilter, "column", "blacklist_filter"),
+                               "filter:mine": "nsfw_filter"}
+
+
+def test_stand_ins_gather_every_parts_with_its_name() -> None:
+    class StandIn(ConstantRewardModel):
+        def stand_ins(self) -> dict[str, str]:
+            return {"OpenAssistant/reward-model-deberta-v3-large-v2": "tiny:gpt2"}
+
+    class StandInFilter(Zeros):
+        def stand_ins(self) -> dict[str, str]:
+            return {"facebook/roberta-hate-speech-dynabench-r4-target": "tiny:bert"}
+
+    stack = RewardStack([("rlhf", StandIn(), 1.0), ("c", ConstantRewardModel(), 1.0)],
+                        [("blacklist", BlacklistFilter(), True), ("nsfw", StandInFilter(), True)])
+    assert stack.stand_ins() == {"scorer.rlhf:OpenAssistant/reward-model-deberta-v3-large-v2": "tiny:gpt2",
+                                 "filter.nsfw:facebook/roberta-hate-speech-dynabench-r4-target": "tiny:bert"}
+    assert RewardStack([("c", ConstantRewardModel(), 1.0)]).stand_ins() == {}

@@ -291,3 +291,45 @@ def test_neurons_that_build_the_same_reward_share_one_module(tmp_path: Path) -> 
     np.testing.assert_allclose(first.rewards(query, ["Rayleigh scattering."]).final,
                                second.rewards(query, ["Rayleigh scattering."]).final)
     assert RewardModel(seed=1, device="cpu").module is not RewardModel(seed=2, device="cpu").module  # tiny weights
+
+
+def test_openvalidators_dahoas_form_is_the_plain_difference(module: TrlxRewardModule) -> None:
+    query = Query(("user",), ("What is the capital of Australia?",), name="augment")
+    completions = ["Canberra is the capital of Australia.", "Sydney.", " I like turtles. "]
+    # dahoas.py: reward_fn(prompt + completion) - reward_fn(completion), each the end score of
+    # "<|startoftext|>" + text + "<|endoftext|>" padded to 550: no "Question:" labels, no shift, no relu, no strip
+    r_full = np.array(module.reference_score([query.prompt + c for c in completions]))
+    r_only = np.array(module.reference_score(completions))
+    model = RewardModel(path="tiny:gptj", seed=0, form="openvalidators", shift=100.0)  # the shift is not used
+    out = model.rewards(query, completions)
+    np.testing.assert_allclose(out.raw["full"], r_full, atol=1e-4)
+    np.testing.assert_allclose(out.raw["completion"], r_only, atol=1e-4)
+    np.testing.assert_allclose(out.final, r_full - r_only, atol=1e-4)
+    core = RewardModel(path="tiny:gptj", seed=0).rewards(query, completions)  # "Question: ... Answer: ", shift 3
+    assert not np.allclose(out.final, core.final, atol=1e-3)
+    with pytest.raises(UserError, match="difference, plain, openvalidators"):
+        RewardModel(form="dahoas")
+
+
+def test_without_load_checkpoint_the_model_is_built_randomly_from_the_config(tmp_path: Path, other_state: dict) -> None:
+    file = tmp_path / "hf_ckpt.safetensors"
+    save_file(other_state, str(file))
+    loaded = RewardModel(path="tiny:gptj", seed=3, checkpoint=str(file), device="cpu")
+    ignored = RewardModel(path="tiny:gptj", seed=3, checkpoint=str(file), load_checkpoint=False, device="cpu")
+    fresh = TrlxRewardModule("tiny:gptj", seed=3)  # what building from the config with seed 3 gives
+    assert torch.equal(loaded.module.v_head.weight, other_state["v_head.weight"])
+    assert torch.equal(ignored.module.v_head.weight, fresh.v_head.weight)
+    assert not torch.equal(ignored.module.v_head.weight, other_state["v_head.weight"])
+    # a pretrained directory: only its config and tokenizer are read, the weights are drawn, the checkpoint never read
+    model, tokenizer = tiny_causal_lm("tiny:gptj", seed=9)
+    model.save_pretrained(tmp_path / "gptj")
+    tokenizer.save_pretrained(tmp_path / "gptj")
+    built = RewardModel(path="gptj", seed=3, checkpoint="absent.pt", load_checkpoint=False, device="cpu",
+                        base_dir=tmp_path)
+    saved = model.state_dict()["transformer.wte.weight"]
+    assert built.module.transformer.wte.weight.shape == saved.shape
+    assert not torch.equal(built.module.transformer.wte.weight, saved)
+    assert built.stand_ins() == {"EleutherAI/gpt-j-6b": "gptj"}  # the original loaded no checkpoint either
+    assert RewardModel(path="tiny:gptj", device="cpu").stand_ins() == {
+        "EleutherAI/gpt-j-6b": "tiny:gptj", "Dahoas/gptj-rm-static": "random weights (no checkpoint)"}
+    assert loaded.stand_ins() == {"EleutherAI/gpt-j-6b": "tiny:gptj"}

@@ -135,3 +135,51 @@ def test_a_reward_checkpoint_is_read_from_the_config_s_folder(tmp_path: Path) ->
     output = run_experiment(RunOptions(config=config, out=folder / "out", store=folder / "store")).records[-1].output
     table = output.table()
     assert "reward_raw.full" in table and table["rewards"].map(len).sum() > 0
+
+
+VERSION_CONFIG = """
+experiment: {name: versioned, seed: 1}
+tracking: {backend: none}
+data: {id: squad, path: ../shared/data/squad_v2_dev_subset/squad_v2_dev_normans_rhine.jsonl,
+       schema: {all: {question: question, answer: answers.text, context: context}}, sample: {method: first, n: 12}}
+model:
+  id: neuron
+  type: neuron
+  validator: openvalidators-1.1
+  metagraph: {n: 60}
+  miners: {slow: 10, echo: 5}
+  gating: {type: RandomGatingModel}
+  reward:
+    scorers:
+      rlhf: {type: ConstantRewardModel}
+      reciprocate: {type: RandomRewardModel}
+    filters: {ov_relevance: off, ov_diversity: off, nsfw: off}
+query:
+  id: q
+  requires: [neuron, squad]
+  entrypoint: Neuron
+  method: train
+  steps: 1
+  weights_every: 3
+"""
+
+
+def test_a_version_run_logs_the_originals_event_fields_and_the_report_names_its_deviations(
+        tmp_path: Path, shared_data: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(VERSION_CONFIG.replace("../shared/data", str(shared_data)))
+    result = run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store"))
+    events = result.records[-1].output.table()
+    assert events["name"].tolist()[:3] == ["augment", "followup0", "answer0"] and len(events) == 9
+    assert events["set_weights"].tolist() == [False, False, True] * 3
+    assert (events["step_length"] > 0).all()
+    for _, event in events.iterrows():
+        ok = set(event["successful_uids"])
+        for column in ("rlhf_reward_model", "reciprocate_reward_model", "blacklist_filter", "task_validator_filter"):
+            values = event[column]
+            assert len(values) == len(event["uids"])  # one per queried uid, as the original logged them
+            assert all(v == 0.0 for uid, v in zip(event["uids"], values) if uid not in ok)  # failed calls: 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "validator: openvalidators-1.1" in report
+    assert "left out (not mirrored" in report and "reward.filters.nsfw" in report
+    assert "stand-ins: " in report and "reward.scorers.rlhf: ConstantRewardModel" in report

@@ -1,7 +1,8 @@
 """The 2023 validator's reward on a :class:`TrlxRewardModule`: :class:`RewardModel` (texts: :mod:`.texts`).
 
 ``RewardModel`` is also the ``trlx`` kind of a ``type: reward_model`` step: rows score as
-``r(prompt + completion)``, preference pairs with the trlX pairwise rule.
+``r(prompt + completion)``, preference pairs with the trlX pairwise rule. It is openvalidators'
+``dahoas`` scorer too (``form: openvalidators``, ``load_checkpoint: false``).
 """
 
 from __future__ import annotations
@@ -9,32 +10,60 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.models.causal_lm import load_causal_lm
 from mirror_neuron.models.device import describe_network, resolve_device, resolve_dtype
+from mirror_neuron.models.tiny import is_tiny
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import PairScores, RewardModelBase, Rewards
 from mirror_neuron.neuron.reward.trlx.module import END, START, TrlxRewardModule, first_pad, pairwise_scores
 from mirror_neuron.neuron.reward.trlx.texts import difference_reward, difference_texts, plain_text
 from mirror_neuron.registry import component
 
-FORMS = ("difference", "plain")
+FORMS = ("difference", "plain", "openvalidators")
+BACKBONE = "EleutherAI/gpt-j-6b"  # the original backbone, and where the checkpoint below fits
+CHECKPOINT = "Dahoas/gptj-rm-static"  # its hf_ckpt.pt: every weight of the original reward model
+NO_CHECKPOINT = "random weights (no checkpoint)"
 
 
 @functools.lru_cache(maxsize=2)
 def shared_module(path: str, seed: int, base_dir: Path | None, tokenizer: str, embedding: str, norm: str,
                   checkpoint: Path | None, sha256: str | None, allow_unsafe_pickle: bool, device: str,
-                  dtype: torch.dtype) -> TrlxRewardModule:
+                  dtype: torch.dtype, from_config: bool = False) -> TrlxRewardModule:
     """The frozen :class:`TrlxRewardModule` these settings build, loaded once per process: a tournament
-    builds a neuron per repetition, and a 6B checkpoint should be read once (the weights never change)."""
-    module = TrlxRewardModule(path, seed, base_dir)
+    builds a neuron per repetition, and a 6B checkpoint should be read once (the weights never change).
+    ``from_config``: the backbone is built from ``path``'s config with random weights (see :func:`config_built`)."""
+    module = TrlxRewardModule(path, seed, base_dir, causal_lm=config_built(path, seed, base_dir) if from_config
+                              else None)
     apply_overrides(module, tokenizer, embedding, norm, base_dir)
     if checkpoint is not None:
         module.load_checkpoint(checkpoint, sha256, allow_unsafe_pickle)
     return module.to(device=device, dtype=dtype).requires_grad_(False)
+
+
+def config_built(path: str, seed: int, base_dir: Path | None) -> tuple[Any, Any]:
+    """``(model, tokenizer)``: a causal LM built from ``path``'s config with weights drawn from ``seed`` (no
+    pretrained weight read), as openvalidators' Dahoas scorer built ``from_config`` its GPT-J-6B."""
+    if is_tiny(path):  # tiny models are built from a config already
+        return load_causal_lm(path, seed, base_dir)
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    local = base_dir / path if base_dir is not None and (base_dir / path).exists() else Path(path).expanduser()
+    source = str(local) if local.is_dir() else path
+    try:
+        config, tokenizer = AutoConfig.from_pretrained(source), AutoTokenizer.from_pretrained(source)
+    except OSError as error:
+        raise UserError(f"cannot read the config of '{path}' ({' '.join(str(error).split())[:200]}); without the "
+                        "hub, point path at a local model directory or 'tiny:gptj'") from None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config)
+    return model.eval(), tokenizer
 
 
 @component("reward",
@@ -46,6 +75,13 @@ class RewardModel(RewardModelBase):
     ``form="difference"`` (training): ``relu(r(full) + shift) - relu(r(completion) + shift)`` with the
     texts of :func:`difference_texts`; raw components ``full`` and ``completion``. ``form="plain"``
     (inference ranking): ``r(prompt + completion)`` with the text of :func:`plain_text`; raw ``plain``.
+    ``form="openvalidators"`` (its Dahoas scorer): ``r(prompt + completion) - r(completion)``, the query's
+    prompt and the completion joined as they are (no labels, no shift, no relu); raw ``full`` and
+    ``completion``.
+
+    ``load_checkpoint=False``: openvalidators' Dahoas bug. It downloaded ``hf_ckpt.pt`` and never loaded
+    it, building GPT-J-6B from its config: backbone and ``v_head`` both random. So the backbone is
+    built from ``path``'s config with weights drawn from ``seed`` and ``checkpoint`` is never read.
 
     ``path`` builds the backbone (``tiny:gptj`` by default; ``EleutherAI/gpt-j-6b`` or a local copy for
     the real model), ``checkpoint`` loads ``hf_ckpt.pt`` or a ``.safetensors`` conversion of it.
@@ -63,24 +99,34 @@ class RewardModel(RewardModelBase):
                  sha256: str | None = None, allow_unsafe_pickle: bool = False, form: str = "difference",
                  shift: float = 3.0, batch_size: int = 16, device: str = "auto", dtype: str = "float32",
                  exact: bool = False, tokenizer: str = "default", embedding: str = "default", norm: str = "default",
-                 base_dir: Path | None = None) -> None:
+                 load_checkpoint: bool = True, base_dir: Path | None = None) -> None:
         super().__init__(seed)
         if form not in FORMS:
-            raise UserError(f"reward form must be 'difference' or 'plain', not '{form}'")
+            raise UserError(f"reward form must be one of {', '.join(FORMS)}, not '{form}'")
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
         self.form, self.shift, self.batch_size, self.exact, self.path = form, float(shift), batch_size, exact, path
+        self.load_checkpoint, self.has_checkpoint = load_checkpoint, checkpoint is not None
         file = None
-        if checkpoint is not None:
+        if checkpoint is not None and load_checkpoint:
             file = Path(checkpoint).expanduser()
             if not file.is_absolute() and base_dir is not None:
                 file = base_dir / file
         weights_seed = seed if file is None else 0  # a checkpoint sets every weight: the seed changes none
         self.module = shared_module(path, weights_seed, base_dir, tokenizer, embedding, norm, file, sha256,
-                                    allow_unsafe_pickle, device, torch_dtype)
+                                    allow_unsafe_pickle, device, torch_dtype, not load_checkpoint)
 
     def describe(self) -> dict[str, str | int]:
         return describe_network(self.module)
+
+    def stand_ins(self) -> dict[str, str]:
+        """The GPT-J-6B backbone when ``path`` is another, and the Dahoas checkpoint when none is loaded
+        (except under ``load_checkpoint=False``: the original loaded none either). A configured checkpoint
+        is taken for the original's."""
+        found = {} if self.path == BACKBONE else {BACKBONE: self.path}
+        if not self.has_checkpoint and self.load_checkpoint:
+            found[CHECKPOINT] = NO_CHECKPOINT
+        return found
 
     def end_scores(self, texts: list[str]) -> np.ndarray:
         """End scores ``r(text)``."""
@@ -99,10 +145,14 @@ class RewardModel(RewardModelBase):
         if self.form == "plain":
             plain = self.end_scores([plain_text(query, c) for c in completions])
             return Rewards(plain, {"plain": plain})
-        pairs = [difference_texts(query, c) for c in completions]
+        if self.form == "openvalidators":
+            pairs = [(query.prompt + c, c) for c in completions]
+        else:
+            pairs = [difference_texts(query, c) for c in completions]
         values = self.end_scores([full for full, _ in pairs] + [only for _, only in pairs])
         full, only = values[:len(pairs)], values[len(pairs):]
-        return Rewards(difference_reward(full, only, self.shift), {"full": full, "completion": only})
+        final = full - only if self.form == "openvalidators" else difference_reward(full, only, self.shift)
+        return Rewards(final, {"full": full, "completion": only})
 
     def score_pairs(self, prompts: Sequence[str], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
         """The original's pairwise rule, per pair: the loss over the tokens after the texts diverge.
