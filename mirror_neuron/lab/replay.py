@@ -23,21 +23,13 @@ import numpy as np
 from mirror_neuron.analysis.metrics import spearman
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase
-from mirror_neuron.neuron.reward.filters import (
-    Filter,
-    NSFWFilter,
-    OpenValidatorsBlacklist,
-    OpenValidatorsDiversity,
-    OpenValidatorsRelevance,
-    OpenValidatorsTaskValidator,
-)
+from mirror_neuron.neuron.reward.filters import Filter
 from mirror_neuron.neuron.reward.filters.openvalidators import Version
+from mirror_neuron.neuron.versions import MODEL_KEYS, preset
 from mirror_neuron.steps.data.events import FILTER_COLUMNS, LoggedEvent
 
 EMPTY_SUCCESS_S = (9.0, 10.0)  # [low, high): the times of the empty completions the logged validator scored
 SOFT_TOLERANCE = 0.05  # a soft value agrees when within this of the logged one
-WEIGHTS_1_1 = {"rlhf_reward_model": 0.6, "reciprocate_reward_model": 0.4, "dahoas_reward_model": 0.0,
-               "prompt_reward_model": 0.0}  # v1.1.3's default scorer weights, by event column
 SOFT_COLUMNS = ("diversity_reward_model",)
 
 
@@ -48,16 +40,29 @@ def succeeded(event: LoggedEvent) -> np.ndarray:
     return ~empty | ((event.completion_times >= low) & (event.completion_times < high))
 
 
-def version_filters(version: Version = "1.1", stand_in: str = "minilm", nsfw: str | None = None) -> list[Filter]:
-    """The filters of openvalidators ``version`` in the original's order, ``stand_in`` for the embedding
-    models (a path, or the originals' hub ids when None) and the NSFW classifier at ``nsfw`` (None: off)."""
-    models = {} if stand_in is None else {"bert": stand_in, "mpnet": stand_in}
-    filters: list[Filter] = [OpenValidatorsBlacklist(), OpenValidatorsTaskValidator(version),
-                             OpenValidatorsRelevance(version, **models),
-                             OpenValidatorsDiversity(version, **({} if stand_in is None else {"model": stand_in}))]
-    if nsfw is not None:
-        filters.append(NSFWFilter(path=nsfw))
+def version_filters(version: Version = "1.1", stand_in: str | None = "minilm", nsfw: str | None = None
+                    ) -> list[Filter]:
+    """The filters of the ``openvalidators-<version>`` preset, in its order: each embedding model replaced by
+    ``stand_in`` (None: the originals' hub ids), the NSFW classifier by ``nsfw`` (None: left out, not checked)."""
+    from mirror_neuron import registry
+
+    filters = []
+    for name, spec in preset(f"openvalidators-{version}")["reward"]["filters"].items():
+        params = dict(spec)
+        if name == "nsfw":
+            if nsfw is None:
+                continue
+            params["path"] = nsfw
+        elif stand_in is not None:
+            params.update({key: stand_in for key in params if key in MODEL_KEYS})
+        filters.append(registry.get("filter", name).load()(**params))
     return filters
+
+
+def version_weights(version: Version = "1.1") -> dict[str, float]:
+    """The ``openvalidators-<version>`` preset's scorer weights, by event column (``<scorer>_reward_model``)."""
+    scorers = preset(f"openvalidators-{version}")["reward"]["scorers"]
+    return {f"{name}_reward_model": float(spec["weight"]) for name, spec in scorers.items()}
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def replay(events: Sequence[LoggedEvent], filters: Sequence[Filter], version: Ve
            weights: dict[str, float] | None = None, scorer: RewardModelBase | None = None, scorer_name: str = ""
            ) -> ReplayResult:
     """Replay ``events`` through ``filters`` and compare with the logged values (see the module docstring);
-    the formula check weighs the logged scorer columns by ``weights`` (default :data:`WEIGHTS_1_1`)."""
+    the formula check weighs the logged scorer columns by ``weights`` (default: the version's preset)."""
     values = replayed_values(events, filters, version)
     empty = np.concatenate([[c.strip() == "" for c in e.completions] for e in events])
     comparisons = []
@@ -174,7 +179,7 @@ def replay(events: Sequence[LoggedEvent], filters: Sequence[Filter], version: Ve
         result.stand_ins.update(fltr.stand_ins())
     if scorer is not None:
         result.scorers = scorer_correlations(events, scorer, scorer_name or type(scorer).__name__)
-    result.formula_difference = formula_difference(events, WEIGHTS_1_1 if weights is None else weights)
+    result.formula_difference = formula_difference(events, version_weights(version) if weights is None else weights)
     return result
 
 

@@ -9,13 +9,13 @@ import pytest
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.lab.replay import (
-    WEIGHTS_1_1,
     formula_difference,
     replay,
     replayed_values,
     report_lines,
     succeeded,
     version_filters,
+    version_weights,
 )
 from mirror_neuron.neuron.reward.filters import OpenValidatorsBlacklist, OpenValidatorsTaskValidator
 from mirror_neuron.steps.data.events import LoggedEvent, read_events
@@ -82,14 +82,19 @@ def test_empty_completions_succeeded_when_they_took_9_to_10_seconds(events) -> N
 
 
 def test_the_formula_check_fails_with_other_weights(events) -> None:
-    assert formula_difference(events, WEIGHTS_1_1) < 1e-6
-    assert formula_difference(events, {**WEIGHTS_1_1, "rlhf_reward_model": 0.4,
-                                       "reciprocate_reward_model": 0.6}) > 1e-3
+    weights = version_weights("1.1")  # the preset's: RLHF 0.6, reciprocate 0.4
+    assert weights == {"rlhf_reward_model": 0.6, "reciprocate_reward_model": 0.4}
+    assert formula_difference(events, weights) < 1e-6
+    assert formula_difference(events, {"rlhf_reward_model": 0.4, "reciprocate_reward_model": 0.6}) > 1e-3
 
 
 def test_model_filters_replay_with_stand_ins(events) -> None:
     """Two steps through every v1.1 filter on MiniLM: soft diversity values correlate with the log."""
-    result = replay(events[1:3], version_filters("1.1", stand_in="minilm"), "1.1")
+    filters = version_filters("1.1", stand_in="minilm")  # the preset's filters; NSFW left out
+    assert [f.name for f in filters] == ["ov_blacklist", "ov_task_validator", "ov_relevance", "ov_diversity"]
+    assert all(f.params().get("version", "1.1") == "1.1" for f in filters)
+    assert [f.name for f in version_filters("1.2", nsfw="tiny:gpt2")][-1] == "nsfw"
+    result = replay(events[1:3], filters, "1.1")
     diversity = next(c for c in result.comparisons if c.column == "diversity_reward_model")
     assert diversity.spearman is not None and diversity.spearman > 0.5
     assert result.stand_ins == {"bert-base-uncased": "sentence-transformers/all-MiniLM-L6-v2",

@@ -95,8 +95,9 @@ class OpenValidatorsDiversity(Filter):
     - History: once it holds at least 502 embeddings, the second smallest ``1 - cos`` ("1.2": ``1 - |cos|``)
       against all but its oldest 500 goes through ``sigmoid(1000 x - 50)`` and multiplies the batch term.
       Then the batch's embeddings join it (consecutive exact duplicates once), and it keeps the last 15,500.
-    - "1.1" only: the product goes through a running normalizer (count limit 3000), as v1.1.3 did not
-      exempt this model from the scorers' normalization; "1.2" returns it as it is.
+    - "1.1" only: the product goes through a running normalizer (count limit 3000, unbiased batch variance
+      as torch's default), as v1.1.3 did not exempt this model from the scorers' normalization; "1.2"
+      returns it as it is.
     """
 
     column: ClassVar[str] = "diversity_reward_model"
@@ -109,7 +110,7 @@ class OpenValidatorsDiversity(Filter):
         self.model_path = model
         self.encoder = shared_encoder(model)
         self.history = np.zeros((0, self.encoder.dim), dtype=np.float32)
-        self.normalizer = RunningNormalizer(count_limit=self.count_limit) if self.version == "1.1" else None
+        self.normalizer = RunningNormalizer(count_limit=self.count_limit, ddof=1) if self.version == "1.1" else None
 
     def params(self) -> dict:
         return {"version": self.version, "model": self.model_path}

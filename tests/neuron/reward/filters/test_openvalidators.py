@@ -202,7 +202,7 @@ def test_diversity_end_to_end_with_normalization_and_state() -> None:
     texts = [ANSWER, "Canberra is Australia's capital city.", "Bananas are rich in potassium.", ""]
     fltr = OpenValidatorsDiversity("1.1", model="minilm")
     embeddings = fltr.encoder.embed(texts)
-    expected = RunningNormalizer(count_limit=3000)(fltr.batch_values(embeddings))  # no history yet: batch only
+    expected = RunningNormalizer(count_limit=3000, ddof=1)(fltr.batch_values(embeddings))  # no history: batch only
     np.testing.assert_allclose(fltr(query(), texts), expected, atol=1e-6)
     assert len(fltr.history) == 4
     assert fltr(query(), []).shape == (0,) and len(fltr.history) == 4
