@@ -33,8 +33,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from transformers.utils import logging as transformers_logging
 
     torch.set_num_threads(args.threads)
+    transformers_logging.disable_progress_bar()
     start = time.perf_counter()
     events = read_events(args.events)
     scorer = None
