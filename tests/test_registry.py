@@ -25,6 +25,9 @@ BUILD_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("behaviour", "lm"): {"path": "tiny:gpt2"},
     ("model", "reward_model"): {"path": "tiny:gptj"},
     ("data", "Dataset"): {"path": "builtin:prompts"},
+    ("filter", "ov_relevance"): {"bert": "minilm", "mpnet": "minilm"},
+    ("filter", "ov_diversity"): {"model": "minilm"},
+    ("filter", "nsfw"): {"path": "tiny:gpt2"},
 }
 
 

@@ -10,6 +10,7 @@ chunks' unit embeddings, without scaling the mean again (the BERT rule). Models 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -39,29 +40,55 @@ def describe_source(path: str) -> str:
 
 
 class PooledEncoder:
-    """Unit mean-pooled embeddings of texts under the encoder at ``path``, ``batch_size`` texts per forward."""
+    """Unit mean-pooled embeddings of texts under the encoder at ``path``, ``batch_size`` texts per forward.
 
-    def __init__(self, path: str, batch_size: int = 32, base_dir: Path | None = None) -> None:
-        self.path, self.batch_size = path, batch_size
+    Texts are batched in order of length (padding does not change a masked mean, only the cost), and the
+    last ``cache_size`` embeddings are kept by text: a text that fits one chunk has the same embedding under
+    both rules, so the relevance and diversity filters encode each completion once when they share a model
+    (:func:`shared_encoder`).
+    """
+
+    def __init__(self, path: str, batch_size: int = 32, base_dir: Path | None = None, cache_size: int = 8192) -> None:
+        self.path, self.batch_size, self.cache_size = path, batch_size, cache_size
         self.model, self.tokenizer = _load(model_source(path, base_dir))
         self.max_length = min(int(self.tokenizer.model_max_length), int(self.model.config.max_position_embeddings))
+        self._cache: OrderedDict[tuple[str, bool], np.ndarray] = OrderedDict()
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """(len(texts), dim) unit rows; each text truncated to the model's length."""
-        rows = [self._pooled(self._tokens(texts[i:i + self.batch_size], overflow=False))
-                for i in range(0, len(texts), self.batch_size)]
-        return np.concatenate(rows) if rows else np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        return self._embedded(texts, chunked=False)
 
     def embed_chunked(self, texts: list[str]) -> np.ndarray:
         """(len(texts), dim): per text, the mean of the unit embeddings of its chunks of the model's length."""
-        result = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            encoded = self._tokens(texts[start:start + self.batch_size], overflow=True)
-            owners = np.asarray(encoded.pop("overflow_to_sample_mapping"))
+        return self._embedded(texts, chunked=True)
+
+    def _embedded(self, texts: list[str], chunked: bool) -> np.ndarray:
+        missing = sorted({t for t in texts if (t, chunked) not in self._cache}, key=len)
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start:start + self.batch_size]
+            encoded = self._tokens(batch, overflow=chunked)
+            owners = np.asarray(encoded.pop("overflow_to_sample_mapping")) if chunked else np.arange(len(batch))
             chunks = self._pooled(encoded)
-            for offset in range(len(texts[start:start + self.batch_size])):
-                result[start + offset] = chunks[owners == offset].mean(axis=0)
-        return result
+            for index, text in enumerate(batch):
+                mine = chunks[owners == index]
+                self._remember((text, chunked), mine.mean(axis=0))
+                if chunked and len(mine) == 1:
+                    self._remember((text, False), mine[0])
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        for text in texts:
+            self._cache.move_to_end((text, chunked))
+        return np.stack([self._cache[(t, chunked)] for t in texts]).astype(np.float32)
+
+    def _remember(self, key: tuple[str, bool], vector: np.ndarray) -> None:
+        self._cache[key] = vector
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def _tokens(self, texts: list[str], overflow: bool) -> Any:
         return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
@@ -75,6 +102,12 @@ class PooledEncoder:
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1).float().numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def shared_encoder(path: str) -> PooledEncoder:
+    """One :class:`PooledEncoder` per model path in a process, so filters on the same model share its cache."""
+    return PooledEncoder(path)
 
 
 @functools.lru_cache(maxsize=4)

@@ -19,12 +19,15 @@ from tests.conftest import SHARED_DATA
 EVENTS = "sn1_openvalidators/events.2023-08-06.part1.parquet"
 FILTERS = registry.components("filter")
 Batch = tuple[Query, list[str]]
+# Offline stand-ins for the filters whose default models are hub ids.
+STAND_INS = {"ov_relevance": {"bert": "minilm", "mpnet": "minilm"}, "ov_diversity": {"model": "minilm"},
+             "nsfw": {"path": "tiny:gpt2"}}
 
 
 def build(component: registry.Component) -> Filter:
-    """The filter as a config's ``reward.filters`` builds it, with default parameters."""
+    """The filter as a config's ``reward.filters`` builds it, with default parameters (offline stand-ins)."""
     stack = RewardStack.from_config(scorers={"constant": {"type": "ConstantRewardModel"}},
-                                    filters={component.name: {}})
+                                    filters={component.name: dict(STAND_INS.get(component.name, {}))})
     [(name, fltr, enabled)] = stack.filters
     assert name == component.name and enabled and isinstance(fltr, Filter)
     return fltr
@@ -92,6 +95,9 @@ def test_state_round_trips_through_json_into_a_fresh_filter(component: registry.
 
 
 def test_the_masks_of_real_traffic_are_not_all_ones(masks: dict[str, list[np.ndarray]]) -> None:
-    """The added copy, echo and empty completion are caught by some filter: the contract is not vacuous."""
-    caught = np.min([np.concatenate(batches) for batches in masks.values()], axis=0)
+    """The added copy, echo and empty completion are caught by some filter: the contract is not vacuous.
+    Filters running on stand-in models (a tiny random classifier, MiniLM under BERT's bound) are left out:
+    their decisions on real traffic say nothing of the originals'."""
+    judged = [name for name in masks if not build(registry.get("filter", name)).stand_ins()]
+    caught = np.min([np.concatenate(masks[name]) for name in judged], axis=0)
     assert caught.min() == 0.0 and caught.max() == 1.0

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from mirror_neuron.errors import UserError
-from mirror_neuron.models.pooled import PooledEncoder, describe_source, model_source
+from mirror_neuron.models.pooled import describe_source, model_source, shared_encoder
 from mirror_neuron.models.tiny import is_tiny, tiny_config, tiny_tokenizer
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.filters.base import Filter
@@ -38,7 +38,7 @@ def _stand_in(original: str, path: str) -> dict[str, str]:
 class OpenValidatorsRelevance(Filter):
     """1 when a completion passes both of the originals' embedding rules against :attr:`~Query.filter_prompt`:
 
-    - BERT (``bert``): ``-RMSE`` between the two texts' :meth:`~PooledEncoder.embed_chunked` embeddings
+    - BERT (``bert``): ``-RMSE`` between the two texts' :meth:`~mirror_neuron.models.pooled.PooledEncoder.embed_chunked` embeddings
       (the mean over 512-token chunks of unit mean-pooled embeddings) is at least ``-0.0246``;
     - MPNet (``mpnet``): the cosine of the truncated unit embeddings is at least ``0.3``; signed in
       v1.1.3 (``"1.1"``), its absolute value from v1.1.8 on (``"1.2"``).
@@ -50,7 +50,7 @@ class OpenValidatorsRelevance(Filter):
     def __init__(self, version: Version = "1.2", bert: str = BERT, mpnet: str = MPNET) -> None:
         self.version = check_version(version)
         self.bert_path, self.mpnet_path = bert, mpnet
-        self.bert, self.mpnet = PooledEncoder(bert), PooledEncoder(mpnet)
+        self.bert, self.mpnet = shared_encoder(bert), shared_encoder(mpnet)
 
     def params(self) -> dict:
         return {"version": self.version, "bert": self.bert_path, "mpnet": self.mpnet_path}
@@ -95,8 +95,9 @@ class OpenValidatorsDiversity(Filter):
     - History: once it holds at least 502 embeddings, the second smallest ``1 - cos`` ("1.2": ``1 - |cos|``)
       against all but its oldest 500 goes through ``sigmoid(1000 x - 50)`` and multiplies the batch term.
       Then the batch's embeddings join it (consecutive exact duplicates once), and it keeps the last 15,500.
-    - "1.1" only: the product goes through a running normalizer (count limit 3000), as v1.1.3 did not
-      exempt this model from the scorers' normalization; "1.2" returns it as it is.
+    - "1.1" only: the product goes through a running normalizer (count limit 3000, unbiased batch variance
+      as torch's default), as v1.1.3 did not exempt this model from the scorers' normalization; "1.2"
+      returns it as it is.
     """
 
     column: ClassVar[str] = "diversity_reward_model"
@@ -107,9 +108,9 @@ class OpenValidatorsDiversity(Filter):
     def __init__(self, version: Version = "1.2", model: str = MPNET) -> None:
         self.version = check_version(version)
         self.model_path = model
-        self.encoder = PooledEncoder(model)
-        self.history = np.zeros((0, self.encoder.model.config.hidden_size), dtype=np.float32)
-        self.normalizer = RunningNormalizer(count_limit=self.count_limit) if self.version == "1.1" else None
+        self.encoder = shared_encoder(model)
+        self.history = np.zeros((0, self.encoder.dim), dtype=np.float32)
+        self.normalizer = RunningNormalizer(count_limit=self.count_limit, ddof=1) if self.version == "1.1" else None
 
     def params(self) -> dict:
         return {"version": self.version, "model": self.model_path}
