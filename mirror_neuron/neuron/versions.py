@@ -139,7 +139,9 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     earlier = [d for d in config.get("deviations") or [] if isinstance(d, dict) and d.get("set") == "off"]
     config = {k: v for k, v in config.items() if k != "deviations"}
     version = config.get("validator", "custom")
-    base = preset(version) if isinstance(version, str) and version in PRESETS else {}
+    if not isinstance(version, str) or version not in PRESETS:
+        raise ValueError(f"validator: unknown version '{version}' (one of: {', '.join(VERSIONS)})")
+    base = preset(version)
     resolved = _merge(base, config)
     found = deviations(base, config)
     for removal in earlier:  # a config resolved before: what it left out stays out

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mirror_neuron.neuron.loops.texts import fresh_context
+from mirror_neuron.neuron.loops.texts import AI_PHRASE, fresh_context
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.trlx.texts import difference_reward, plain_text
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from mirror_neuron.neuron.neuron import Neuron
     from mirror_neuron.neuron.reward.base import RewardModelBase
 
-AI_PHRASE = "As an AI language model, "
 QUESTION_ROUNDS = 8
 MIN_QUESTION_CHARS = 10
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mirror_neuron.neuron.loops.texts import fresh_prompt
+from mirror_neuron.neuron.loops.texts import AI_PHRASE, fresh_prompt
 
 if TYPE_CHECKING:
     from mirror_neuron.neuron.neuron import Neuron
-
-AI_PREFIX = "As an AI language model, "
 
 
 def train_step(neuron: Neuron) -> None:
@@ -26,7 +24,7 @@ def train_step(neuron: Neuron) -> None:
         neuron.bootstrap = fresh_prompt(neuron)
     asked = neuron.forward(["system", "user"], [loop.base_prompt, neuron.bootstrap], topk=neuron.training_topk,
                            random_sample_uids=True, train_gating_model=True, question=True, name="question")
-    question = asked.best.removeprefix(AI_PREFIX) if asked else neuron.bootstrap
+    question = asked.best.removeprefix(AI_PHRASE) if asked else neuron.bootstrap
     answered = neuron.forward(["system", "user"], [loop.base_prompt, question], topk=neuron.training_topk,
                               random_sample_uids=True, train_gating_model=True, name="answer")
     neuron.bootstrap = f"{answered.best}{loop.follow_up_prompt}" if answered else fresh_prompt(neuron)

@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from mirror_neuron.neuron.neuron import Neuron
 
 NO_PROMPT = "Ask a question about a topic you know well."
+AI_PHRASE = "As an AI language model, "  # what the loops remove from an answer before following it up
 
 
 def fresh_prompt(neuron: Neuron) -> str:

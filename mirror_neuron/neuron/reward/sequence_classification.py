@@ -103,22 +103,26 @@ def shared_classifier(path: str, seed: int, base_dir: Path | None, device: str, 
     return model, tokenizer
 
 
-def load_sequence_classifier(path: str, seed: int, base_dir: Path | None, revision: str | None = None
-                             ) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` of a one-label sequence classifier at ``path`` (a hub id at ``revision``)."""
+def load_sequence_classifier(path: str, seed: int, base_dir: Path | None, revision: str | None = None,
+                             labels: int = 1) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of a sequence classifier at ``path`` (a hub id at ``revision``); a tiny one
+    gets ``labels`` outputs with weights from ``seed``, a loaded one must have ``labels`` outputs."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if is_tiny(path):
         config = tiny_config(path)
-        config.num_labels = 1
+        config.num_labels = labels
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return AutoModelForSequenceClassification.from_config(config), tiny_tokenizer()
     local = base_dir / path if base_dir is not None and (base_dir / path).exists() else Path(path)
     source = str(local) if local.exists() else path
     try:
-        return (AutoModelForSequenceClassification.from_pretrained(source, revision=revision),
-                AutoTokenizer.from_pretrained(source, revision=revision))
+        model = AutoModelForSequenceClassification.from_pretrained(source, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     except OSError as error:
         raise UserError(f"cannot load sequence-classification model '{path}' ({' '.join(str(error).split())[:200]}); "
                         "without the hub, point path at a local model directory") from None
+    if model.config.num_labels != labels:
+        raise UserError(f"the classifier '{path}' has {model.config.num_labels} labels; {labels} needed here")
+    return model, tokenizer

@@ -15,9 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from mirror_neuron.errors import UserError
-from mirror_neuron.models.pooled import describe_source, model_source, shared_encoder
-from mirror_neuron.models.tiny import is_tiny, tiny_config, tiny_tokenizer
+from mirror_neuron.models.pooled import describe_source, shared_encoder
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.filters.base import Filter
 from mirror_neuron.neuron.reward.filters.openvalidators import Version, check_version
@@ -230,27 +228,10 @@ class NSFWFilter(Filter):
 
 @functools.lru_cache(maxsize=2)
 def load_classifier(path: str) -> tuple[Any, Any]:
-    """The frozen two-label sequence classifier at ``path`` and its tokenizer, loaded once per process."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """The frozen two-label (not hate, hate) classifier at ``path`` and its tokenizer, loaded once per process."""
+    from mirror_neuron.neuron.reward.sequence_classification import load_sequence_classifier
 
-    if is_tiny(path):
-        config = tiny_config(path)
-        config.num_labels = 2
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model, tokenizer = AutoModelForSequenceClassification.from_config(config), tiny_tokenizer()
-    else:
-        source = model_source(path)
-        try:
-            model = AutoModelForSequenceClassification.from_pretrained(source)
-            tokenizer = AutoTokenizer.from_pretrained(source)
-        except OSError as error:
-            raise UserError(f"cannot load the NSFW classifier '{path}' ({' '.join(str(error).split())[:200]}); "
-                            "without the hub, point path at a local classifier folder") from None
-    if model.config.num_labels != 2:
-        raise UserError(f"the NSFW classifier '{path}' has {model.config.num_labels} labels; it needs two "
-                        "(not hate, hate)")
+    model, tokenizer = load_sequence_classifier(path, 0, None, labels=2)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return model.eval().requires_grad_(False), tokenizer
