@@ -82,21 +82,28 @@ def ask_question(neuron: Neuron, uids: np.ndarray, bootstrap: str, reset: bool) 
 
 
 def question_rewards(model: RewardModelBase | None, bootstrap: str, questions: list[str]) -> np.ndarray:
-    """The candidate questions' rewards: with a trlX reward model (``end_scores`` and ``shift``) the
-    original's difference form ``relu(r("Question: " + bootstrap + "Answer: " + q) + shift) -
-    relu(r(q) + shift)`` (q stripped); other models reward the questions as answers to ``bootstrap``;
-    without a reward model every question scores 0 (as the original's ``no_reward_model``)."""
+    """The candidate questions' difference rewards: how much ``"Question: " + bootstrap + "Answer: "``
+    adds to each (stripped) question's score.
+
+    A trlX reward model (``end_scores`` and ``shift``) gives the original's form, ``relu(r(full) + shift) -
+    relu(r(q) + shift)`` on the texts ``full = "Question: " + bootstrap + "Answer: " + q`` and ``q``. Any
+    other model (a stand-in) gives ``score(prefix, q) - score("", q)`` with its own row scores, without the
+    shift, which is the trlX model's; without a reward model every question scores 0 (the original's
+    ``no_reward_model``, which then never found a question).
+    """
     if not questions:
         return np.zeros(0)
     if model is None:
         return np.zeros(len(questions))
     stripped = [q.strip() for q in questions]
+    prefix = f"Question: {bootstrap}Answer: "
     if hasattr(model, "end_scores") and hasattr(model, "shift"):
-        values = model.end_scores([f"Question: {bootstrap}Answer: {q}" for q in stripped] + stripped)
+        values = model.end_scores([prefix + q for q in stripped] + stripped)
         full, only = values[:len(stripped)], values[len(stripped):]
         return np.nan_to_num(difference_reward(full, only, model.shift), nan=0.0)
-    query = Query(("user",), (bootstrap,), question=True, name="question")
-    return np.nan_to_num(np.asarray(model.rewards(query, stripped).final, dtype=np.float64), nan=0.0)
+    full = np.asarray(model.score([prefix] * len(stripped), stripped), dtype=np.float64)
+    only = np.asarray(model.score([""] * len(stripped), stripped), dtype=np.float64)
+    return np.nan_to_num(full - only, nan=0.0)
 
 
 def plain_rewards(model: RewardModelBase, query: Query, completions: list[str]) -> np.ndarray:

@@ -86,3 +86,19 @@ def test_no_question_above_zero_retries_after_a_reset_with_random_uids_then_give
     rounds = [e for e in validator.history if e.name == "question"]
     assert len(rounds) == core2023.QUESTION_ROUNDS
     assert validator.bootstrap in CONTEXTS  # the last fresh context
+
+
+class ContextHelps(RewardModelBase):
+    """A stand-in scorer: a row scores 1 when its prompt shares a word with the question, else 0."""
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        return np.array([float(bool(set(p.lower().split()) & set(c.lower().rstrip("?").split())))
+                         for p, c in zip(prompts, completions)])
+
+
+def test_a_stand_in_scorer_rates_questions_by_what_the_context_adds() -> None:
+    # score("Question: the rhine rises in the alps.Answer: ", q) - score("", q): 1 - 0 for a question
+    # sharing a word with the context ("rhine"), 0 - 0 for one that does not
+    diffs = core2023.question_rewards(ContextHelps(), "the rhine rises in the alps.", ["Where does the rhine end?",
+                                                                                       "Who won?"])
+    np.testing.assert_allclose(diffs, [1.0, 0.0])
