@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from mirror_neuron.errors import UserError
 from mirror_neuron.models.pooled import describe_source, shared_encoder
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.filters.base import Filter
@@ -231,7 +232,12 @@ def load_classifier(path: str) -> tuple[Any, Any]:
     """The frozen two-label (not hate, hate) classifier at ``path`` and its tokenizer, loaded once per process."""
     from mirror_neuron.neuron.reward.sequence_classification import load_sequence_classifier
 
-    model, tokenizer = load_sequence_classifier(path, 0, None, labels=2)
+    try:
+        model, tokenizer = load_sequence_classifier(path, 0, None, labels=2)
+    except UserError as error:
+        raise UserError(f"NSFW filter: {error.message}; offline, without a local classifier, leave the filter "
+                        "out explicitly (`nsfw: off`; `screen: off` in core-2023): the run then says it is not "
+                        "mirrored") from None
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return model.eval().requires_grad_(False), tokenizer
