@@ -143,7 +143,7 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     _, weights = neuron.compute_weights()
     uid_weights = pd.DataFrame({
         "repetition": repetition, "uid": neuron.metagraph.uids, "behaviour": labels,
-        "available": np.isin(neuron.metagraph.uids, neuron.metagraph.available_uids()),
+        "available": np.isin(neuron.metagraph.uids, neuron.available_uids()),
         "weight": weights, "score": neuron.moving_averaged_scores.scores, "calls": calls.calls,
         "successes": calls.successes, "reward_sum": calls.reward_sum})
     shares = pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame(

@@ -45,9 +45,12 @@ class Metagraph:
     def uids(self) -> np.ndarray:
         return np.arange(self.n)
 
-    def available_uids(self) -> np.ndarray:
-        """Uids the validator may query: serving, without a validator permit."""
-        return np.flatnonzero(self.is_serving & ~self.validator_permit)
+    def available_uids(self, vpermit_tao_limit: float | None = None) -> np.ndarray:
+        """Uids the validator may query: serving, and without a validator permit unless their stake is at
+        most ``vpermit_tao_limit`` (None: every permit holder is skipped, as core v5.0.0 did)."""
+        permitted = self.validator_permit if vpermit_tao_limit is None else \
+            self.validator_permit & (self.stake > vpermit_tao_limit)
+        return np.flatnonzero(self.is_serving & ~permitted)
 
     def churn(self, uids: np.ndarray | list[int]) -> None:
         """Re-register ``uids`` under new hotkeys (a new miner takes each slot)."""

@@ -181,12 +181,8 @@ class Neuron:
         return loops.inference(self, messages, timeout, dont_use_reward_model, roles)
 
     def available_uids(self) -> np.ndarray:
-        """Uids the validator may query: serving, and without a validator permit unless their stake is at
-        most ``vpermit_tao_limit`` (when set)."""
-        graph = self.metagraph
-        limit = self.config.vpermit_tao_limit
-        permitted = graph.validator_permit if limit is None else graph.validator_permit & (graph.stake > limit)
-        return np.flatnonzero(graph.is_serving & ~permitted)
+        """Uids this validator may query (see :meth:`Metagraph.available_uids`, with its ``vpermit_tao_limit``)."""
+        return self.metagraph.available_uids(self.config.vpermit_tao_limit)
 
     def record(self, query: Query, uids: np.ndarray, calls: list, gating_scores: np.ndarray,
                weighted: bool = True) -> Event:

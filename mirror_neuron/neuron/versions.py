@@ -25,6 +25,10 @@ from typing import Any, Literal
 Version = Literal["custom", "core-2023", "openvalidators-1.1", "openvalidators-1.2"]
 VERSIONS: tuple[str, ...] = ("custom", "core-2023", "openvalidators-1.1", "openvalidators-1.2")
 
+# Keys of a neuron config that no version sets: the simulated population and chain, and seeds.
+NOT_VERSIONED = frozenset({"validator", "metagraph", "churn", "miners", "seed", "weights.min_allowed_weights",
+                           "weights.max_weight_limit", "weights.exclude_quantile"})
+
 # Keys of a slot rather than of the part in it: a scorer replaced by another type keeps the version's weight.
 SLOT_KEYS = frozenset({"weight"})
 
@@ -132,31 +136,39 @@ def preset(version: str) -> dict[str, Any]:
 def resolve(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` laid over the preset of the version it names; ``deviations`` records what differs.
 
+    A config that already holds ``deviations`` (a list) was resolved before and is returned as it is, so
+    a stored spec reads back unchanged; ``deviations`` is computed, never set by hand.
+
     Dictionaries merge key by key; a part (``gating``, ``reward``, ``screen``, a scorer) whose ``type``
     the config changes replaces the preset's part wholly (a scorer keeps its slot's ``weight``); ``off`` (YAML's ``false``), ``"off"`` or
     ``null`` for a preset's filter, scorer or part removes it.
     """
-    earlier = [d for d in config.get("deviations") or [] if isinstance(d, dict) and d.get("set") == "off"]
-    config = {k: v for k, v in config.items() if k != "deviations"}
+    if isinstance(config.get("deviations"), list):  # resolved before (a stored or copied config): as it is
+        return config
     version = config.get("validator", "custom")
     if not isinstance(version, str) or version not in PRESETS:
         raise ValueError(f"validator: unknown version '{version}' (one of: {', '.join(VERSIONS)})")
     base = preset(version)
     resolved = _merge(base, config)
-    found = deviations(base, config)
-    for removal in earlier:  # a config resolved before: what it left out stays out
-        if removal["key"] not in {d["key"] for d in found} and _remove(resolved, removal["key"]):
-            found.append(removal)
-    resolved["deviations"] = found
+    resolved["deviations"] = deviations(base, config)
     return resolved
 
 
 def deviations(base: dict[str, Any], config: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
-    """Each key ``config`` sets to another value than ``base`` (the version's): key, version's and set value."""
+    """Each key ``config`` sets to another value than ``base`` (the version's), or adds to what the version
+    sets: key, the version's value (None where it sets none) and the value set. The simulation's own keys
+    (:data:`NOT_VERSIONED`: the population, the chain's limits, seeds) are no deviation; under ``custom``
+    nothing is."""
     found: list[dict[str, Any]] = []
+    if not base and not prefix:
+        return found
     for key, value in config.items():
         path = f"{prefix}{key}"
-        if key not in base or key == "validator":
+        if path in NOT_VERSIONED:
+            continue
+        if key not in base:
+            if not _removes(value):
+                found.append({"key": path, "version": None, "set": _plain(value)})
             continue
         old = base[key]
         if isinstance(old, dict) and _removes(value):
@@ -186,30 +198,21 @@ def bugs_on(config: dict[str, Any]) -> list[str]:
     return on
 
 
-def _merge(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, Any], config: dict[str, Any], top: bool = True) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in config.items():
         if key in base and _removes(value) and isinstance(base[key], dict):
-            merged.pop(key)
+            if top:  # a neuron's part: null (``reward: null``: the gating scores stand in, as the original's
+                merged[key] = None  # no_reward_model; ``screen: off``: no screen)
+            else:  # a stack's filter or scorer: left out
+                merged.pop(key)
         elif isinstance(value, dict) and isinstance(base.get(key), dict) and not _replaces(base[key], value):
-            merged[key] = _merge(base[key], value)
+            merged[key] = _merge(base[key], value, top=False)
         elif isinstance(value, dict) and isinstance(base.get(key), dict):  # another part in the same slot
             merged[key] = {**{k: v for k, v in base[key].items() if k in SLOT_KEYS}, **copy.deepcopy(value)}
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def _remove(config: dict[str, Any], key: str) -> bool:
-    """Delete the dotted ``key`` from ``config``; whether it was there."""
-    *parents, last = key.split(".")
-    node: Any = config
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict) and last in node:
-        del node[last]
-        return True
-    return False
 
 
 def _removes(value: Any) -> bool:
@@ -248,8 +251,9 @@ def describe(config: dict[str, Any]) -> list[str]:
         lines.append("left out (not mirrored; unlike the original's *_off flags, leaving a filter out zeroes no "
                      "reward): " + ", ".join(d["key"] for d in off))
     if other:
-        lines.append("other deviations: " + "; ".join(f"{d['key']}: {_short(d['set'])} (version: {_short(d['version'])})"
-                                                      for d in other))
+        lines.append("other deviations: " + "; ".join(
+            f"{d['key']}: {_short(d['set'])} " + ("(not in the version)" if d["version"] is None
+                                                  else f"(version: {_short(d['version'])})") for d in other))
     if version != "custom" and not found:
         lines.append(f"no deviation from {version}")
     bugs = bugs_on(config)

@@ -33,11 +33,12 @@ def train_step(neuron: Neuron) -> None:
 
 def prompt_pass(neuron: Neuron, prompt: str, topk: int | None = None, random_sample_uids: bool = False,
                 train_gating_model: bool = False, timeout: float | None = None) -> Event | None:
-    """One pass over a data prompt: openvalidators asks it as an ``answer`` step (as its own user message,
-    every success scored); the others as the user message under the loop's system prompt."""
+    """One pass over a data prompt: openvalidators asks it as an ``answer`` step (its own user message,
+    every success scored, ``topk`` random uids (None or -1: every available uid), gating always trained,
+    as its steps were); the others as the user message under the loop's system prompt."""
     if neuron.config.loop.kind == "openvalidators":
-        return openvalidators.run_step(neuron, prompt, "answer", topk or neuron.training_topk,
-                                       timeout or neuron.timeout)
+        k = len(neuron.available_uids()) if topk is None or topk == -1 else topk
+        return openvalidators.run_step(neuron, prompt, "answer", k, timeout or neuron.timeout)
     return neuron.forward(["system", "user"], [neuron.config.loop.base_prompt, prompt], topk=topk,
                           random_sample_uids=random_sample_uids, train_gating_model=train_gating_model,
                           timeout=timeout)
@@ -55,7 +56,8 @@ def inference(neuron: Neuron, messages: list[str], timeout: float | None, dont_u
     roles = roles or ["user"] * len(messages)
     query = Query(tuple(roles), tuple(messages))
     loop = neuron.config.loop
-    if neuron.screen is not None and _flagged(neuron, query.prompt):
+    user = [m for r, m in zip(roles, messages) if r == "user"]
+    if neuron.screen is not None and user and _flagged(neuron, user[-1]):
         return FLAGGED
     scores = neuron.gating_model.scores(query.text)
     if loop.inference_over_all_uids:

@@ -63,7 +63,7 @@ def ask_question(neuron: Neuron, uids: np.ndarray, bootstrap: str, reset: bool) 
         prompt = f"{bootstrap}\n\n{loop.follow_up_prompt}"
         query = Query(("user",), (prompt,), question=True, name="question")
         calls = neuron.dendrite_pool(["user"], [prompt], uids, loop.question_timeout, question=True, name="question")
-        event = neuron.record(query, uids, calls, np.zeros(0), weighted=False)
+        event = neuron.record(query, uids, calls, np.full(len(uids), np.nan), weighted=False)  # no gating asked
         kept = [(c.uid, c.completion) for c in calls if len(c.completion) > MIN_QUESTION_CHARS]
         if neuron.screen is not None and kept:
             masks = neuron.screen(query, [text for _, text in kept])

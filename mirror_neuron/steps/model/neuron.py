@@ -64,4 +64,4 @@ class NeuronModelStep(Step):
             writer.write(data=table)
         for line in describe(spec.model_dump(mode="json")):
             say(f"{self.config.id}: {line}")
-        return {"uids": float(graph.n), "available_uids": float(len(graph.available_uids()))}
+        return {"uids": float(graph.n), "available_uids": float(len(graph.available_uids(spec.vpermit_tao_limit)))}

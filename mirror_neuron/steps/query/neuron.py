@@ -2,7 +2,8 @@
 
 One row per event in table ``data`` (prompt, queried uids and their behaviours, completions, return
 codes, latencies, rewards with every component, gating scores), with the fields the originals logged:
-``name`` (the step kind), ``step_length``, ``set_weights`` (a weight snapshot followed the event) and one
+``name`` (the step kind), ``step_length``, ``set_weights`` (a weight snapshot followed the event: snapshots are
+taken between units, a train step or a prompt, once a unit has crossed a multiple of ``weights_every``) and one
 column per scorer and filter under the original's event key (``rlhf_reward_model``, ``blacklist_filter``,
 ...), aligned with ``uids`` and 0 for failed calls, as openvalidators 1.1 logged them (scorers
 normalized, filters as multipliers). Table ``weights`` holds a snapshot of every uid's moving score and
@@ -112,12 +113,14 @@ class NeuronQueryStep(Step):
                 loops.prompt_pass(neuron, questions[unit % len(questions)], topk=config.topk,
                                   random_sample_uids=config.random_sample_uids,
                                   train_gating_model=config.train_gating_model, timeout=config.timeout)
-            for event in neuron.history[seen:]:
+            events = neuron.history[seen:]
+            due = [e.weighted and (e.step + 1) % config.weights_every == 0 for e in events]
+            for index, event in enumerate(events):
                 row = self._row(unit, event, neuron)
-                row["set_weights"] = event.weighted and (event.step + 1) % config.weights_every == 0
-                if row["set_weights"]:
-                    weights.append(self._weights(neuron))
+                row["set_weights"] = any(due) and index == max(i for i, e in enumerate(events) if e.weighted)
                 rows.append(row)
+            if any(due):  # snapshots are taken between units: after the unit that crossed a multiple
+                weights.append(self._weights(neuron))
         return rows, weights
 
     def _row(self, unit: int, event: Event, neuron: Neuron) -> dict[str, Any]:

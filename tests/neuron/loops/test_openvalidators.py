@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mirror_neuron.neuron.loops import openvalidators
 from mirror_neuron.neuron.neuron import Neuron
@@ -35,7 +36,8 @@ def test_one_forward_is_augment_then_four_followup_answer_pairs_of_fifty_new_uid
 def test_exclusion_falls_back_to_queried_uids_when_too_few_remain() -> None:
     events = neuron(n=120).train(1)
     assert all(len(e.uids) == 50 == len(set(e.uids)) for e in events)  # 120 < 450: refills from excluded uids
-    assert set(events[2].uids) - set(events[0].uids) - set(events[1].uids)  # new uids first
+    unqueried = set(range(120)) - set(events[0].uids) - set(events[1].uids)
+    assert len(unqueried) == 20 and unqueried <= set(events[2].uids)  # the 20 new uids first, then 30 reused
 
 
 def test_the_context_grows_with_each_chosen_question_and_answer() -> None:
@@ -84,3 +86,18 @@ def test_from_1_1_8_on_filters_compare_with_the_base_prompt() -> None:
     assert prompts["augment"] == events[0].messages[0]
     assert prompts["followup0"] == events[0].best  # the summary
     assert prompts["answer0"] == events[1].best  # its question
+
+
+def test_new_hotkeys_get_fresh_gating_rows_under_openvalidators_only() -> None:
+    # openvalidators' resync_linear_layer zeroes the bias of a re-registered uid's row; core and custom kept it
+    for version, fresh in (("openvalidators-1.1", True), ("core-2023", False)):
+        validator = neuron(n=60, validator=version, gating={"type": "GatingModel", "path": "tiny:gptneo"},
+                           churn={"every": 1, "count": 1}, screen=None)
+        with torch.no_grad():
+            validator.gating_model.head.bias.fill_(0.5)
+        validator.steps_done = 1  # the next pass churns one uid
+        validator.forward(["user"], ["What is said here, in full?"], topk=5)
+        changed = validator.metagraph.changed_hotkeys([f"hotkey-{uid}" for uid in range(60)])
+        bias = validator.gating_model.head.bias.detach()
+        assert len(changed) == 1 and (float(bias[changed[0]]) == 0.0) == fresh
+        assert float(bias[(changed[0] + 1) % 60]) == 0.5

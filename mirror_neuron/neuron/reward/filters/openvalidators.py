@@ -21,6 +21,7 @@ Version = Literal["1.1", "1.2"]
 BLACKLIST = ("That is an excellent question.",)
 
 # (summary, question, answer) keywords of the task validator: v1.1.3, and v1.1.8 on.
+STEP_KINDS = ("augment", "followup", "answer")  # the openvalidators step names; any other is read by its question flag
 TASK_KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "1.1": (("Summary:",), ("Question:",), ("Answer:",)),
     "1.2": (("Summary:", "Paraphrase:", "Paraphrasing:", "Paraphrased:"), ("Question:", "Query:", "Q:"),
@@ -96,7 +97,7 @@ class OpenValidatorsTaskValidator(Filter):
         return {"version": self.version}
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
-        name = query.name or ("followup" if query.question else "answer")
+        name = query.name if query.name.startswith(STEP_KINDS) else ("followup" if query.question else "answer")
         return np.array([self.keeps(c, name) for c in completions], dtype=np.float64)
 
     def keeps(self, completion: str, name: str) -> float:

@@ -258,3 +258,13 @@ def test_nsfw_filter_chunks_512_tokens_and_applies_its_rule() -> None:
     assert ov(query(), [ANSWER, text]).tolist() == [0, 0] and core(query(), [ANSWER, text]).tolist() == [1, 1]
     safe = constant_logits(NSFWFilter(path="tiny:gpt2"), 1.0, -1.0)
     assert safe(query(), [ANSWER]).tolist() == [1]
+
+
+def test_task_validator_reads_the_mirrors_own_step_names_by_the_question_flag() -> None:
+    # the mirror's loops name their steps "question" / "answer" / "forward": only augment, followup* and
+    # answer* are openvalidators' kinds, so a "question" step is judged as a follow-up ("Answer:" forbidden)
+    fltr = OpenValidatorsTaskValidator("1.1")
+    asked = Query(("user",), ("Ask a follow up question.",), question=True, name="question")
+    answered = Query(("user",), ("What is it?",), name="forward")
+    assert fltr(asked, ["Answer: yes", "Why is it so?"]).tolist() == [0.0, 1.0]
+    assert fltr(answered, ["Question: why?", "Answer: it is so."]).tolist() == [0.0, 1.0]
