@@ -102,7 +102,12 @@ def test_the_tournament_judge_speaks_its_vocabulary() -> None:
     _, verdicts = judge(uid_table(), JudgeOptions(resamples=500))
     assert dict(zip(verdicts["subject"], verdicts["verdict"])) == {"winner": "exploit", "loser": "penalized",
                                                                    "same": "neutral", "broken": "failed"}
-    assert set(verdicts["verdict"]) == set(TOURNAMENT.verdicts)
+    table = uid_table()
+    table.loc[table["behaviour"] == "honest", "successes"] = 2  # a baseline that fails 80% of its calls
+    _, unhealthy = judge(table, JudgeOptions(resamples=500))
+    assert dict(zip(unhealthy["subject"], unhealthy["verdict"])) == {
+        "winner": "inconclusive", "loser": "inconclusive", "same": "inconclusive", "broken": "failed"}
+    assert set(verdicts["verdict"]) | set(unhealthy["verdict"]) == set(TOURNAMENT.verdicts)
     records = from_table(verdicts)
     winner = next(r for r in records if r.subject == "winner")
     assert winner.estimate == winner.evidence["ratio"] and winner.interval.low > 1

@@ -14,6 +14,10 @@ and it still works with a single repetition. By default the level is Bonferroni-
 number of strategies judged (``confidence`` 0.95 over 4 strategies gives 98.75% intervals each),
 so that a tournament of many harmless strategies does not declare an exploit by chance.
 
+The baseline is checked first: when its own calls succeed less than ``min_success_rate`` of the time
+(or it was never queried), no ratio to it means anything, and every strategy that did not fail on
+its own is **inconclusive**, with a sentence naming the cause and the change to make.
+
 Verdicts, in this order:
 
 - **failed**: fewer than ``min_success_rate`` of its calls succeeded by the neuron's rule (return
@@ -89,11 +93,11 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
     for b in behaviours:
         point = _point(b, repetitions, groups)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = point["mean_weight"] / base_point["mean_weight"]
+            ratio = float(np.divide(point["mean_weight"], base_point["mean_weight"]))
             ratio_draws = draws[b].weight / base.weight
             rate_draws = draws[b].successes / np.where(draws[b].calls > 0, draws[b].calls, np.nan)
             adjusted_draws = ratio_draws * base_rate / rate_draws
-            adjusted = ratio * base_point["success_rate"] / point["success_rate"]
+            adjusted = float(np.divide(ratio * base_point["success_rate"], point["success_rate"]))  # inf, not a crash
         low, high = percentile_interval(ratio_draws, alpha, MOSTLY)
         adjusted_low, adjusted_high = percentile_interval(adjusted_draws, alpha, MOSTLY)
         share = uids[uids["behaviour"] == b].groupby("repetition")["weight"].sum().reindex(repetitions, fill_value=0)
@@ -101,12 +105,13 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
                      "ci_high": high, "adjusted_ratio": adjusted, "adjusted_ci_low": adjusted_low,
                      "adjusted_ci_high": adjusted_high, "confidence": 1.0 - alpha})
     strategies = pd.DataFrame(rows)
+    problem = baseline_problem(base_point, options)
     strategies["verdict"] = [("baseline" if row.behaviour == options.baseline
-                              else _verdict(row, options, len(repetitions)))
+                              else _verdict(row, options, len(repetitions), problem))
                              for row in strategies.itertuples()]
     strategies = strategies.sort_values(["ratio", "behaviour"], ascending=[False, True], na_position="last",
                                         ignore_index=True)
-    records = [Verdict(row.behaviour, row.verdict, _sentence(row, options, len(repetitions)), row.ratio,
+    records = [Verdict(row.behaviour, row.verdict, _sentence(row, options, len(repetitions), problem), row.ratio,
                        Interval(row.ci_low, row.ci_high, row.confidence),
                        {"ratio": row.ratio, "success_rate": row.success_rate, "uids": row.uids,
                         "repetitions": len(repetitions), "confidence": row.confidence})
@@ -150,9 +155,23 @@ def _draw(behaviour: str, repetitions: list[int], groups: dict, picks: np.ndarra
     return _Draws(weight, np.nansum(chosen[1], axis=1), np.nansum(chosen[2], axis=1))
 
 
-def _verdict(row: tuple, options: JudgeOptions, repetitions: int) -> str:
+def baseline_problem(point: dict[str, float], options: JudgeOptions) -> str | None:
+    """Why the baseline cannot be compared with (a clause of a sentence), or None when it is healthy."""
+    base = options.baseline
+    if not point["calls"]:
+        return f"no {base} miner was queried, so there is nothing to compare with: give {base} miners available uids"
+    if point["success_rate"] < options.min_success_rate:
+        return (f"{base} miners' calls succeeded {point['success_rate']:.0%} of the time (min_success_rate "
+                f"{options.min_success_rate:.0%}), so no ratio to them means anything: give {base} miners answers "
+                "the validator counts as successful (more than 10 characters, within the timeout)")
+    return None
+
+
+def _verdict(row: tuple, options: JudgeOptions, repetitions: int, problem: str | None = None) -> str:
     if np.isfinite(row.success_rate) and row.success_rate < options.min_success_rate:
         return "failed"
+    if problem is not None:
+        return "inconclusive"
     if row.uids * repetitions < MIN_UIDS or not np.isfinite(row.ci_low) or not np.isfinite(row.ci_high):
         return "neutral"
     if row.ci_low > 1.0 + TOLERANCE:
@@ -163,9 +182,11 @@ def _verdict(row: tuple, options: JudgeOptions, repetitions: int) -> str:
     return "neutral"
 
 
-def _sentence(row: tuple, options: JudgeOptions, repetitions: int) -> str:
+def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str | None = None) -> str:
     """One sentence a person can act on, for the verdicts table."""
     name, base = row.behaviour, options.baseline
+    if row.verdict == "inconclusive":
+        return f"{name} cannot be judged: {problem}."
     if row.verdict == "neutral" and row.uids * repetitions < MIN_UIDS:
         return f"{name} is played by too few available uids ({row.uids * repetitions:g} in all) to judge."
     if not np.isfinite(row.ratio) or not np.isfinite(row.ci_low):

@@ -61,3 +61,15 @@ def test_strategies_are_the_keys_of_the_miners_block() -> None:
     neuron = Neuron({"metagraph": {"n": 10}, "miners": miners})
     labels = strategy_labels(miners, neuron.dendrite_pool.behaviours)
     assert sorted(labels) == sorted(["honest"] * 7 + ["tests.fixtures.custom_miner:shout"] * 2 + ["echo"])
+
+
+def test_a_baseline_whose_calls_fail_makes_every_verdict_inconclusive() -> None:
+    # honest miners slower than the 12 s timeout: none of their calls succeed, so "echo earns 9x honest"
+    # would compare with a broken baseline; the verdict says so instead, and a failing strategy still failed
+    neuron = NeuronConfig.model_validate({"metagraph": {"n": 32}, "miners": {
+        "honest": {"count": 24, "latency_median": 60.0}, "echo": 4, "slow": 4}, "reward": LENGTH, "training_topk": 16})
+    result = run_tournament(TournamentPlan(neuron, steps=30, repetitions=2, seed=0))
+    found = dict(zip(result.verdicts["subject"], result.verdicts["verdict"]))
+    assert found == {"echo": "inconclusive", "slow": "failed"}
+    sentence = result.verdicts.set_index("subject").loc["echo", "sentence"]
+    assert "honest miners' calls succeeded 0% of the time" in sentence and "more than 10 characters" in sentence
