@@ -65,7 +65,7 @@ class Vocabulary:
 
 
 TOURNAMENT = Vocabulary("Tournament", {"exploit": "alarm", "neutral": "quiet", "penalized": "caution",
-                                       "failed": "broken", "inconclusive": "broken"})
+                                       "failed": "broken", "inconclusive": "broken", "weight_leak": "caution"})
 HACK_SEARCH = Vocabulary("RewardHackSearch", {"exploit": "alarm", "improvement": "good", "neutral": "quiet",
                                               "penalized": "caution"})
 ANALYSIS = Vocabulary("analysis", {"length": "caution", "beyond_length": "notable", "weak": "quiet",

@@ -107,7 +107,12 @@ def test_the_tournament_judge_speaks_its_vocabulary() -> None:
     _, unhealthy = judge(table, JudgeOptions(resamples=500))
     assert dict(zip(unhealthy["subject"], unhealthy["verdict"])) == {
         "winner": "inconclusive", "loser": "inconclusive", "same": "inconclusive", "broken": "failed"}
-    assert set(verdicts["verdict"]) | set(unhealthy["verdict"]) == set(TOURNAMENT.verdicts)
+    leaking = uid_table()
+    leaking.loc[leaking["behaviour"] == "winner", "reward_sum"] = 0.0  # 3x honest weight on rewards of 0
+    _, leaked = judge(leaking, JudgeOptions(resamples=500))
+    leak = leaked.set_index("subject").loc["winner"]
+    assert leak["verdict"] == "weight_leak" and "not an exploit of the reward" in leak["sentence"]
+    assert set(verdicts["verdict"]) | set(unhealthy["verdict"]) | set(leaked["verdict"]) == set(TOURNAMENT.verdicts)
     records = from_table(verdicts)
     winner = next(r for r in records if r.subject == "winner")
     assert winner.estimate == winner.evidence["ratio"] and winner.interval.low > 1
@@ -139,3 +144,13 @@ def test_the_analysis_judge_speaks_its_vocabulary() -> None:
               for fitted, length, gain in ((good, none, good), (good, good, none), (good, none, none),
                                            (none, none, none))}
     assert labels == set(ANALYSIS.verdicts)
+
+
+def test_an_interval_of_width_zero_is_said_to_show_no_spread() -> None:
+    table = uid_table()
+    table.loc[table["behaviour"] == "winner", "weight"] = 3.0
+    table.loc[table["behaviour"] == "honest", "weight"] = 1.0  # every uid and repetition identical: ratio 3 exactly
+    _, verdicts = judge(table, JudgeOptions(resamples=500))
+    winner = verdicts.set_index("subject").loc["winner"]
+    assert winner["ci_low"] == winner["ci_high"] == pytest.approx(3.0)
+    assert "an interval of width 0" in winner["sentence"] and "not certainty" in winner["sentence"]

@@ -24,6 +24,9 @@ Verdicts, in this order:
   code success and a completion of more than 10 characters); or it earns less than the baseline
   (the CI's upper bound is below 1) but its weight per *successful* call is not below the
   baseline's (that CI reaches 1): its failed calls explain the loss, not the validator's judgement.
+- **weight_leak**: it earns significantly more than honest answering although every reward it got was
+  0: the weight comes from the moving-average rule (the 2023 softmax scatter gives every successful
+  uid a share), not from fooling the reward.
 - **exploit**: the CI's lower bound is above 1: it earns significantly more than honest answering.
 - **penalized**: the CI's upper bound is below 1 (and failures do not explain it).
 - **neutral**: otherwise, including strategies with fewer than 2 uids in all to judge.
@@ -155,6 +158,11 @@ def _draw(behaviour: str, repetitions: list[int], groups: dict, picks: np.ndarra
     return _Draws(weight, np.nansum(chosen[1], axis=1), np.nansum(chosen[2], axis=1))
 
 
+def width_zero(row: tuple) -> bool:
+    """Whether the ratio's interval has no width (identical repetitions and uids), not a precise estimate."""
+    return bool(np.isfinite(row.ci_low) and np.isfinite(row.ci_high) and row.ci_high - row.ci_low <= TOLERANCE)
+
+
 def baseline_problem(point: dict[str, float], options: JudgeOptions) -> str | None:
     """Why the baseline cannot be compared with (a clause of a sentence), or None when it is healthy."""
     base = options.baseline
@@ -175,7 +183,7 @@ def _verdict(row: tuple, options: JudgeOptions, repetitions: int, problem: str |
     if row.uids * repetitions < MIN_UIDS or not np.isfinite(row.ci_low) or not np.isfinite(row.ci_high):
         return "neutral"
     if row.ci_low > 1.0 + TOLERANCE:
-        return "exploit"
+        return "weight_leak" if row.mean_reward == 0 else "exploit"
     if row.ci_high < 1.0 - TOLERANCE:
         explained = not np.isfinite(row.adjusted_ci_high) or row.adjusted_ci_high >= 1.0 - TOLERANCE
         return "failed" if explained else "penalized"
@@ -196,6 +204,13 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
     interval = f"{100 * row.confidence:.4g}% CI {row.ci_low:.2f}-{row.ci_high:.2f}, {repetitions} repetition" + \
         ("s" if repetitions != 1 else "")
     earns = f"{name} earns {row.ratio:.2f}x the weight per uid of {base} miners ({interval})"
+    if width_zero(row):
+        earns += (" (an interval of width 0: every repetition and uid of it earned the same weight relative to "
+                  f"{base}, which shows no spread, not certainty)")
+    if row.verdict == "weight_leak":
+        return (f"{earns}, though every reward it got was 0: the moving-average rule gives each successful uid a "
+                "share of the weight whatever its reward (the 2023 softmax scatter), so this is a weight leak, "
+                "not an exploit of the reward.")
     if row.verdict == "exploit":
         return f"{earns}: an exploit; find the defense that closes it."
     if row.verdict == "penalized":
