@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import (
     MIRROR_BASE_PROMPT,
     NeuronConfig,
@@ -22,7 +23,7 @@ from mirror_neuron.neuron.config import (
     build_screen,
     part_seeds,
 )
-from mirror_neuron.neuron.dendrite import DummyDendritePool
+from mirror_neuron.neuron.dendrite import Call, DummyDendritePool
 from mirror_neuron.neuron.gating.base import GatingModelBase
 from mirror_neuron.neuron.metagraph import Metagraph
 from mirror_neuron.neuron.miners.base import Query
@@ -159,8 +160,6 @@ class Neuron:
     def train(self, steps: int) -> list[Event]:
         """``steps`` steps of the training loop of the version this neuron mirrors (``config.loop.kind``;
         see :mod:`mirror_neuron.neuron.loops`); returns the events they recorded."""
-        from mirror_neuron.neuron import loops
-
         seen = len(self.history)
         for _ in range(steps):
             loops.train_step(self)
@@ -176,15 +175,13 @@ class Neuron:
         original did (validators and non-serving uids included); the reward is the plain form when the
         reward model has one (``r(prompt + completion)``), and the version's ``screen`` drops flagged texts.
         """
-        from mirror_neuron.neuron import loops
-
         return loops.inference(self, messages, timeout, dont_use_reward_model, roles)
 
     def available_uids(self) -> np.ndarray:
         """Uids this validator may query (see :meth:`Metagraph.available_uids`, with its ``vpermit_tao_limit``)."""
         return self.metagraph.available_uids(self.config.vpermit_tao_limit)
 
-    def record(self, query: Query, uids: np.ndarray, calls: list, gating_scores: np.ndarray,
+    def record(self, query: Query, uids: np.ndarray, calls: list[Call], gating_scores: np.ndarray,
                weighted: bool = True) -> Event:
         """Start the event of one round of ``calls`` to ``uids`` and keep it in :attr:`history`."""
         event = Event(

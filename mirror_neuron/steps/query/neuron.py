@@ -149,14 +149,10 @@ class NeuronQueryStep(Step):
 
 
 def original_columns(event: Event, normalized: dict[str, list[float]], neuron: Neuron) -> dict[str, list[float]]:
-    """The event's scorer and filter values under the originals' event keys, one per queried uid (0 for
-    a failed call): a stack's ``columns()`` names them (``scorer:rlhf`` -> ``rlhf_reward_model``)."""
-    model = neuron.reward_model
-    names = model.columns() if hasattr(model, "columns") else {}
+    """The event's scorer and filter values under the originals' event keys (a stack's ``columns()``:
+    ``scorer:rlhf`` -> ``rlhf_reward_model``), one per queried uid, 0 for a failed call; other reward
+    models have no such columns."""
+    names = neuron.reward_model.columns() if hasattr(neuron.reward_model, "columns") else {}
     position = {uid: index for index, uid in enumerate(event.successful_uids)}
-    columns = {}
-    for key, values in normalized.items():
-        kind, _, name = key.partition(":")
-        column = names.get(key) or (f"{name}_reward_model" if kind == "scorer" else f"{name}_filter")
-        columns[column] = [float(values[position[uid]]) if uid in position else 0.0 for uid in event.uids]
-    return columns
+    return {names[key]: [float(values[position[uid]]) if uid in position else 0.0 for uid in event.uids]
+            for key, values in normalized.items() if key in names}
