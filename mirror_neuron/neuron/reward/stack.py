@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from mirror_neuron import registry
 from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase, Rewards
@@ -81,7 +82,6 @@ class RewardStack(RewardModelBase):
               unbiased_variance: false      # true: openvalidators' ddof=1 normalizer (NaN after a batch of one)
               off_zeroes_rewards: false     # true: a disabled filter returns 0s (openvalidators' *_off bug)
         """
-        from mirror_neuron import registry
         from mirror_neuron.models.embeddings import SentenceEmbedder
 
         built_scorers = []
@@ -89,8 +89,10 @@ class RewardStack(RewardModelBase):
             spec = dict(spec or {})
             if "type" not in spec:
                 raise UserError(f"reward.scorers.{name}: needs a type (a registered reward model)")
-            model_class = registry.get("reward", spec.pop("type")).load()
+            found = registry.get("reward", spec.pop("type"))
             weight = float(spec.pop("weight", 1.0))
+            _checked(found, spec, f"reward.scorers.{name}")
+            model_class = found.load()
             try:
                 supplied = registry.taken(model_class, seed=seed + 1 + index, base_dir=base_dir)
                 built_scorers.append((name, model_class(**supplied, **spec), weight))
@@ -100,7 +102,9 @@ class RewardStack(RewardModelBase):
         for name, spec in (filters or {}).items():
             spec = dict(spec or {})
             enabled = bool(spec.pop("enabled", True))
-            filter_class = registry.get("filter", name).load()
+            found = registry.get("filter", name)
+            _checked(found, spec, f"reward.filters.{name}")
+            filter_class = found.load()
             if "embedder" in inspect.signature(filter_class).parameters:
                 spec["embedder"] = SentenceEmbedder(embedder)
             try:
@@ -193,6 +197,14 @@ class RewardStack(RewardModelBase):
             normalizer.set_state(state["normalizers"][name])
         for name, fltr, _ in self.filters:
             fltr.set_state(state["filters"][name])
+
+
+def _checked(found: registry.Component, params: dict[str, Any], where: str) -> None:
+    """``params`` checked by name and type against ``found``'s parameters, or a UserError at ``where``."""
+    try:
+        registry.validate_params(found, params)
+    except registry.ParamError as error:
+        raise UserError(f"{where}: {error.message}") from None
 
 
 def _check_unique(kind: str, names: list[str]) -> None:

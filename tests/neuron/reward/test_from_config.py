@@ -7,6 +7,7 @@ import pytest
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.neuron import Neuron
+from mirror_neuron.neuron.reward.stack import RewardStack
 
 ROLES, MESSAGES = ["system", "user"], ["Be helpful.", "What is the capital of Australia?"]
 STACK = {
@@ -42,3 +43,11 @@ def test_a_configured_stack_scores_filters_and_records_every_component() -> None
 def test_stack_config_errors(reward: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         Neuron({"metagraph": {"n": 4}, "reward": reward})
+
+
+def test_a_filter_or_scorer_parameter_of_the_wrong_value_is_one_plain_error() -> None:
+    with pytest.raises(UserError, match=r"reward.filters.ov_task_validator: .*version: Input should be '1.1' or '1.2'"):
+        RewardStack.from_config(scorers={"c": {"type": "ConstantRewardModel"}},
+                                filters={"ov_task_validator": {"version": "1.3"}})
+    with pytest.raises(UserError, match=r"reward.scorers.c: .*value"):
+        RewardStack.from_config(scorers={"c": {"type": "ConstantRewardModel", "value": "high"}})
