@@ -1,8 +1,14 @@
-"""Sentence embeddings (all-MiniLM-L6-v2 by default), L2-normalized, as numpy arrays."""
+"""Sentence embeddings (all-MiniLM-L6-v2 by default), L2-normalized, as numpy arrays.
+
+A text's embedding depends only on the model and the text, and the embedding filters see the same
+completions pass after pass (a tournament's miners answer the same prompts again), so each is
+computed once per process and model and looked up afterwards (a bounded least-recently-used map).
+"""
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -11,6 +17,7 @@ from mirror_neuron.errors import UserError
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 ALIASES = {"minilm", "all-MiniLM-L6-v2", MINILM, "default"}
+MEMO_SIZE = 20_000  # texts per model (384 float32 each: about 30 MB)
 
 
 class SentenceEmbedder:
@@ -20,6 +27,7 @@ class SentenceEmbedder:
         self.path = path
         self.batch_size = batch_size
         self.model = _load(path)
+        self.memo = _memo(path)
 
     @property
     def dim(self) -> int:
@@ -29,8 +37,25 @@ class SentenceEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+        missing = list(dict.fromkeys(text for text in texts if text not in self.memo))
+        if missing:
+            vectors = self.model.encode(missing, batch_size=self.batch_size, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
+            for text, vector in zip(missing, vectors):
+                self.memo[text] = vector
+        rows = []
+        for text in texts:
+            self.memo.move_to_end(text)
+            rows.append(self.memo[text])
+        while len(self.memo) > MEMO_SIZE:
+            self.memo.popitem(last=False)
+        return np.stack(rows)
+
+
+@functools.cache
+def _memo(path: str) -> OrderedDict[str, np.ndarray]:
+    """The embeddings already computed with the model at ``path``, shared by every embedder of it."""
+    return OrderedDict()
 
 
 @functools.cache
