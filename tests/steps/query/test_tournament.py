@@ -40,7 +40,7 @@ query:
   record_every: 10
   resamples: 500
 """
-TABLES = ("shares", "uid_weights", "strategies", "verdicts")
+TABLES = ("shares", "trajectories", "uid_weights", "strategies", "verdicts")
 
 
 def run(folder: Path, text: str = CONFIG) -> Run:
@@ -68,9 +68,17 @@ def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
     strategies = output.table("strategies").set_index("behaviour")
     assert strategies.loc["honest", "verdict"] == "baseline" and strategies.loc["honest", "ratio"] == pytest.approx(1)
     assert strategies.loc["length_padder", "ci_low"] > 1 > strategies.loc["slow", "success_rate"]
-    [plot] = output.plots()
-    assert plot.name == "weight_share.png" and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert whole.result.records[-1].summary["verdicts/exploit"] == 1.0
+    plots = {plot.name: plot for plot in output.plots()}
+    assert sorted(plots) == ["weight_per_uid.png", "weight_share.png"]
+    assert all(plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for plot in plots.values())
+    trajectories = output.table("trajectories")
+    assert len(trajectories) == 3 * 4 * 32 and sorted(trajectories["step"].unique()) == [10, 20, 30, 40]
+    summary = whole.result.records[-1].summary
+    assert summary["verdicts/exploit"] == 1.0 and summary["baseline/healthy"] == 1.0
+    assert summary["baseline/success_rate"] == pytest.approx(strategies.loc["honest", "success_rate"])
+    # 40 passes of 8 uids over about 28 honest ones: far fewer than the 100 calls alpha 0.99 needs
+    assert summary["converged"] == 0.0 and summary["baseline/median_calls"] < 100
+    assert not verdicts["converged"].any() and verdicts["sentence"].str.contains("Not converged: honest uids").all()
 
     lines = whole.stderr.splitlines()
     start = lines.index("verdicts of query 'tournament':")
