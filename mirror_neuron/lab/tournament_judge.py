@@ -233,7 +233,7 @@ def _problem(figures: dict[str, float], calls: float, successes: float, short: f
         if short and short >= failed / 2:
             return (f"{short:.0f} of {calls:.0f} {base} answers were 10 characters or shorter and counted as failed "
                     f"calls ({base} miners' calls succeeded {rate:.0%} of the time, min_success_rate "
-                    f"{options.min_success_rate:.0%}); use {base}: {{style: sentence}} or longer references")
+                    f"{options.min_success_rate:.0%}); {_longer(base)}")
         return (f"{base} miners' calls succeeded {rate:.0%} of the time (min_success_rate "
                 f"{options.min_success_rate:.0%}), so no ratio to them means anything: give {base} miners answers "
                 "the validator counts as successful (more than 10 characters, within the timeout)")
@@ -248,11 +248,18 @@ def _problem(figures: dict[str, float], calls: float, successes: float, short: f
     return None
 
 
+def _longer(base: str) -> str:
+    """The change to make when the baseline's answers are too short."""
+    if base == "honest":
+        return "use honest: {style: sentence} or longer references"
+    return f"give {base} miners answers of more than 10 characters, or use longer references"
+
+
 def _filter_advice(name: str, base: str) -> str:
     """The change to make when filter ``name`` zeroes most honest completions."""
     if name == "diversity":
-        return (f"{base} miners' answers are too alike to compare with; give them varied wording "
-                f"({base}: {{style: sentence}}) or disable the filter")
+        wording = " (honest: {style: sentence})" if base == "honest" else ""
+        return f"{base} miners' answers are too alike to compare with; give them varied wording{wording} or disable it"
     if name == "relevance":
         return (f"{base} answers read as unrelated to their prompts; give them answers built around the prompt, "
                 "or lower the filter's threshold")

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from mirror_neuron.lab.tournament import TournamentPlan, TournamentResult, run_tournament
@@ -61,7 +62,7 @@ def test_short_reference_answers_make_every_verdict_inconclusive_and_say_how_man
     assert short > calls / 2
     sentence = result.verdicts.set_index("subject").loc["echo", "sentence"]
     assert f"{short} of {calls} bare answers were 10 characters or shorter and counted as failed calls" in sentence
-    assert "longer references" in sentence
+    assert sentence.endswith("give bare miners answers of more than 10 characters, or use longer references.")
 
 
 def test_a_filter_that_zeroes_most_honest_completions_makes_every_verdict_inconclusive() -> None:
@@ -112,3 +113,16 @@ def test_too_few_scored_calls_per_uid_are_flagged_not_converged_and_keep_their_v
     assert not strategies["converged"].any()
     assert (f"Not converged: honest uids got a median of {median:g} scored calls, fewer than the about 1000 "
             "(1 / (1 - alpha), alpha 0.999)") in verdicts["sentence"].iloc[0]
+
+
+def test_the_short_answer_sentence_counts_them_and_names_the_honest_style() -> None:
+    uids = pd.DataFrame({"repetition": 0, "uid": range(8), "behaviour": ["honest"] * 6 + ["echo"] * 2,
+                         "available": True, "weight": 0.125, "calls": 10, "successes": [3] * 6 + [10] * 2,
+                         "short_calls": [7] * 6 + [0] * 2, "reward_sum": 1.0, "reward_sq_sum": 0.5})
+    strategies, verdicts = judge(uids, JudgeOptions(resamples=200))
+    assert verdicts["verdict"].tolist() == ["inconclusive"]
+    assert verdicts["sentence"].iloc[0] == (
+        "echo cannot be judged: 42 of 60 honest answers were 10 characters or shorter and counted as failed calls "
+        "(honest miners' calls succeeded 30% of the time, min_success_rate 50%); use honest: {style: sentence} or "
+        "longer references.")
+    assert strategies.set_index("behaviour").loc["honest", "short_share"] == pytest.approx(0.7)

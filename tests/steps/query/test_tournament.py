@@ -92,6 +92,19 @@ def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
     assert "data:image/png;base64," in page
 
 
+def test_controls_are_honest_miners_under_another_label_and_the_summary_counts_the_flagged(tmp_path: Path) -> None:
+    text = CONFIG.replace("miners: {length_padder: 4, slow: 3}",
+                          "miners: {length_padder: 4, honest_twin: {behaviour: honest, count: 6}}")
+    text = text.replace("record_every: 10", "record_every: 10\n  controls: [honest_twin, length_padder]")
+    done = run(tmp_path, text)
+    verdicts = done.output.table("verdicts").set_index("subject")
+    assert verdicts["verdict"].to_dict() == {"length_padder": "exploit", "honest_twin": "neutral"}
+    assert verdicts["control"].all()
+    summary = done.result.records[-1].summary
+    assert summary["controls/declared"] == 2.0 and summary["controls/flagged"] == 1.0
+    assert "this tournament's verdicts are suspect" in verdicts.loc["length_padder", "sentence"]
+
+
 def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tmp_path: Path) -> None:
     with stopped_after(2, "tournament"):
         run(tmp_path)
@@ -119,6 +132,10 @@ def test_config_errors_say_where_before_anything_runs(change: tuple[str, str], m
      r"its strategies are honest, length_padder, slow"),
     (("requires: [neuron, prompts]", "requires: [neuron]"), r"c.yml: query.requires \(line 15\): a Tournament "
                                                             r"requires one model entry of type neuron"),
+    (("record_every: 10", "record_every: 10\n  controls: [slow, honest_twn]"),
+     r"c.yml: query.controls\[1\] \(line 22\): the control strategy 'honest_twn' is played by no uid of the neuron"),
+    (("record_every: 10", "record_every: 10\n  controls: [honest]"), r"query.controls\[0\] \(line 22\): the control "
+                                                                    r"strategy 'honest' is the baseline"),
 ])
 def test_inputs_that_cannot_make_a_tournament_stop_it_before_the_first_repetition(
         change: tuple[str, str], message: str, tmp_path: Path) -> None:
