@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -89,7 +90,16 @@ def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
     page = (whole.result.out / "report.html").read_text()
     for sentence in verdicts["sentence"]:
         assert html.escape(sentence) in page
-    assert "data:image/png;base64," in page
+    # the verdicts and the weight-over-time plots come first, each plot once
+    places = [page.index(f"{key}=\"{value}\"") for key, value in (
+        ("id", "verdicts"), ("alt", "weight_per_uid"), ("alt", "weight_share"), ("id", "experiment"))]
+    assert places == sorted(places) and page.count("data:image/png;base64,") == 2
+    assert page.count("<span class=\"badge caution\">not converged</span>") == 4  # the two verdicts, twice
+    markdown = (whole.result.out / "report.md").read_text()
+    assert markdown.index("## Verdicts") < markdown.index("## Steps")
+    links = re.findall(r"!\[weight_\w+\]\(([^)]+)\)", markdown)
+    assert len(links) == 2 and all((whole.result.out / link).is_file() for link in links)
+    assert "(exploit, not converged)" in markdown
 
 
 def test_controls_are_honest_miners_under_another_label_and_the_summary_counts_the_flagged(tmp_path: Path) -> None:
