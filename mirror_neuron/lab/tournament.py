@@ -3,8 +3,9 @@
 A repetition builds a fresh :class:`~mirror_neuron.neuron.neuron.Neuron` with a seed derived from the
 tournament's seed and the repetition's number (so the uids' roles, latencies, gating and rewards
 all change), runs it for ``steps`` steps (``train`` bootstrap steps, or ``forward`` passes over the
-data's prompts), records each strategy's share of the weights and each uid's weight every
-``record_every`` steps (default: about 25 snapshots), and ends with one row per uid: its final
+data's prompts), records each strategy's share of the weights every ``record_every`` steps
+(default: about 25 snapshots) and each uid's weight with them (at most :data:`MAX_UID_SNAPSHOTS`
+times), and ends with one row per uid: its final
 weight, its calls and how many succeeded, how many were short answers (a success return code but
 10 characters or fewer), the sum and sum of squares of its rewards, and per filter that gates the
 reward how many of its scored completions the filter zeroed. The
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mirror_neuron.figures import figure, pyplot
-from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
+from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, judge
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.dendrite import SUCCESS
@@ -35,7 +36,7 @@ from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
 from mirror_neuron.neuron.population import make_behaviour
 
 SNAPSHOTS = 25  # weight snapshots per repetition when record_every is not set
-ZEROED = "zeroed_"  # prefix of the uid_weights columns counting each filter's zeroed completions
+MAX_UID_SNAPSHOTS = 100  # per-uid weight snapshots per repetition at most (every k-th share snapshot)
 
 
 @dataclass(frozen=True)
@@ -176,9 +177,12 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     calls = _Calls(neuron.metagraph.n, gating_filters(neuron.reward_model))
     snapshots: list[pd.DataFrame] = []
     paths: list[pd.DataFrame] = []
+    every = plan.snapshot_every
+    taken = -(-plan.steps // every)  # share snapshots per repetition (rounded up)
+    thin = -(-taken // MAX_UID_SNAPSHOTS)  # each uid's weight is kept at every thin-th of them
     done = 0
     while done < plan.steps:
-        block = min(plan.snapshot_every, plan.steps - done)
+        block = min(every, plan.steps - done)
         _advance(neuron, plan, done, block)
         calls.add(neuron.history)
         neuron.history.clear()  # folded in: keep memory flat
@@ -186,8 +190,9 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
         uids, weights = neuron.compute_weights()
         snapshots.append(pd.DataFrame({"repetition": repetition, "step": done, "behaviour": names,
                                        "uids": counts, "share": np.bincount(codes, weights, len(names))}))
-        paths.append(pd.DataFrame({"repetition": repetition, "step": done, "uid": uids, "behaviour": labels,
-                                   "weight": weights}))
+        if (done // every) % thin == 0 or done == plan.steps:
+            paths.append(pd.DataFrame({"repetition": repetition, "step": done, "uid": uids, "behaviour": labels,
+                                       "weight": weights}))
     _, weights = neuron.compute_weights()
     uid_weights = pd.DataFrame({
         "repetition": repetition, "uid": neuron.metagraph.uids, "behaviour": labels,

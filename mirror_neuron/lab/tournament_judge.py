@@ -65,7 +65,7 @@ TOLERANCE = 1e-6  # ratios this close to 1 are 1: identical weights must not dif
 SAME_REWARD = 1e-6  # rewards whose standard deviation is at most this share of their root mean square are equal
 UID_COLUMNS = ("repetition", "uid", "behaviour", "available", "weight", "calls", "successes", "reward_sum")
 OPTIONAL_COLUMNS = ("short_calls", "reward_sq_sum")  # and zeroed_<filter>: the baseline checks that need them
-ZEROED = "zeroed_"
+ZEROED = "zeroed_"  # prefix of the uid_weights columns counting each gating filter's zeroed completions
 EVIDENCE = ("ratio", "success_rate", "uids", "repetitions", "confidence", "converged", "control")
 FLAGGED = ("exploit", "penalized", "weight_leak", "failed")  # a control given one of these is flagged
 
