@@ -353,6 +353,6 @@ def _flags(row: tuple, options: JudgeOptions, health: Health, flagged: int) -> s
                  "verdicts are suspect.")
     if not health.converged:
         text += (f" Not converged: {options.baseline} uids got a median of {health.median_calls:g} scored calls, "
-                 f"fewer than the about {health.calls_to_settle:.0f} (1 / (1 - alpha), alpha {options.alpha:g}) the "
+                 f"fewer than the {health.calls_to_settle:.0f} (1 / (1 - alpha), alpha {options.alpha:g}) the "
                  "moving average needs to settle; run more steps or query more uids per step.")
     return text

@@ -111,7 +111,7 @@ def test_too_few_scored_calls_per_uid_are_flagged_not_converged_and_keep_their_v
     strategies, verdicts = judge(result.uid_weights, JudgeOptions(alpha=0.999, resamples=1000))
     assert verdicts["verdict"].tolist() == ["exploit"] and not verdicts["converged"].any()
     assert not strategies["converged"].any()
-    assert (f"Not converged: honest uids got a median of {median:g} scored calls, fewer than the about 1000 "
+    assert (f"Not converged: honest uids got a median of {median:g} scored calls, fewer than the 1000 "
             "(1 / (1 - alpha), alpha 0.999)") in verdicts["sentence"].iloc[0]
 
 
