@@ -16,7 +16,7 @@ import numpy as np
 
 from mirror_neuron.analysis import metrics as m
 from mirror_neuron.analysis.estimators import captured, is_classifier
-from mirror_neuron.analysis.judge import Scores, describe_inputs, describe_lengths, verdict
+from mirror_neuron.analysis.judge import Scores, analysed_text, describe_inputs, describe_lengths, verdict
 from mirror_neuron.verdicts import Interval, Verdict
 
 MAX_CLASSES = 20  # a classifier's target with more distinct values is taken as continuous
@@ -169,7 +169,7 @@ def _score(task: Task, y: np.ndarray, fitted: dict, base: dict, settings: Settin
                   *m.interval(draws["model"][main] - draws["baseline"][main]))
     shown = {"r2": "R²", "roc_auc": "ROC AUC", "accuracy": "accuracy"}[main]
     label, sentence = verdict(task.target, model_label, baseline_label, shown, chance, fitted_scores,
-                              length_scores, gain)
+                              length_scores, gain, analysed_text(list(task.baseline.blocks)))
     judged = Verdict(task.name, label, sentence, fitted_scores.value,
                      Interval(fitted_scores.low, fitted_scores.high, m.LEVEL),
                      {"model": task.estimator_id, "metric": main, "value": fitted_scores.value,

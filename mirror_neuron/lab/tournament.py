@@ -3,13 +3,18 @@
 A repetition builds a fresh :class:`~mirror_neuron.neuron.neuron.Neuron` with a seed derived from the
 tournament's seed and the repetition's number (so the uids' roles, latencies, gating and rewards
 all change), runs it for ``steps`` steps (``train`` bootstrap steps, or ``forward`` passes over the
-data's prompts), records each strategy's share of the weights every ``record_every`` steps, and
-ends with one row per uid: its final weight, and how many of its calls succeeded. The
+data's prompts), records each strategy's share of the weights every ``record_every`` steps
+(default: about 25 snapshots) and each uid's weight with them (at most :data:`MAX_UID_SNAPSHOTS`
+times), and ends with one row per uid: its final
+weight, its calls and how many succeeded, how many were short answers (a success return code but
+10 characters or fewer), the sum and sum of squares of its rewards, and per filter that gates the
+reward how many of its scored completions the filter zeroed. The
 :mod:`~mirror_neuron.lab.tournament_judge` module turns the per-uid rows of every repetition into
 verdicts.
 
 A strategy is a key of the neuron's ``miners`` block (``echo``, ``length_padder``,
-``my_pkg.miners:cached``); the uids nobody declared play ``honest``.
+``my_pkg.miners:cached``, or an alias such as ``honest_twin: {behaviour: honest, count: 8}``); the
+uids nobody declared play ``honest``.
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ import numpy as np
 import pandas as pd
 
 from mirror_neuron.figures import figure, pyplot
-from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
+from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, judge
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.dendrite import SUCCESS
 from mirror_neuron.neuron.miners.base import Behaviour
-from mirror_neuron.neuron.neuron import Event, Neuron
+from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
 from mirror_neuron.neuron.population import make_behaviour
+
+SNAPSHOTS = 25  # weight snapshots per repetition when record_every is not set
+MAX_UID_SNAPSHOTS = 100  # per-uid weight snapshots per repetition at most (every k-th share snapshot)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class TournamentPlan:
     method: Literal["train", "forward"] = "train"
     steps: int = 1000
     repetitions: int = 5
-    record_every: int = 20
+    record_every: int | None = None  # default: steps / SNAPSHOTS (at least 1)
     seed: int = 0
     topk: int | None = 50  # forward: uids per pass (None or -1: every available uid)
     random_sample_uids: bool = False  # forward
@@ -52,13 +61,20 @@ class TournamentPlan:
         if self.method == "forward" and not self.prompts:
             raise ValueError("a forward tournament needs prompts (a data step)")
 
+    @property
+    def snapshot_every(self) -> int:
+        """Steps between weight snapshots: ``record_every``, else about ``steps / SNAPSHOTS``."""
+        return self.record_every or max(1, round(self.steps / SNAPSHOTS))
+
 
 @dataclass
 class Repetition:
-    """One repetition's record: ``shares`` over time and the final ``uid_weights``."""
+    """One repetition's record: ``shares`` and each uid's weight (``trajectories``) over time, and the
+    final ``uid_weights``."""
 
     shares: pd.DataFrame
     uid_weights: pd.DataFrame
+    trajectories: pd.DataFrame
 
 
 @dataclass
@@ -68,6 +84,7 @@ class TournamentResult:
     strategies: pd.DataFrame
     verdicts: pd.DataFrame
     repetitions: list[Repetition] = field(default_factory=list)
+    trajectories: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def repetition_seed(seed: int, repetition: int) -> int:
@@ -99,23 +116,52 @@ def strategy_labels(miners: dict, behaviours: list[Behaviour]) -> list[str]:
     return labels
 
 
-class _Calls:
-    """Per-uid counts of calls, successful calls and summed rewards, folded in from events."""
+def gating_filters(reward_model: object) -> list[str]:
+    """The filters whose mask multiplies the reward: a RewardStack's enabled ones (every one when
+    ``off_zeroes_rewards`` replaces the disabled ones by zeros); none for other reward models."""
+    filters = getattr(reward_model, "filters", None) or []
+    every = bool(getattr(reward_model, "off_zeroes_rewards", False))
+    return [name for name, _, enabled in filters if enabled or every]
 
-    def __init__(self, n: int) -> None:
+
+class _Calls:
+    """Per-uid counts folded in from events: calls, successful calls, short answers (a success return
+    code but :data:`MIN_COMPLETION_CHARS` or fewer characters), the sum and sum of squares of the
+    rewards, and per gating filter the scored completions it zeroed."""
+
+    def __init__(self, n: int, filters: list[str]) -> None:
         self.calls = np.zeros(n, dtype=np.int64)
         self.successes = np.zeros(n, dtype=np.int64)
+        self.short = np.zeros(n, dtype=np.int64)
         self.reward_sum = np.zeros(n)
+        self.reward_sq_sum = np.zeros(n)
+        self.zeroed = {name: np.zeros(n, dtype=np.int64) for name in filters}
 
     def add(self, events: list[Event]) -> None:
+        for event in events:
+            if event.weighted:  # core-2023's question calls earn nothing
+                self._add(event)
+
+    def _add(self, event: Event) -> None:
         n = len(self.calls)
-        events = [event for event in events if event.weighted]  # core-2023's question calls earn nothing
-        queried = [uid for event in events for uid in event.uids]
-        successful = [uid for event in events for uid in event.successful_uids]
-        rewards = [reward for event in events for reward in event.rewards]
-        self.calls += np.bincount(np.asarray(queried, dtype=np.int64), minlength=n)
-        self.successes += np.bincount(np.asarray(successful, dtype=np.int64), minlength=n)
-        self.reward_sum += np.bincount(np.asarray(successful, dtype=np.int64), weights=rewards, minlength=n)
+        self.calls += np.bincount(np.asarray(event.uids, dtype=np.int64), minlength=n)
+        short = [uid for uid, text, code in zip(event.uids, event.completions, event.return_codes)
+                 if code == SUCCESS and len(text) <= MIN_COMPLETION_CHARS]
+        self.short += np.bincount(np.asarray(short, dtype=np.int64), minlength=n)
+        successful = np.asarray(event.successful_uids, dtype=np.int64)
+        rewards = np.asarray(event.rewards, dtype=np.float64)
+        self.successes += np.bincount(successful, minlength=n)
+        self.reward_sum += np.bincount(successful, weights=rewards, minlength=n)
+        self.reward_sq_sum += np.bincount(successful, weights=rewards ** 2, minlength=n)
+        for name, counts in self.zeroed.items():
+            mask = event.reward_components.get(f"filter:{name}")
+            if mask is not None and len(mask) == len(successful):
+                counts += np.bincount(successful[np.asarray(mask) == 0], minlength=n)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {"calls": self.calls, "successes": self.successes, "short_calls": self.short,
+                "reward_sum": self.reward_sum, "reward_sq_sum": self.reward_sq_sum,
+                **{f"{ZEROED}{name}": counts for name, counts in self.zeroed.items()}}
 
 
 def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
@@ -128,27 +174,35 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     names = sorted(set(labels))
     codes = np.array([names.index(label) for label in labels])
     counts = np.bincount(codes, minlength=len(names))
-    calls = _Calls(neuron.metagraph.n)
+    calls = _Calls(neuron.metagraph.n, gating_filters(neuron.reward_model))
     snapshots: list[pd.DataFrame] = []
+    paths: list[pd.DataFrame] = []
+    every = plan.snapshot_every
+    taken = -(-plan.steps // every)  # share snapshots per repetition (rounded up)
+    thin = -(-taken // MAX_UID_SNAPSHOTS)  # each uid's weight is kept at every thin-th of them
     done = 0
     while done < plan.steps:
-        block = min(plan.record_every, plan.steps - done)
+        block = min(every, plan.steps - done)
         _advance(neuron, plan, done, block)
         calls.add(neuron.history)
         neuron.history.clear()  # folded in: keep memory flat
         done += block
-        _, weights = neuron.compute_weights()
+        uids, weights = neuron.compute_weights()
         snapshots.append(pd.DataFrame({"repetition": repetition, "step": done, "behaviour": names,
                                        "uids": counts, "share": np.bincount(codes, weights, len(names))}))
+        if (done // every) % thin == 0 or done == plan.steps:
+            paths.append(pd.DataFrame({"repetition": repetition, "step": done, "uid": uids, "behaviour": labels,
+                                       "weight": weights}))
     _, weights = neuron.compute_weights()
     uid_weights = pd.DataFrame({
         "repetition": repetition, "uid": neuron.metagraph.uids, "behaviour": labels,
         "available": np.isin(neuron.metagraph.uids, neuron.available_uids()),
-        "weight": weights, "score": neuron.moving_averaged_scores.scores, "calls": calls.calls,
-        "successes": calls.successes, "reward_sum": calls.reward_sum})
+        "weight": weights, "score": neuron.moving_averaged_scores.scores, **calls.columns()})
     shares = pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame(
         columns=["repetition", "step", "behaviour", "uids", "share"])
-    return Repetition(shares, uid_weights)
+    trajectories = pd.concat(paths, ignore_index=True) if paths else pd.DataFrame(
+        columns=["repetition", "step", "uid", "behaviour", "weight"])
+    return Repetition(shares, uid_weights, trajectories)
 
 
 def _advance(neuron: Neuron, plan: TournamentPlan, done: int, steps: int) -> None:
@@ -162,25 +216,32 @@ def _advance(neuron: Neuron, plan: TournamentPlan, done: int, steps: int) -> Non
 
 
 def run_tournament(plan: TournamentPlan, options: JudgeOptions | None = None) -> TournamentResult:
-    """Every repetition in turn, then the verdicts (``options`` default: baseline ``honest``, 95%)."""
-    options = options or JudgeOptions(seed=judge_seed(plan.seed))
+    """Every repetition in turn, then the verdicts (``options`` default: baseline ``honest``, 95%, and
+    the neuron's ``weights.alpha`` for the convergence check)."""
+    options = options or JudgeOptions(seed=judge_seed(plan.seed), alpha=plan.neuron.weights.alpha)
     repetitions = [run_repetition(plan, r) for r in range(plan.repetitions)]
     shares = pd.concat([r.shares for r in repetitions], ignore_index=True)
     uid_weights = pd.concat([r.uid_weights for r in repetitions], ignore_index=True)
+    trajectories = pd.concat([r.trajectories for r in repetitions], ignore_index=True)
     strategies, verdicts = judge(uid_weights, options)
-    return TournamentResult(shares, uid_weights, strategies, verdicts, repetitions)
+    return TournamentResult(shares, uid_weights, strategies, verdicts, repetitions, trajectories)
+
+
+def _colors(final: pd.Series, baseline: str) -> dict[str, object]:
+    """One colour per strategy, the baseline black, the others by final value (the same in both plots)."""
+    order = [baseline] + [b for b in final.sort_values(ascending=False).index if b != baseline]
+    colors = pyplot().get_cmap("tab20" if len(order) > 10 else "tab10")
+    return {b: "black" if b == baseline else colors(index % colors.N)
+            for index, b in enumerate(b for b in order if b in final.index)}
 
 
 def plot_weight_share(shares: pd.DataFrame, path: Path, baseline: str = "honest", unit: str = "step") -> Path:
     """Weight share by strategy over steps: the mean over repetitions, with a min-max band."""
     summary = shares.groupby(["behaviour", "step"])["share"].agg(["mean", "min", "max"]).reset_index()
     final = summary[summary["step"] == summary["step"].max()].set_index("behaviour")["mean"]
-    order = [baseline] + [b for b in final.sort_values(ascending=False).index if b != baseline]
-    colors = pyplot().get_cmap("tab20" if len(order) > 10 else "tab10")
     with figure(path) as axes:
-        for index, behaviour in enumerate(b for b in order if b in final.index):
+        for behaviour, color in _colors(final, baseline).items():
             rows = summary[summary["behaviour"] == behaviour]
-            color = "black" if behaviour == baseline else colors(index % colors.N)
             axes.plot(rows["step"], rows["mean"], color=color, linewidth=1.6 if behaviour == baseline else 1.2,
                       label=behaviour)
             axes.fill_between(rows["step"], rows["min"], rows["max"], color=color, alpha=0.15, linewidth=0)
@@ -188,6 +249,33 @@ def plot_weight_share(shares: pd.DataFrame, path: Path, baseline: str = "honest"
         axes.set_xlabel(unit)
         axes.set_ylabel("share of total weight")
         axes.set_title(f"Weight share by strategy (mean of {repetitions} repetitions, min-max band)", fontsize=10)
+        axes.set_ylim(bottom=0)
+        axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return path
+
+
+def plot_weight_per_uid(trajectories: pd.DataFrame, uid_weights: pd.DataFrame, path: Path, baseline: str = "honest",
+                        unit: str = "step") -> Path:
+    """Weight per uid over steps by strategy: thick lines, the mean weight per available uid of each
+    strategy (mean over repetitions); thin lines, each available uid of the first repetition."""
+    available = uid_weights.loc[uid_weights["available"], ["repetition", "uid"]]
+    paths = trajectories.merge(available, on=["repetition", "uid"])
+    mean = paths.groupby(["behaviour", "repetition", "step"])["weight"].mean().groupby(["behaviour", "step"]).mean()
+    mean = mean.reset_index()
+    final = mean[mean["step"] == mean["step"].max()].set_index("behaviour")["weight"]
+    first = paths[paths["repetition"] == paths["repetition"].min()]
+    with figure(path) as axes:
+        for behaviour, color in _colors(final, baseline).items():
+            for _, rows in first[first["behaviour"] == behaviour].groupby("uid"):
+                axes.plot(rows["step"], rows["weight"], color=color, linewidth=0.4, alpha=0.35)
+            rows = mean[mean["behaviour"] == behaviour]
+            axes.plot(rows["step"], rows["weight"], color=color, linewidth=2.2 if behaviour == baseline else 1.8,
+                      label=behaviour)
+        repetitions = trajectories["repetition"].nunique()
+        axes.set_xlabel(unit)
+        axes.set_ylabel("weight per uid")
+        axes.set_title(f"Weight per uid by strategy (thick: mean of {repetitions} repetitions; thin: each uid "
+                       "of the first)", fontsize=9)
         axes.set_ylim(bottom=0)
         axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return path

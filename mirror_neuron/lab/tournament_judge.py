@@ -14,9 +14,25 @@ and it still works with a single repetition. By default the level is Bonferroni-
 number of strategies judged (``confidence`` 0.95 over 4 strategies gives 98.75% intervals each),
 so that a tournament of many harmless strategies does not declare an exploit by chance.
 
-The baseline is checked first: when its own calls succeed less than ``min_success_rate`` of the time
-(or it was never queried), no ratio to it means anything, and every strategy that did not fail on
-its own is **inconclusive**, with a sentence naming the cause and the change to make.
+The baseline is checked first (:func:`baseline_health`). It is unhealthy, and every strategy that
+did not fail on its own is **inconclusive** with a sentence naming the cause and the change to make,
+when any of these holds:
+
+- it was never queried, or its calls succeeded less than ``min_success_rate`` of the time (the
+  sentence counts the short answers, 10 characters or fewer, when they make most of the failures);
+- a filter that gates the reward zeroed more than ``max_zeroed_share`` (half) of its scored
+  completions: honest answers cannot pass the defense, so nothing is compared with a fair baseline;
+- every one of its scored completions got the same reward: the reward separates nothing.
+
+Convergence: the moving average needs about ``1 / (1 - alpha)`` scored calls per uid to settle
+(``alpha``: the neuron's ``weights.alpha``; 100 at 0.99). When the baseline's uids got fewer (the
+median over its available uids), the tournament is **not converged**: the verdicts stand, each
+flagged (column ``converged``, and a sentence appended), since weights far from their steady state
+may still change order.
+
+Controls (``controls``): strategies that play honest miners under another label or wording and
+must come out neutral. A control judged exploit, penalized, weight_leak or failed is *flagged*; its
+sentence says that the tournament's verdicts are suspect.
 
 Verdicts, in this order:
 
@@ -46,8 +62,12 @@ from mirror_neuron.verdicts import TOURNAMENT, Interval, Verdict, to_table
 MIN_UIDS = 2  # uid observations (over all repetitions) a strategy needs before it can be judged
 MOSTLY = 0.5  # an interval needs this share of its bootstrap draws defined
 TOLERANCE = 1e-6  # ratios this close to 1 are 1: identical weights must not differ by rounding
+SAME_REWARD = 1e-6  # rewards whose standard deviation is at most this share of their root mean square are equal
 UID_COLUMNS = ("repetition", "uid", "behaviour", "available", "weight", "calls", "successes", "reward_sum")
-EVIDENCE = ("ratio", "success_rate", "uids", "repetitions", "confidence")  # figures of each verdict
+OPTIONAL_COLUMNS = ("short_calls", "reward_sq_sum")  # and zeroed_<filter>: the baseline checks that need them
+ZEROED = "zeroed_"  # prefix of the uid_weights columns counting each gating filter's zeroed completions
+EVIDENCE = ("ratio", "success_rate", "uids", "repetitions", "confidence", "converged", "control")
+FLAGGED = ("exploit", "penalized", "weight_leak", "failed")  # a control given one of these is flagged
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,20 @@ class JudgeOptions:
     resamples: int = 4000
     min_success_rate: float = 0.5
     seed: int = 0
+    alpha: float | None = None  # the neuron's weights.alpha: the convergence check (None: no check)
+    controls: tuple[str, ...] = ()  # strategies that must come out neutral
+    max_zeroed_share: float = 0.5  # a filter zeroing more of the baseline's completions makes it unhealthy
+
+
+@dataclass(frozen=True)
+class Health:
+    """The baseline's figures before any verdict, and what is wrong with it (None: healthy)."""
+
+    problem: str | None
+    converged: bool
+    median_calls: float
+    calls_to_settle: float  # 1 / (1 - alpha); NaN without alpha
+    figures: dict[str, float]  # success_rate, short_share, zeroed_<filter>, reward_std of the baseline
 
 
 @dataclass
@@ -72,11 +106,14 @@ class _Draws:
 
 
 def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(strategies, verdicts)`` from the per-uid table of every repetition (columns :data:`UID_COLUMNS`).
+    """``(strategies, verdicts)`` from the per-uid table of every repetition (columns :data:`UID_COLUMNS`,
+    and when present :data:`OPTIONAL_COLUMNS` and ``zeroed_<filter>``).
 
     ``strategies`` has one row per strategy, the baseline included (verdict ``baseline``), sorted by
-    ratio; ``verdicts`` one :class:`~mirror_neuron.verdicts.Verdict` per other strategy (the ratio
-    with its interval, and :data:`EVIDENCE`), as :func:`~mirror_neuron.verdicts.to_table` stores them.
+    ratio, with each strategy's health figures (short_share, reward_std, zeroed_<filter> shares,
+    median_calls), the tournament's ``converged`` flag and ``control``; ``verdicts`` one
+    :class:`~mirror_neuron.verdicts.Verdict` per other strategy (the ratio with its interval, and
+    :data:`EVIDENCE`), as :func:`~mirror_neuron.verdicts.to_table` stores them.
     """
     repetitions = sorted(uids["repetition"].unique())
     behaviours = sorted(uids["behaviour"].unique())
@@ -92,6 +129,7 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
     base = draws[options.baseline]
     base_rate = base.successes / np.where(base.calls > 0, base.calls, np.nan)
     base_point = _point(options.baseline, repetitions, groups)
+    health = baseline_health(uids, options)
     rows = []
     for b in behaviours:
         point = _point(b, repetitions, groups)
@@ -106,20 +144,32 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
         share = uids[uids["behaviour"] == b].groupby("repetition")["weight"].sum().reindex(repetitions, fill_value=0)
         rows.append({"behaviour": b, **point, "share": float(share.mean()), "ratio": ratio, "ci_low": low,
                      "ci_high": high, "adjusted_ratio": adjusted, "adjusted_ci_low": adjusted_low,
-                     "adjusted_ci_high": adjusted_high, "confidence": 1.0 - alpha})
+                     "adjusted_ci_high": adjusted_high, "confidence": 1.0 - alpha,
+                     **_health_figures(available[available["behaviour"] == b]), "converged": health.converged,
+                     "control": b in options.controls})
     strategies = pd.DataFrame(rows)
-    problem = baseline_problem(base_point, options)
     strategies["verdict"] = [("baseline" if row.behaviour == options.baseline
-                              else _verdict(row, options, len(repetitions), problem))
+                              else _verdict(row, options, len(repetitions), health.problem))
                              for row in strategies.itertuples()]
     strategies = strategies.sort_values(["ratio", "behaviour"], ascending=[False, True], na_position="last",
                                         ignore_index=True)
-    records = [Verdict(row.behaviour, row.verdict, _sentence(row, options, len(repetitions), problem), row.ratio,
-                       Interval(row.ci_low, row.ci_high, row.confidence),
+    flagged = flagged_controls(strategies)
+    records = [Verdict(row.behaviour, row.verdict,
+                       _sentence(row, options, len(repetitions), health.problem)
+                       + _flags(row, options, health, flagged),
+                       row.ratio, Interval(row.ci_low, row.ci_high, row.confidence),
                        {"ratio": row.ratio, "success_rate": row.success_rate, "uids": row.uids,
-                        "repetitions": len(repetitions), "confidence": row.confidence})
+                        "repetitions": len(repetitions), "confidence": row.confidence,
+                        "converged": bool(row.converged), "control": bool(row.control)})
                for row in strategies.itertuples() if row.behaviour != options.baseline]
     return strategies, to_table(records, TOURNAMENT, EVIDENCE)
+
+
+def flagged_controls(strategies: pd.DataFrame) -> int:
+    """How many control strategies of a ``strategies`` table were not judged neutral (or inconclusive)."""
+    if "control" not in strategies:
+        return 0
+    return int((strategies["control"].astype(bool) & strategies["verdict"].isin(FLAGGED)).sum())
 
 
 def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, float]:
@@ -135,6 +185,87 @@ def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, fl
             "mean_reward": rewards / successes if successes else np.nan,
             # the mean over repetitions of each repetition's mean weight per uid
             "mean_weight": float(np.mean([f["weight"].mean() for f in frames]))}
+
+
+def _health_figures(frame: pd.DataFrame) -> dict[str, float]:
+    """A strategy's health figures over its available uids: the share of its calls that were short answers,
+    the spread (standard deviation) of its rewards, each filter's share of its scored completions zeroed,
+    and the median number of calls per uid (NaN where a column is missing or nothing was scored)."""
+    calls, successes = float(frame["calls"].sum()), float(frame["successes"].sum())
+    figures = {"median_calls": float(frame["calls"].median()) if len(frame) else np.nan,
+               "short_share": np.nan, "reward_std": np.nan}
+    if "short_calls" in frame and calls:
+        figures["short_share"] = float(frame["short_calls"].sum()) / calls
+    if "reward_sq_sum" in frame and successes:
+        mean = float(frame["reward_sum"].sum()) / successes
+        figures["reward_std"] = float(np.sqrt(max(float(frame["reward_sq_sum"].sum()) / successes - mean ** 2, 0.0)))
+    for column in (c for c in frame.columns if c.startswith(ZEROED)):
+        figures[column] = float(frame[column].sum()) / successes if successes else np.nan
+    return figures
+
+
+def baseline_health(uids: pd.DataFrame, options: JudgeOptions) -> Health:
+    """The baseline's health and convergence, from its available uids in the per-uid table."""
+    frame = uids[uids["available"] & (uids["behaviour"] == options.baseline)]
+    figures = _health_figures(frame)
+    calls, successes = float(frame["calls"].sum()), float(frame["successes"].sum())
+    figures["success_rate"] = successes / calls if calls else np.nan
+    settle = 1.0 / (1.0 - options.alpha) if options.alpha is not None and options.alpha < 1 else (
+        np.inf if options.alpha is not None else np.nan)
+    converged = not (figures["median_calls"] < settle)  # NaN (no alpha, or no uid) is no evidence against
+    short = float(frame["short_calls"].sum()) if "short_calls" in frame else 0.0
+    # all rewards equal: their spread is nothing next to their size (rounding aside)
+    rms = np.sqrt(float(frame["reward_sq_sum"].sum()) / successes) if "reward_sq_sum" in frame and successes else 0.0
+    same_reward = successes > 1 and bool(figures["reward_std"] <= SAME_REWARD * rms)
+    return Health(_problem(figures, calls, successes, short, same_reward, options), converged,
+                  figures["median_calls"], settle, figures)
+
+
+def _problem(figures: dict[str, float], calls: float, successes: float, short: float, same_reward: bool,
+             options: JudgeOptions) -> str | None:
+    """Why the baseline cannot be compared with (a clause of a sentence), or None when it is healthy."""
+    base = options.baseline
+    if not calls:
+        return f"no {base} miner was queried, so there is nothing to compare with: give {base} miners available uids"
+    rate = successes / calls
+    if rate < options.min_success_rate:
+        failed = calls - successes
+        if short and short >= failed / 2:
+            return (f"{short:.0f} of {calls:.0f} {base} answers were 10 characters or shorter and counted as failed "
+                    f"calls ({base} miners' calls succeeded {rate:.0%} of the time, min_success_rate "
+                    f"{options.min_success_rate:.0%}); {_longer(base)}")
+        return (f"{base} miners' calls succeeded {rate:.0%} of the time (min_success_rate "
+                f"{options.min_success_rate:.0%}), so no ratio to them means anything: give {base} miners answers "
+                "the validator counts as successful (more than 10 characters, within the timeout)")
+    zeroed = {key.removeprefix(ZEROED): share for key, share in figures.items()
+              if key.startswith(ZEROED) and share > options.max_zeroed_share}
+    if zeroed:
+        name, share = max(zeroed.items(), key=lambda item: item[1])
+        return f"the {name} filter zeroed {share:.0%} of {base} completions: {_filter_advice(name, base)}"
+    if same_reward:
+        return (f"every scored {base} completion got the same reward, so the reward separates nothing and no "
+                "weight ratio reflects it: use a reward that varies with the answer (a scorer, not a constant)")
+    return None
+
+
+def _longer(base: str) -> str:
+    """The change to make when the baseline's answers are too short."""
+    if base == "honest":
+        return "use honest: {style: sentence} or longer references"
+    return f"give {base} miners answers of more than 10 characters, or use longer references"
+
+
+def _filter_advice(name: str, base: str) -> str:
+    """The change to make when filter ``name`` zeroes most honest completions."""
+    if name == "diversity":
+        wording = " (honest: {style: sentence})" if base == "honest" else ""
+        return f"{base} miners' answers are too alike to compare with; give them varied wording{wording} or disable it"
+    if name == "relevance":
+        return (f"{base} answers read as unrelated to their prompts; give them answers built around the prompt, "
+                "or lower the filter's threshold")
+    if name == "blacklist":
+        return f"{base} answers contain its banned phrases; shorten its list or change the answers"
+    return f"{base} answers do not pass it; loosen its parameters or disable it"
 
 
 def _draw(behaviour: str, repetitions: list[int], groups: dict, picks: np.ndarray,
@@ -161,18 +292,6 @@ def _draw(behaviour: str, repetitions: list[int], groups: dict, picks: np.ndarra
 def width_zero(row: tuple) -> bool:
     """Whether the ratio's interval has no width (identical repetitions and uids), not a precise estimate."""
     return bool(np.isfinite(row.ci_low) and np.isfinite(row.ci_high) and row.ci_high - row.ci_low <= TOLERANCE)
-
-
-def baseline_problem(point: dict[str, float], options: JudgeOptions) -> str | None:
-    """Why the baseline cannot be compared with (a clause of a sentence), or None when it is healthy."""
-    base = options.baseline
-    if not point["calls"]:
-        return f"no {base} miner was queried, so there is nothing to compare with: give {base} miners available uids"
-    if point["success_rate"] < options.min_success_rate:
-        return (f"{base} miners' calls succeeded {point['success_rate']:.0%} of the time (min_success_rate "
-                f"{options.min_success_rate:.0%}), so no ratio to them means anything: give {base} miners answers "
-                "the validator counts as successful (more than 10 characters, within the timeout)")
-    return None
 
 
 def _verdict(row: tuple, options: JudgeOptions, repetitions: int, problem: str | None = None) -> str:
@@ -222,3 +341,18 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
         return (f"{earns}, but only because {1 - row.success_rate:.0%} of its calls failed; per successful call it "
                 f"earns {row.adjusted_ratio:.2f}x: failed, not penalized.")
     return f"{earns}: not distinguishable from {base}."
+
+
+def _flags(row: tuple, options: JudgeOptions, health: Health, flagged: int) -> str:
+    """What is appended to a verdict's sentence: a flagged control's warning, and ``not converged``."""
+    text = ""
+    if row.control and row.verdict in FLAGGED:
+        controls = len(options.controls)
+        text += (f" {row.behaviour} is a control (honest miners under another label) and should be neutral: "
+                 f"{flagged} of {controls} control{'s' if controls != 1 else ''} flagged, so this tournament's "
+                 "verdicts are suspect.")
+    if not health.converged:
+        text += (f" Not converged: {options.baseline} uids got a median of {health.median_calls:g} scored calls, "
+                 f"fewer than the {health.calls_to_settle:.0f} (1 / (1 - alpha), alpha {options.alpha:g}) the "
+                 "moving average needs to settle; run more steps or query more uids per step.")
+    return text

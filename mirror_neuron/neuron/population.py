@@ -18,16 +18,25 @@ DEFAULT_BEHAVIOUR = "honest"
 def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
     """The behaviour registered as ``name``, or user code: ``module:Class`` (a Behaviour subclass; one that
     declares no ``name`` is named ``name``, the config's key) or ``module:function`` (called as
-    ``function(query, uid, rng, **params)``)."""
-    found = registry.get("behaviour", name).load()
+    ``function(query, uid, rng, **params)``).
+
+    ``params["behaviour"]`` makes ``name`` an alias: the uids play that behaviour under the label ``name``
+    (``honest_twin: {behaviour: honest, count: 8}``, a control), a class of its own so the labels stay apart.
+    """
+    params = dict(params)
+    alias = params.pop("behaviour", None)
+    if alias is not None and not isinstance(alias, str):
+        raise UserError(f"miners.{name}.behaviour: expected the name of a behaviour, got {alias!r}")
+    target = alias or name
+    found = registry.get("behaviour", target).load()
     cls: type[Behaviour] = found
     if isinstance(found, type) and issubclass(found, Behaviour):
-        cls = found if hasattr(found, "name") else _named(found, name)
+        cls = found if hasattr(found, "name") and alias is None else _named(found, name)
     elif callable(found) and not isinstance(found, type):
         from mirror_neuron.neuron.miners.custom import FunctionBehaviour
 
         latency = {k: params.pop(k) for k in ("latency_median", "latency_sigma") if k in params}
-        cls, params = FunctionBehaviour, {"target": name, "params": params, **latency}
+        cls, params = FunctionBehaviour, {"target": target, "params": params, **latency}
     else:
         raise UserError(f"'{name}' is neither a miner behaviour class nor a function")
     try:

@@ -24,6 +24,7 @@ from mirror_neuron.report.model import (
     cell_text,
     estimate_text,
     figure_text,
+    flags,
 )
 from mirror_neuron.verdicts import COLUMNS, Verdict, tone
 
@@ -92,10 +93,11 @@ summary { cursor: pointer; color: var(--accent); }
 
 
 def render_html(run: RunView) -> str:
-    """The whole page for ``run``."""
-    parts = [_head(run), "<body><main>", _header(run), _toc(run), _experiment(run), _steps_table(run)]
+    """The whole page for ``run``: the verdicts and the plots they rest on first, then the run's facts."""
+    parts = [_head(run), "<body><main>", _header(run)]
     if any(s.verdicts is not None for s in run.steps):
         parts.append(_all_verdicts(run))
+    parts += [_toc(run), _experiment(run), _steps_table(run)]
     parts += [_step(run, step) for step in run.steps]
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
@@ -195,7 +197,8 @@ def _badge(verdict: str) -> str:
 
 
 def _verdict_cells(record: Verdict) -> str:
-    return (f"<td>{esc(cell_text(record.subject))}</td><td>{_badge(record.verdict)}</td>"
+    flagged = "".join(f" <span class=\"badge caution\">{esc(flag)}</span>" for flag in flags(record))
+    return (f"<td>{esc(cell_text(record.subject))}</td><td>{_badge(record.verdict)}{flagged}</td>"
             f"<td class=\"sentence\">{esc(cell_text(record.sentence, SENTENCE_CHARS))}</td>")
 
 
@@ -220,15 +223,18 @@ def _estimate_cell(text: str) -> str:
 
 
 def _all_verdicts(run: RunView) -> str:
-    """Every step's verdicts in one table, near the top of the page."""
+    """Every step's verdicts in one table at the top of the page, then the plots they rest on (a tournament's
+    weight over time)."""
     body = []
     for step in run.steps:
         link = f"<td><a href=\"#{_anchor(step)}\">{esc(step.id)}</a></td>"
         body += [f"<tr>{link}{_verdict_cells(record)}</tr>" for record in step.records]
     head = "".join(f"<th>{h}</th>" for h in ("step", "subject", "verdict", "sentence"))
+    plots = [p for step in run.steps for p in step.lead_plots]
+    lead = f"<div class=\"plots\">{''.join(_plot(p) for p in plots)}</div>" if plots else ""
     return ("<section id=\"verdicts\"><h2>Verdicts</h2><p class=\"note\">Every step's verdicts; each step's "
             "section below gives their figures.</p><div class=\"scroll\"><table class=\"verdicts\"><thead><tr>"
-            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></section>")
+            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{lead}</section>")
 
 
 def _td(value: Any, limit: int = CELL_CHARS) -> str:
@@ -305,8 +311,12 @@ def _step(run: RunView, step: StepView) -> str:
         figures = "".join(f"<div><span class=\"k\">{esc(k)}</span><span class=\"v\">{esc(figure_text(v))}</span></div>"
                           for k, v in step.summary.items())
         parts.append(f"<h3>Summary</h3><div class=\"figures\">{figures}</div>")
-    if step.plots:
-        parts.append(f"<h3>Plots</h3><div class=\"plots\">{''.join(_plot(p) for p in step.plots)}</div>")
+    plots = [p for p in step.plots if p not in step.lead_plots]
+    if plots or step.lead_plots:
+        lead = (f"<p class=\"note\">{', '.join(esc(p.stem) for p in step.lead_plots)}: shown with the verdicts at "
+                "the top.</p>") if step.lead_plots else ""
+        shown = f"<div class=\"plots\">{''.join(_plot(p) for p in plots)}</div>" if plots else ""
+        parts.append(f"<h3>Plots</h3>{lead}{shown}")
     if step.tables:
         note = (f"<p class=\"note\">Tables of up to {FULL_TABLE_ROWS} rows are shown whole, larger ones by their "
                 f"first {FIRST_ROWS} rows; long cells are shortened.</p>")

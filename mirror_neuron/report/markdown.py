@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 from typing import Any
 
-from mirror_neuron.report.model import SENTENCE_CHARS, RunView, cell_text, figure_text
+from mirror_neuron.report.model import SENTENCE_CHARS, RunView, StepView, cell_text, figure_text, flags
 
 
 def render_markdown(run: RunView) -> str:
@@ -16,8 +17,14 @@ def render_markdown(run: RunView) -> str:
                  + (f", tags: {', '.join(_md(t) for t in info.get('tags') or [])}" if info.get("tags") else ""))
     if index.get("tracking"):
         lines.append(f"Tracking: `{_code(index['tracking'])}`")
-    lines += ["", "The full report, with tables and plots, is `report.html` beside this file.", "",
-              "| step | section | entrypoint | status | rows | seconds | fingerprint |",
+    lines += ["", "The full report, with tables and plots, is `report.html` beside this file.", ""]
+    if any(s.verdicts is not None for s in run.steps):
+        lines += ["## Verdicts", ""]
+        for s in run.steps:
+            if s.verdicts is not None:
+                lines += [f"{_md(s.id)}:", "", *_verdict_lines(s), ""]
+                lines += [f"![{_md(p.stem)}]({_link(os.path.relpath(p, run.out))})" for p in s.lead_plots] + [""]
+    lines += ["## Steps", "", "| step | section | entrypoint | status | rows | seconds | fingerprint |",
               "|---|---|---|---|---|---|---|"]
     for s in run.steps:
         rows = ", ".join(f"{_md(t)}: {n}" for t, n in s.rows.items())
@@ -34,11 +41,19 @@ def render_markdown(run: RunView) -> str:
         if s.summary:
             lines += [", ".join(f"{_md(k)}: {_md(figure_text(v))}" for k, v in s.summary.items()), ""]
         if s.verdicts is not None:
-            for record in s.records:
-                lines.append(f"- **{_md(cell_text(record.subject))}** ({_md(cell_text(record.verdict, 40))}): "
-                             f"{_md(cell_text(record.sentence, SENTENCE_CHARS))}")
-            lines.append("")
+            lines += [*_verdict_lines(s), ""]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).rstrip() + "\n"
+
+
+def _verdict_lines(step: StepView) -> list[str]:
+    """One list item per verdict: subject, verdict (and its flags), sentence."""
+    return [f"- **{_md(cell_text(r.subject))}** ({_md(', '.join([cell_text(r.verdict, 40), *flags(r)]))}): "
+            f"{_md(cell_text(r.sentence, SENTENCE_CHARS))}" for r in step.records]
+
+
+def _link(path: str) -> str:
+    """A relative path as a Markdown link target (spaces and parentheses escaped)."""
+    return path.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
 
 def _md(value: Any) -> str:

@@ -22,7 +22,8 @@ VERDICTS = "verdicts"
 FULL_TABLE_ROWS = 50  # tables up to this many rows are shown whole
 FIRST_ROWS = 10  # bigger tables: their first rows
 CELL_CHARS = 80
-SENTENCE_CHARS = 600
+SENTENCE_CHARS = 1000
+LEAD_PLOTS = ("weight_per_uid", "weight_share")  # a judging step's plots that come first, beside its verdicts
 
 
 @dataclass
@@ -70,6 +71,13 @@ class StepView:
     def records(self) -> list[Verdict]:
         """The verdicts shown (all, or the first of many), as records; empty when the step wrote none."""
         return from_table(self.verdicts.frame) if self.verdicts is not None else []
+
+    @property
+    def lead_plots(self) -> list[Path]:
+        """The plots shown first with the verdicts (a tournament's weight over time), in :data:`LEAD_PLOTS` order."""
+        if self.verdicts is None:
+            return []
+        return sorted((p for p in self.plots if p.stem in LEAD_PLOTS), key=lambda p: LEAD_PLOTS.index(p.stem))
 
 
 @dataclass
@@ -185,6 +193,17 @@ def _plain(value: Any, limit: int) -> str:
 def figure_text(value: Any) -> str:
     """A summary figure: floats to 4 significant digits."""
     return cell_text(value, CELL_CHARS)
+
+
+def flags(record: Verdict) -> list[str]:
+    """What a verdict is flagged with, from its evidence: ``not converged`` (a tournament that stopped before
+    its moving averages settled) and ``control`` (a strategy that must come out neutral)."""
+    found = []
+    if record.evidence.get("converged") is False:
+        found.append("not converged")
+    if record.evidence.get("control") is True:
+        found.append("control")
+    return found
 
 
 def estimate_text(record: Verdict) -> str:

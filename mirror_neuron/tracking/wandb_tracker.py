@@ -1,4 +1,9 @@
-"""Weights & Biases tracking: one W&B run per experiment run, step outputs as artifacts, plots as images."""
+"""Weights & Biases tracking: one W&B run per experiment run, step outputs as artifacts, plots as images.
+
+W&B is quiet on the console (:data:`QUIET`): the terminal shows the run's own progress and verdicts,
+not W&B's banner and forty lines of run summary; its run files are written all the same (the run
+folder, printed as ``tracking:``, holds them).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ NO_LOGIN_MODES = {"offline", "disabled"}  # modes that never talk to a server
 NAME_MAX = 128  # W&B's limit on project and artifact names
 TAG_MAX = 64
 PROJECT_FORBIDDEN = "/\\#?%:"
+# wandb.Settings: nothing printed (banner, sync hints, run summary), no console capture
+QUIET = {"silent": True, "console": "off", "show_info": False, "show_warnings": False}
 
 
 def logged_in() -> bool:
@@ -122,8 +129,10 @@ class WandbTracker(Tracker):
 
         _check_tags(tags)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        wandb.setup(settings=wandb.Settings(**QUIET))  # the global settings: artifacts log through them
         self.run = wandb.init(project=self.project, entity=self.entity, name=name, tags=tags or None,
-                              config=config, mode=self.mode, dir=str(self.out_dir), reinit="finish_previous")
+                              config=config, mode=self.mode, dir=str(self.out_dir), reinit="finish_previous",
+                              settings=wandb.Settings(**QUIET))
         # A disabled run's dir is a placeholder that is never written: report no tracking location then.
         self.location = None if self.mode == "disabled" else str(Path(self.run.dir).parent)
 

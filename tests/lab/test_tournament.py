@@ -6,9 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import pytest
 
-from mirror_neuron.lab.tournament import TournamentPlan, repetition_seed, run_tournament, strategy_labels
+from mirror_neuron.lab.tournament import (
+    TournamentPlan,
+    TournamentResult,
+    repetition_seed,
+    run_tournament,
+    strategy_labels,
+)
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import Neuron
 
@@ -18,10 +23,14 @@ PADDING_FILTERED = {"type": "RewardStack", "scorers": {"length": LENGTH},
 HARMLESS = {"echo": 5, "stock_phrase": 5, "length_padder": 5, "copycat": 5, "self_scorer": 5, "random_words": 5}
 
 
-def verdicts(miners: dict[str, Any], reward: dict[str, Any], seed: int = 0, **plan: Any) -> dict[str, str]:
+def tournament(miners: dict[str, Any], reward: dict[str, Any], seed: int = 0, **plan: Any) -> TournamentResult:
     neuron = NeuronConfig.model_validate({"metagraph": {"n": 64, "validators": 2, "not_serving": 0.05},
                                          "miners": miners, "reward": reward, "training_topk": 16})
-    result = run_tournament(TournamentPlan(neuron, **{"steps": 120, "repetitions": 3, "seed": seed, **plan}))
+    return run_tournament(TournamentPlan(neuron, **{"steps": 120, "repetitions": 3, "seed": seed, **plan}))
+
+
+def verdicts(miners: dict[str, Any], reward: dict[str, Any], seed: int = 0, **plan: Any) -> dict[str, str]:
+    result = tournament(miners, reward, seed, **plan)
     return dict(zip(result.verdicts["subject"], result.verdicts["verdict"]))
 
 
@@ -37,10 +46,15 @@ def test_miners_whose_calls_fail_have_failed_whatever_the_reward() -> None:
                                                                                        "flaky": "failed"}
 
 
-@pytest.mark.parametrize("reward", ["ConstantRewardModel", "RandomRewardModel"])
-def test_a_null_reward_finds_no_exploit(reward: str) -> None:
-    found = verdicts(HARMLESS, {"type": reward}, seed=5)
+def test_a_random_reward_finds_no_exploit() -> None:
+    found = verdicts(HARMLESS, {"type": "RandomRewardModel"}, seed=5)
     assert found == dict.fromkeys(HARMLESS, "neutral")
+
+
+def test_a_constant_reward_separates_nothing_so_every_verdict_is_inconclusive() -> None:
+    result = tournament(HARMLESS, {"type": "ConstantRewardModel"}, seed=5)
+    assert set(result.verdicts["verdict"]) == {"inconclusive"}
+    assert "every scored honest completion got the same reward" in result.verdicts["sentence"].iloc[0]
 
 
 def test_the_same_seed_gives_the_same_tables_and_another_seed_other_runs() -> None:

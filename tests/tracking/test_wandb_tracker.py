@@ -122,6 +122,14 @@ def test_each_cli_run_is_one_offline_run(tracked: Tracked) -> None:
     assert f"tracking: {location}" in tracked.second.stdout
 
 
+def test_wandb_prints_nothing_yet_writes_its_run_files(tracked: Tracked) -> None:
+    """No W&B banner, sync hint or run summary on the console: the terminal is the run's own."""
+    for result, run in zip((tracked.first, tracked.second), tracked.runs):
+        printed = (result.stdout + result.stderr).splitlines()
+        assert not [line for line in printed if line.startswith("wandb:")], printed
+        assert run.path.is_file() and run.history and run.summary  # the offline run file holds it all
+
+
 def test_run_name_and_tags_come_from_the_experiment(tracked: Tracked) -> None:
     for run in tracked.runs:
         assert run.display_name == EXPERIMENT

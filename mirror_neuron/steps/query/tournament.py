@@ -14,8 +14,15 @@ import pandas as pd
 from pydantic import Field, PositiveInt
 
 from mirror_neuron.errors import ConfigError
-from mirror_neuron.lab.tournament import TournamentPlan, judge_seed, plot_weight_share, run_repetition, strategy_labels
-from mirror_neuron.lab.tournament_judge import JudgeOptions, judge
+from mirror_neuron.lab.tournament import (
+    TournamentPlan,
+    judge_seed,
+    plot_weight_per_uid,
+    plot_weight_share,
+    run_repetition,
+    strategy_labels,
+)
+from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
@@ -26,6 +33,7 @@ from mirror_neuron.store import ChunkWriter, StepOutput
 from mirror_neuron.verdicts import TOURNAMENT
 
 PLOT = "plots/weight_share.png"
+UID_PLOT = "plots/weight_per_uid.png"
 
 
 class TournamentConfig(StepConfig):
@@ -39,8 +47,9 @@ class TournamentConfig(StepConfig):
           steps: 1000                 # train steps or forward passes per repetition
           repetitions: 5              # repetition r runs the neuron with a seed derived from (seed, r)
           seed: null                  # default: the neuron's seed (itself the experiment's by default)
-          record_every: 20            # steps between weight-share snapshots (table shares)
+          record_every: null          # steps between weight snapshots (default: steps / 25)
           baseline: honest            # the strategy every other is compared with
+          controls: []                # strategies that must come out neutral (e.g. honest_twin below)
           topk: 50                    # forward: uids per pass (null or -1: all available)
           random_sample_uids: false   # forward: random uids instead of the gating model's top k
           train_gating_model: false   # forward
@@ -48,24 +57,34 @@ class TournamentConfig(StepConfig):
           correction: bonferroni      # ... corrected for the number of strategies judged (or none)
           resamples: 4000             # bootstrap resamples
           min_success_rate: 0.5       # a strategy whose calls succeed less often than this has failed
+          max_zeroed_share: 0.5       # a filter zeroing more of the baseline's completions: inconclusive
 
-    Strategies are the keys of the neuron's ``miners`` block; undeclared uids play ``honest``.
-    Tables: ``shares`` (repetition, step, behaviour, uids, share), ``uid_weights`` (per repetition and
-    uid: behaviour, available, weight, score, calls, successes, reward_sum), ``strategies`` (per
-    strategy: uids, calls, success_rate, mean_reward, mean_weight, share, ratio to the baseline with
-    ci_low/ci_high, the same per successful call as adjusted_*, confidence, verdict) and ``verdicts``
-    (:mod:`mirror_neuron.verdicts` records: subject, verdict, sentence, the ratio as estimate with ci_low,
-    ci_high and level; evidence: ratio, success_rate, uids, repetitions, confidence).
-    Verdicts: exploit, neutral, penalized or failed (the rule: :mod:`mirror_neuron.lab.tournament_judge`).
-    Plot: ``plots/weight_share.png``.
+    Strategies are the keys of the neuron's ``miners`` block; undeclared uids play ``honest``. A
+    control is honest miners under another label (``miners: {honest_twin: {behaviour: honest, count: 8}}``)
+    or with another wording; a control not judged neutral is flagged (summary ``controls/flagged``).
+    Tables: ``shares`` (repetition, step, behaviour, uids, share), ``trajectories`` (repetition, step,
+    uid, behaviour, weight), ``uid_weights`` (per repetition and uid: behaviour, available, weight,
+    score, calls, successes, short_calls, reward_sum, reward_sq_sum, zeroed_<filter>), ``strategies``
+    (per strategy: uids, calls, success_rate, mean_reward, mean_weight, share, ratio to the baseline
+    with ci_low/ci_high, the same per successful call as adjusted_*, confidence, the health figures
+    median_calls, short_share, reward_std, zeroed_<filter>, converged, control, verdict) and
+    ``verdicts`` (:mod:`mirror_neuron.verdicts` records: subject, verdict, sentence, the ratio as
+    estimate with ci_low, ci_high and level; evidence: ratio, success_rate, uids, repetitions,
+    confidence, converged, control). Verdicts: exploit, weight_leak, neutral, penalized, failed or
+    inconclusive, flagged ``not converged`` when the baseline's uids got fewer than ``1 / (1 - alpha)``
+    scored calls (the rule: :mod:`mirror_neuron.lab.tournament_judge`). The summary holds the
+    baseline's health (``baseline/*``), ``converged`` and the controls. Plots: ``plots/weight_share.png``
+    (share by strategy) and ``plots/weight_per_uid.png`` (mean weight per uid by strategy, and each
+    uid of the first repetition).
     """
 
     method: Literal["train", "forward"] = "train"
     steps: PositiveInt = 1000
     repetitions: PositiveInt = 5
     seed: int | None = None
-    record_every: PositiveInt = 20
+    record_every: PositiveInt | None = None
     baseline: str = "honest"
+    controls: list[str] = []
     topk: int | None = 50
     random_sample_uids: bool = False
     train_gating_model: bool = False
@@ -73,6 +92,7 @@ class TournamentConfig(StepConfig):
     correction: Literal["bonferroni", "none"] = "bonferroni"
     resamples: int = Field(4000, ge=200)
     min_success_rate: float = Field(0.5, ge=0.0, le=1.0)
+    max_zeroed_share: float = Field(0.5, ge=0.0, le=1.0)
 
 
 @component("query", "Tournament",
@@ -90,10 +110,13 @@ class TournamentStep(Step):
             with writer.chunk() as chunk:
                 chunk.table("shares", result.shares)
                 chunk.table("uid_weights", result.uid_weights)
+                chunk.table("trajectories", result.trajectories)
         repetitions = range(config.repetitions)
-        shares, uid_weights = (writer.read_tables(name, chunks=repetitions) for name in ("shares", "uid_weights"))
+        shares, uid_weights, trajectories = (writer.read_tables(name, chunks=repetitions)
+                                             for name in ("shares", "uid_weights", "trajectories"))
         options = JudgeOptions(config.baseline, config.confidence, config.correction, config.resamples,
-                               config.min_success_rate, judge_seed(plan.seed))
+                               config.min_success_rate, judge_seed(plan.seed), plan.neuron.weights.alpha,
+                               tuple(config.controls), config.max_zeroed_share)
         strategies, verdicts = judge(uid_weights, options)
         if writer.completed == config.repetitions:
             with writer.chunk() as chunk:
@@ -101,7 +124,8 @@ class TournamentStep(Step):
                 chunk.table("verdicts", verdicts)
                 unit = "training step" if config.method == "train" else "forward pass"
                 plot_weight_share(shares, chunk.file(PLOT), config.baseline, unit)
-        return self._summary(strategies, verdicts)
+                plot_weight_per_uid(trajectories, uid_weights, chunk.file(UID_PLOT), config.baseline, unit)
+        return self._summary(strategies, verdicts, options, baseline_health(uid_weights, options).problem is None)
 
     def sample_table(self) -> str:
         return "verdicts"
@@ -122,17 +146,33 @@ class TournamentStep(Step):
                               tuple(answers), self.context.config_dir, tuple(contexts))
 
     def _check_baseline(self, neuron: NeuronConfig, seed: int) -> None:
-        """The baseline must be a strategy some uid plays, or there is nothing to compare with."""
+        """The baseline and every control must be strategies some uid plays, or there is nothing to compare."""
         population = build_population(neuron.miners, neuron.metagraph.n, part_seeds(seed).population)
         strategies = sorted(set(strategy_labels(neuron.miners, population)))
+        listed = ", ".join(strategies)
         if self.config.baseline not in strategies:
             raise ConfigError(f"the baseline strategy '{self.config.baseline}' is played by no uid of the neuron; "
-                              f"its strategies are {', '.join(strategies)} (declare fewer miners so that some are "
+                              f"its strategies are {listed} (declare fewer miners so that some are "
                               "honest, or set baseline)", self.context.where("baseline"))
+        for index, control in enumerate(self.config.controls):
+            if control == self.config.baseline or control not in strategies:
+                why = "is the baseline" if control == self.config.baseline else "is played by no uid of the neuron"
+                raise ConfigError(f"the control strategy '{control}' {why}; a control is a strategy of the "
+                                  f"neuron's miners block besides the baseline (its strategies are {listed}), e.g. "
+                                  "honest_twin: {behaviour: honest, count: 8}", self.context.where("controls", index))
 
     @staticmethod
-    def _summary(strategies: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, float]:
+    def _summary(strategies: pd.DataFrame, verdicts: pd.DataFrame, options: JudgeOptions,
+                 healthy: bool) -> dict[str, float]:
         summary = {f"ratio/{row.behaviour}": float(row.ratio) for row in strategies.itertuples()}
         summary.update({f"share/{row.behaviour}": float(row.share) for row in strategies.itertuples()})
         summary.update({f"verdicts/{v}": float((verdicts["verdict"] == v).sum()) for v in TOURNAMENT.verdicts})
+        base = strategies[strategies["behaviour"] == options.baseline].iloc[0]
+        health = ["success_rate", "short_share", "reward_std", "median_calls",
+                  *(c for c in strategies.columns if c.startswith(ZEROED))]
+        summary.update({f"baseline/{name}": float(base[name]) for name in health})
+        summary["baseline/healthy"] = float(healthy)
+        summary["converged"] = float(bool(base["converged"]))
+        summary["controls/declared"] = float(len(options.controls))
+        summary["controls/flagged"] = float(flagged_controls(strategies))
         return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +41,7 @@ query:
   record_every: 10
   resamples: 500
 """
-TABLES = ("shares", "uid_weights", "strategies", "verdicts")
+TABLES = ("shares", "trajectories", "uid_weights", "strategies", "verdicts")
 
 
 def run(folder: Path, text: str = CONFIG) -> Run:
@@ -68,9 +69,17 @@ def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
     strategies = output.table("strategies").set_index("behaviour")
     assert strategies.loc["honest", "verdict"] == "baseline" and strategies.loc["honest", "ratio"] == pytest.approx(1)
     assert strategies.loc["length_padder", "ci_low"] > 1 > strategies.loc["slow", "success_rate"]
-    [plot] = output.plots()
-    assert plot.name == "weight_share.png" and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert whole.result.records[-1].summary["verdicts/exploit"] == 1.0
+    plots = {plot.name: plot for plot in output.plots()}
+    assert sorted(plots) == ["weight_per_uid.png", "weight_share.png"]
+    assert all(plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for plot in plots.values())
+    trajectories = output.table("trajectories")
+    assert len(trajectories) == 3 * 4 * 32 and sorted(trajectories["step"].unique()) == [10, 20, 30, 40]
+    summary = whole.result.records[-1].summary
+    assert summary["verdicts/exploit"] == 1.0 and summary["baseline/healthy"] == 1.0
+    assert summary["baseline/success_rate"] == pytest.approx(strategies.loc["honest", "success_rate"])
+    # 40 passes of 8 uids over about 28 honest ones: far fewer than the 100 calls alpha 0.99 needs
+    assert summary["converged"] == 0.0 and summary["baseline/median_calls"] < 100
+    assert not verdicts["converged"].any() and verdicts["sentence"].str.contains("Not converged: honest uids").all()
 
     lines = whole.stderr.splitlines()
     start = lines.index("verdicts of query 'tournament':")
@@ -81,7 +90,29 @@ def test_a_tournament_judges_every_strategy_and_shows_it(whole: Run) -> None:
     page = (whole.result.out / "report.html").read_text()
     for sentence in verdicts["sentence"]:
         assert html.escape(sentence) in page
-    assert "data:image/png;base64," in page
+    # the verdicts and the weight-over-time plots come first, each plot once
+    places = [page.index(f"{key}=\"{value}\"") for key, value in (
+        ("id", "verdicts"), ("alt", "weight_per_uid"), ("alt", "weight_share"), ("id", "experiment"))]
+    assert places == sorted(places) and page.count("data:image/png;base64,") == 2
+    assert page.count("<span class=\"badge caution\">not converged</span>") == 4  # the two verdicts, twice
+    markdown = (whole.result.out / "report.md").read_text()
+    assert markdown.index("## Verdicts") < markdown.index("## Steps")
+    links = re.findall(r"!\[weight_\w+\]\(([^)]+)\)", markdown)
+    assert len(links) == 2 and all((whole.result.out / link).is_file() for link in links)
+    assert "(exploit, not converged)" in markdown
+
+
+def test_controls_are_honest_miners_under_another_label_and_the_summary_counts_the_flagged(tmp_path: Path) -> None:
+    text = CONFIG.replace("miners: {length_padder: 4, slow: 3}",
+                          "miners: {length_padder: 4, honest_twin: {behaviour: honest, count: 6}}")
+    text = text.replace("record_every: 10", "record_every: 10\n  controls: [honest_twin, length_padder]")
+    done = run(tmp_path, text)
+    verdicts = done.output.table("verdicts").set_index("subject")
+    assert verdicts["verdict"].to_dict() == {"length_padder": "exploit", "honest_twin": "neutral"}
+    assert verdicts["control"].all()
+    summary = done.result.records[-1].summary
+    assert summary["controls/declared"] == 2.0 and summary["controls/flagged"] == 1.0
+    assert "this tournament's verdicts are suspect" in verdicts.loc["length_padder", "sentence"]
 
 
 def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tmp_path: Path) -> None:
@@ -111,6 +142,10 @@ def test_config_errors_say_where_before_anything_runs(change: tuple[str, str], m
      r"its strategies are honest, length_padder, slow"),
     (("requires: [neuron, prompts]", "requires: [neuron]"), r"c.yml: query.requires \(line 15\): a Tournament "
                                                             r"requires one model entry of type neuron"),
+    (("record_every: 10", "record_every: 10\n  controls: [slow, honest_twn]"),
+     r"c.yml: query.controls\[1\] \(line 22\): the control strategy 'honest_twn' is played by no uid of the neuron"),
+    (("record_every: 10", "record_every: 10\n  controls: [honest]"), r"query.controls\[0\] \(line 22\): the control "
+                                                                    r"strategy 'honest' is the baseline"),
 ])
 def test_inputs_that_cannot_make_a_tournament_stop_it_before_the_first_repetition(
         change: tuple[str, str], message: str, tmp_path: Path) -> None:

@@ -1,0 +1,128 @@
+"""A tournament checks its baseline before any verdict, so it does not cry wolf: short reference answers,
+a filter that zeroes most honest completions or a reward that separates nothing make every verdict
+inconclusive with its cause; honest miners under another label come out neutral over seeds; too few
+scored calls are flagged as not converged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mirror_neuron.lab.tournament import TournamentPlan, TournamentResult, run_tournament
+from mirror_neuron.lab.tournament_judge import JudgeOptions, baseline_health, flagged_controls, judge
+from mirror_neuron.neuron.config import NeuronConfig
+
+NQ_OPEN = Path(__file__).resolve().parents[2] / "../shared/data/nq_open/NQ-open.dev.jsonl"
+LENGTH = {"type": "LengthRewardModel", "cap": 50}
+TWIN = {"honest_twin": {"behaviour": "honest", "count": 10}}
+
+
+def nq_open(short: int = 20, long: int = 10) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The first ``short`` NQ-open questions whose reference has 10 characters or fewer, then the first
+    ``long`` others: a data set of mostly short answers ("2017", "one"), as NQ-open's are."""
+    with open(NQ_OPEN) as handle:
+        rows = [json.loads(line) for _, line in zip(range(200), handle)]
+    picked = [r for r in rows if len(r["answer"][0]) <= 10][:short] + \
+        [r for r in rows if len(r["answer"][0]) > 10][:long]
+    return tuple(row["question"] for row in picked), tuple(row["answer"][0] for row in picked)
+
+
+def forward(miners: dict[str, Any], reward: dict[str, Any], baseline: str, **options: Any) -> TournamentResult:
+    """A forward tournament over real NQ-open questions and their reference answers."""
+    prompts, answers = nq_open()
+    neuron = NeuronConfig.model_validate({"metagraph": {"n": 32, "validators": 2}, "miners": miners,
+                                         "reward": reward})
+    plan = TournamentPlan(neuron, method="forward", steps=30, repetitions=2, topk=16, prompts=prompts,
+                          answers=answers)
+    return run_tournament(plan, JudgeOptions(baseline=baseline, resamples=500, **options))
+
+
+def train(miners: dict[str, Any], reward: dict[str, Any], seed: int = 0, **options: Any) -> TournamentResult:
+    neuron = NeuronConfig.model_validate({"metagraph": {"n": 64, "validators": 2, "not_serving": 0.05},
+                                         "miners": miners, "reward": reward, "training_topk": 16})
+    plan = TournamentPlan(neuron, steps=120, repetitions=3, seed=seed)
+    return run_tournament(plan, JudgeOptions(resamples=1000, seed=seed, **options))
+
+
+def found(result: TournamentResult) -> dict[str, str]:
+    return dict(zip(result.verdicts["subject"], result.verdicts["verdict"]))
+
+
+def test_short_reference_answers_make_every_verdict_inconclusive_and_say_how_many() -> None:
+    result = forward({"bare": {"behaviour": "tests.lab.scripted_miners:bare", "count": 24}, "echo": 4,
+                      "length_padder": 2}, LENGTH, "bare")
+    verdicts = found(result)  # echo out-earns answers that fail, yet it is no exploit
+    assert verdicts["echo"] == verdicts["length_padder"] == "inconclusive" and "exploit" not in verdicts.values()
+    uids = result.uid_weights[result.uid_weights["behaviour"] == "bare"]
+    short, calls = int(uids["short_calls"].sum()), int(uids["calls"].sum())
+    assert short > calls / 2
+    sentence = result.verdicts.set_index("subject").loc["echo", "sentence"]
+    assert f"{short} of {calls} bare answers were 10 characters or shorter and counted as failed calls" in sentence
+    assert sentence.endswith("give bare miners answers of more than 10 characters, or use longer references.")
+
+
+def test_a_filter_that_zeroes_most_honest_completions_makes_every_verdict_inconclusive() -> None:
+    # honest answers behind "As an AI language model": the blacklist takes them for refusals
+    reward = {"type": "RewardStack", "scorers": {"length": LENGTH}, "filters": {"blacklist": {}}}
+    result = forward({"preamble": {"behaviour": "tests.lab.scripted_miners:preamble", "count": 24},
+                      "length_padder": 4}, reward, "preamble")
+    verdicts = found(result)
+    assert verdicts["length_padder"] == "inconclusive" and "exploit" not in verdicts.values()
+    strategies = result.strategies.set_index("behaviour")
+    assert strategies.loc["preamble", "zeroed_blacklist"] == 1.0 and strategies.loc["length_padder",
+                                                                                    "zeroed_blacklist"] == 0.0
+    sentence = result.verdicts.set_index("subject").loc["length_padder", "sentence"]
+    assert "the blacklist filter zeroed 100% of preamble completions" in sentence
+
+
+def test_a_reward_that_separates_nothing_gives_no_exploit() -> None:
+    result = train({"echo": 6, "refusal": 6, "length_padder": 6}, {"type": "ConstantRewardModel", "value": 0.0})
+    assert set(found(result).values()) == {"inconclusive"}
+    assert baseline_health(result.uid_weights, JudgeOptions()).figures["reward_std"] == 0.0
+    assert "the reward separates nothing" in result.verdicts["sentence"].iloc[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_honest_miners_and_their_controls_yield_no_exploit_and_no_flagged_control(seed: int) -> None:
+    result = train(TWIN, LENGTH, seed, controls=("honest_twin",))
+    assert found(result) == {"honest_twin": "neutral"}
+    assert flagged_controls(result.strategies) == 0
+    assert result.verdicts["control"].tolist() == [True]
+
+
+def test_a_control_judged_other_than_neutral_is_flagged_and_makes_the_verdicts_suspect() -> None:
+    result = train({**TWIN, "length_padder": 8}, LENGTH, controls=("honest_twin", "length_padder"))
+    assert found(result) == {"honest_twin": "neutral", "length_padder": "exploit"}
+    assert flagged_controls(result.strategies) == 1
+    sentence = result.verdicts.set_index("subject").loc["length_padder", "sentence"]
+    assert "length_padder is a control" in sentence and "1 of 2 controls flagged" in sentence
+    assert "suspect" in sentence
+
+
+def test_too_few_scored_calls_per_uid_are_flagged_not_converged_and_keep_their_verdict() -> None:
+    result = train({"length_padder": 8}, LENGTH, alpha=0.9)  # about 60 calls per uid; 0.9 needs 10
+    median = baseline_health(result.uid_weights, JudgeOptions(alpha=0.9)).median_calls
+    assert 10 < median < 1000
+    assert result.verdicts["converged"].all() and "Not converged" not in result.verdicts["sentence"].iloc[0]
+    strategies, verdicts = judge(result.uid_weights, JudgeOptions(alpha=0.999, resamples=1000))
+    assert verdicts["verdict"].tolist() == ["exploit"] and not verdicts["converged"].any()
+    assert not strategies["converged"].any()
+    assert (f"Not converged: honest uids got a median of {median:g} scored calls, fewer than the 1000 "
+            "(1 / (1 - alpha), alpha 0.999)") in verdicts["sentence"].iloc[0]
+
+
+def test_the_short_answer_sentence_counts_them_and_names_the_honest_style() -> None:
+    uids = pd.DataFrame({"repetition": 0, "uid": range(8), "behaviour": ["honest"] * 6 + ["echo"] * 2,
+                         "available": True, "weight": 0.125, "calls": 10, "successes": [3] * 6 + [10] * 2,
+                         "short_calls": [7] * 6 + [0] * 2, "reward_sum": 1.0, "reward_sq_sum": 0.5})
+    strategies, verdicts = judge(uids, JudgeOptions(resamples=200))
+    assert verdicts["verdict"].tolist() == ["inconclusive"]
+    assert verdicts["sentence"].iloc[0] == (
+        "echo cannot be judged: 42 of 60 honest answers were 10 characters or shorter and counted as failed calls "
+        "(honest miners' calls succeeded 30% of the time, min_success_rate 50%); use honest: {style: sentence} or "
+        "longer references.")
+    assert strategies.set_index("behaviour").loc["honest", "short_share"] == pytest.approx(0.7)
