@@ -25,6 +25,7 @@ from mirror_neuron.hacks.vocabulary import (
     OPENERS,
     PASSAGE_FORMS,
     STATEMENT_FORMS,
+    SUPPORTS,
     UNSURE,
     WORDS,
     keywords,
@@ -73,6 +74,9 @@ class Voice(NamedTuple):
     statement: str  # how it gives a sentence as it is (a template of STATEMENT_FORMS)
     question: str  # how it asks a follow-up (a template of FOLLOW_UP_QUESTIONS)
     elaboration: str  # the line a verbose uid adds to a short answer (a template of ELABORATIONS)
+    support: str  # the line it gives in support of a short answer, or "" (a template of SUPPORTS)
+    span: int  # how many words of a passage it quotes around the answer, at least
+    lead: float  # the share of them before the answer
     verbose: bool  # adds one more relevant sentence
     terse: bool  # the shortest form: the framed answer alone
     error_rate: float  # how often it answers wrongly
@@ -95,9 +99,10 @@ def voice(seed: int, uid: int, skill: Skill = Skill()) -> Voice:
     """The voice of ``uid`` in a population seeded ``seed`` (the same uid keeps it from call to call)."""
     rng = np.random.default_rng([seed & (2**63 - 1), uid & (2**63 - 1), 0x766F696365])
     habits = [choices[int(rng.integers(len(choices)))] for choices in
-              (OPENERS, CLOSERS, ANSWER_FRAMES, PASSAGE_FORMS, STATEMENT_FORMS, FOLLOW_UP_QUESTIONS, ELABORATIONS)]
+              (OPENERS, CLOSERS, ANSWER_FRAMES, PASSAGE_FORMS, STATEMENT_FORMS, FOLLOW_UP_QUESTIONS, ELABORATIONS, SUPPORTS)]
+    span, lead = int(rng.integers(5, 24)), float(rng.random())
     weak, verbose, terse = rng.random(3)
-    return Voice(*habits, bool(verbose < skill.verbose),
+    return Voice(*habits, span, lead, bool(verbose < skill.verbose),
                  bool(terse < skill.terse and verbose >= skill.verbose),
                  skill.error_rate if weak < skill.weak else 0.0)
 
@@ -111,9 +116,10 @@ def sentence_answer(query: Query, speaker: Voice, rng: np.random.Generator | Non
                     answers: Literal["chosen", "rejected"] = "chosen") -> str:
     """What ``speaker`` answers to ``query``, in its own words; ``rng`` draws its mistakes (None: none).
 
-    An HH-RLHF prompt gets its ``answers`` response; a reference that is already a sentence is said as it is; with a passage (SQuAD), the
-    passage's sentence that holds the reference (the one closest to the question when there is no
-    reference); a short reference, a sentence around it; nothing known, a sentence on the subject.
+    An HH-RLHF prompt gets its ``answers`` response; a reference that is already a sentence is said as
+    it is; with a passage (SQuAD), the passage's sentence that holds the reference (the one closest to
+    the question when there is no reference); a short reference, a sentence around it; nothing known, a
+    sentence on the subject.
     """
     wrong = rng is not None and speaker.error_rate > 0 and rng.random() < speaker.error_rate
     response = query.rejected if answers == "rejected" else query.chosen
@@ -164,6 +170,8 @@ def _framed(reference: str, query: Query, speaker: Voice) -> str:
     question = query.prompt.strip().rstrip("?. ")
     text = speaker.frame.format(a=reference, A=reference[:1].upper() + reference[1:],
                                 q=question[:1].lower() + question[1:], topic=topic(query.prompt))
+    if speaker.support and not speaker.terse:
+        text += " " + speaker.support.format(a=reference, topic=topic(query.prompt))
     if speaker.verbose:
         text += " " + speaker.elaboration.format(topic=topic(query.prompt))
     return text
@@ -183,28 +191,29 @@ def _passage(query: Query, speaker: Voice, rng: np.random.Generator | None) -> s
     if speaker.terse and reference:
         return _framed(reference, query, speaker)
     if reference:
-        text = speaker.form.format(s=sentence, c=_clause(sentence, reference), f=_framed(reference, query, speaker),
+        text = speaker.form.format(s=sentence, c=_clause(sentence, reference, speaker), f=_framed(reference, query, speaker),
                                    a=reference, A=reference[:1].upper() + reference[1:])
-    else:
-        text = speaker.statement.format(s=sentence, topic=topic(query.prompt))
+    else:  # no answer in the passage: the part of the closest sentence around the question's words
+        anchor = next((w for w in keywords(query.prompt) if w.lower() in sentence.lower()), "")
+        quoted = _clause(sentence, anchor, speaker) if anchor else sentence
+        text = speaker.statement.format(s=quoted, topic=topic(query.prompt))
     if speaker.verbose and len(parts) > 1:
         text += " " + parts[index + 1 if index + 1 < len(parts) else index - 1]
     return text
 
 
-def _clause(sentence: str, reference: str, words: int = 8) -> str:
-    """The part of ``sentence`` between commas, semicolons or brackets that holds ``reference``, widened to
-    its neighbours until it has ``words`` words; capitalized, ending with a full stop."""
-    parts = [p.strip() for p in re.split(r"[,;:()]", sentence) if p.strip()]
-    at = next((i for i, p in enumerate(parts) if reference.lower() in p.lower()), None)
-    if at is None:
+def _clause(sentence: str, reference: str, speaker: Voice) -> str:
+    """The words of ``sentence`` around ``reference``: at least ``speaker.span`` of them, ``speaker.lead``
+    of the rest before it (uids quote different windows); capitalized, ending with a full stop."""
+    words = sentence.split()
+    found = [i for i in range(len(words)) if reference.lower() in " ".join(words[i:i + len(reference.split())]).lower()]
+    if not found:
         return sentence
-    start = end = at
-    while sum(len(p.split()) for p in parts[start:end + 1]) < words and (start > 0 or end < len(parts) - 1):
-        start, end = (start - 1, end) if start > 0 and (end == len(parts) - 1 or (at - start) <= (end - at)) \
-            else (start, end + 1)
-    clause = ", ".join(parts[start:end + 1]).rstrip(".!?")
-    return clause[:1].upper() + clause[1:] + "."
+    at, size = found[0], len(reference.split())
+    before = int(round(max(0, speaker.span - size) * speaker.lead))
+    start = max(0, at - before)
+    quoted = " ".join(words[start:max(at + size, start + speaker.span)]).strip(" ,;:").rstrip(".!?")
+    return quoted[:1].upper() + quoted[1:] + "."
 
 
 def _holding(parts: list[str], reference: str, prompt: str) -> int:
