@@ -98,8 +98,8 @@ DEFAULT_SKILL = Skill(verbose=0.2, terse=0.2)  # the default population's spread
 def voice(seed: int, uid: int, skill: Skill = Skill()) -> Voice:
     """The voice of ``uid`` in a population seeded ``seed`` (the same uid keeps it from call to call)."""
     rng = np.random.default_rng([seed & (2**63 - 1), uid & (2**63 - 1), 0x766F696365])
-    habits = [choices[int(rng.integers(len(choices)))] for choices in
-              (OPENERS, CLOSERS, ANSWER_FRAMES, PASSAGE_FORMS, STATEMENT_FORMS, FOLLOW_UP_QUESTIONS, ELABORATIONS, SUPPORTS)]
+    habits = [choices[int(rng.integers(len(choices)))] for choices in (OPENERS, CLOSERS, ANSWER_FRAMES, PASSAGE_FORMS,
+              STATEMENT_FORMS, FOLLOW_UP_QUESTIONS, ELABORATIONS, SUPPORTS)]
     span, lead = int(rng.integers(5, 24)), float(rng.random())
     weak, verbose, terse = rng.random(3)
     return Voice(*habits, span, lead, bool(verbose < skill.verbose),
@@ -191,8 +191,8 @@ def _passage(query: Query, speaker: Voice, rng: np.random.Generator | None) -> s
     if speaker.terse and reference:
         return _framed(reference, query, speaker)
     if reference:
-        text = speaker.form.format(s=sentence, c=_clause(sentence, reference, speaker), f=_framed(reference, query, speaker),
-                                   a=reference, A=reference[:1].upper() + reference[1:])
+        text = speaker.form.format(s=sentence, c=_clause(sentence, reference, speaker), a=reference,
+                                   f=_framed(reference, query, speaker), A=reference[:1].upper() + reference[1:])
     else:  # no answer in the passage: the part of the closest sentence around the question's words
         anchor = next((w for w in keywords(query.prompt) if w.lower() in sentence.lower()), "")
         quoted = _clause(sentence, anchor, speaker) if anchor else sentence

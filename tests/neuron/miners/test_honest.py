@@ -35,11 +35,12 @@ def test_a_short_reference_becomes_a_sentence_that_holds_it_in_each_uids_words()
     assert given == answers(Honest(weak=0.0), GOLD)  # a uid keeps its wording
 
 
-def test_a_passage_gives_the_sentence_that_holds_the_reference() -> None:
+def test_a_passage_gives_the_words_of_the_sentence_that_holds_the_reference() -> None:
     given = answers(Honest(weak=0.0), NORMANDY)
     holding = split_sentences(PASSAGE)[0]
     assert all("France" in a for a in given)
-    assert sum(holding in a for a in given) >= 10 and sum(holding not in a for a in given) >= 10
+    assert 0 < sum(holding in a for a in given) < 16  # a few quote it whole, the others a window around "France"
+    assert sum("region in France" in a for a in given) >= 24
     assert any(split_sentences(PASSAGE)[1] in a for a in given)  # verbose uids add the next sentence
 
 
