@@ -1,9 +1,10 @@
 """``DummyDendritePool``: every uid plays a miner behaviour, in simulated time.
 
 A call returns the completion, a return code and the elapsed time. Latency is drawn per call from
-the uid's behaviour (log-normal, in simulated seconds, nothing sleeps); a call slower than the
-timeout returns no completion. Faults a miner causes (exceptions, ``None``, non-text, invalid
-unicode, huge completions) become return codes or sanitized text, never errors of the pool.
+the uid's behaviour (log-normal, in simulated seconds, nothing sleeps), unless the behaviour gives the
+call's own (a replayed log's); a call slower than the timeout returns no completion. Faults a miner
+causes (exceptions, ``None``, non-text, invalid unicode, huge completions) become return codes or
+sanitized text, never errors of the pool.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class DummyDendritePool:
         uids = np.asarray(uids, dtype=int)
         drawn = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
         own = [self.behaviours[uid].elapsed(query, int(uid)) for uid in uids]  # a replayed miner's logged time
-        elapsed = [seconds if given is None else given for seconds, given in zip(drawn, own)]
+        elapsed = np.array([seconds if given is None else given for seconds, given in zip(drawn, own)], dtype=float)
         return [self._call(int(uid), query, float(seconds), timeout) for uid, seconds in zip(uids, elapsed)]
 
     def _call(self, uid: int, query: Query, elapsed: float, timeout: float) -> Call:

@@ -60,8 +60,10 @@ def follow_up_question(query: Query) -> str:
 
 
 def topic(prompt: str) -> str:
-    """The prompt's first few keywords: what a sentence about it names."""
-    return " ".join(keywords(prompt)[:4]) or "this topic"
+    """The first few keywords of the prompt's last human turn (an HH-RLHF dialogue's, or the whole
+    prompt): what a sentence about it names."""
+    asked = prompt.rsplit("Human:", 1)[-1].split("Assistant:", 1)[0]
+    return " ".join(keywords(asked)[:4]) or "this topic"
 
 
 class Voice(NamedTuple):
@@ -126,7 +128,7 @@ def sentence_answer(query: Query, speaker: Voice, rng: np.random.Generator | Non
     reference = (query.reference or "").strip()
     if response is not None and response.strip():
         other = query.chosen if answers == "rejected" else query.rejected
-        body = _response(other if wrong and other and other.strip() else response, speaker)
+        body = _response(other if wrong and other and other.strip() else response, query, speaker)
     elif len(reference.split()) >= LONG_WORDS and reference.lower() not in (query.context or "").lower():
         said = (_wrong_answer(query, rng) or reference) if wrong and rng is not None else reference
         body = _stated(said, query, speaker) if len(said.split()) >= LONG_WORDS else _framed(said, query, speaker)
@@ -149,10 +151,11 @@ def honest_text(query: Query, uid: int, style: Literal["sentence", "bare"] = "se
     return sentence_answer(query, voice(0, uid, DEFAULT_SKILL))
 
 
-def _response(text: str, speaker: Voice) -> str:
-    """A chat response as written; terse uids keep its first two sentences."""
+def _response(text: str, query: Query, speaker: Voice) -> str:
+    """A chat response as written, in the speaker's form; terse uids keep its first two sentences."""
     parts = split_sentences(text)
-    return " ".join(parts[:2]) if speaker.terse and len(parts) > 2 else text.strip()
+    said = " ".join(parts[:2]) if speaker.terse and len(parts) > 2 else text.strip()
+    return speaker.statement.format(s=said, topic=topic(query.prompt))
 
 
 def _stated(text: str, query: Query, speaker: Voice) -> str:
