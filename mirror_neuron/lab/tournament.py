@@ -31,7 +31,7 @@ from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, judge
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.dendrite import SUCCESS
-from mirror_neuron.neuron.miners.base import Behaviour
+from mirror_neuron.neuron.miners.base import Behaviour, Reference
 from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
 from mirror_neuron.neuron.population import make_behaviour
 
@@ -56,6 +56,7 @@ class TournamentPlan:
     answers: tuple[str | None, ...] = ()
     base_dir: Path | None = None  # where relative model paths of the neuron's reward are read from
     contexts: tuple[str, ...] = ()  # the data's passages: the versions' loops draw contexts from them
+    references: tuple[Reference, ...] = ()  # per prompt, what the miners may know (else ``answers``)
 
     def __post_init__(self) -> None:
         if self.method == "forward" and not self.prompts:
@@ -168,8 +169,9 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes."""
     config = plan.neuron.model_copy(update={"seed": repetition_seed(plan.seed, repetition)})
     neuron = Neuron(config, prompts=list(plan.prompts), base_dir=plan.base_dir, contexts=list(plan.contexts))
-    if plan.answers:
-        neuron.dendrite_pool.learn(list(plan.prompts), [a if isinstance(a, str) else None for a in plan.answers])
+    if plan.references or plan.answers:
+        neuron.dendrite_pool.learn(plan.prompts, plan.references or [a if isinstance(a, str) else None
+                                                                     for a in plan.answers])
     labels = strategy_labels(config.miners, neuron.dendrite_pool.behaviours)
     names = sorted(set(labels))
     codes = np.array([names.index(label) for label in labels])

@@ -1,19 +1,21 @@
 """``DummyDendritePool``: every uid plays a miner behaviour, in simulated time.
 
 A call returns the completion, a return code and the elapsed time. Latency is drawn per call from
-the uid's behaviour (log-normal, in simulated seconds, nothing sleeps); a call slower than the
-timeout returns no completion. Faults a miner causes (exceptions, ``None``, non-text, invalid
-unicode, huge completions) become return codes or sanitized text, never errors of the pool.
+the uid's behaviour (log-normal, in simulated seconds, nothing sleeps), unless the behaviour gives the
+call's own (a replayed log's); a call slower than the timeout returns no completion. Faults a miner
+causes (exceptions, ``None``, non-text, invalid unicode, huge completions) become return codes or
+sanitized text, never errors of the pool.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mirror_neuron.neuron.miners.base import Behaviour, Query
+from mirror_neuron.neuron.miners.base import Behaviour, Query, Reference
 from mirror_neuron.registry import component
 
 SUCCESS = 1
@@ -49,22 +51,32 @@ class DummyDendritePool:
         self.behaviours = behaviours
         self.rng = np.random.default_rng(seed)
         self.max_completion_chars = max_completion_chars
-        self.references: dict[str, str] = {}
+        self.references: dict[str, Reference] = {}
+        self._answers: tuple[str, ...] = ()  # every learned answer, once: the others a miner may mix up
         self._log_median = np.log([b.latency_median for b in behaviours])
         self._sigma = np.array([b.latency_sigma for b in behaviours])
 
-    def learn(self, prompts: list[str], answers: list[str | None]) -> None:
-        """Give the miners a data set's reference answers (what an honest miner would know)."""
-        self.references.update((p, a) for p, a in zip(prompts, answers) if a)
+    def learn(self, prompts: Sequence[str], answers: Sequence[str | Reference | None]) -> None:
+        """Give the miners what a data set knows of its prompts (what an honest miner would know): per
+        prompt, its reference answer or a :class:`Reference` (answer, passage, HH-RLHF responses)."""
+        for prompt, known in zip(prompts, answers):
+            known = Reference(answer=known) if isinstance(known, str) else known
+            if known:
+                self.references[prompt] = known
+        self._answers = tuple(dict.fromkeys(r.answer for r in self.references.values() if r.answer))
 
     def __call__(self, roles: list[str], messages: list[str], uids: np.ndarray, timeout: float,
                  question: bool = False, name: str = "") -> list[Call]:
         """One call per uid; ``question`` and ``name`` (the step kind) tell the miners what is asked."""
         query = Query(tuple(roles), tuple(messages), question, name=name)
-        if query.prompt in self.references:
-            query = dataclasses.replace(query, reference=self.references[query.prompt])
+        known = self.references.get(query.prompt)
+        if known is not None:
+            query = dataclasses.replace(query, reference=known.answer, context=known.context, chosen=known.chosen,
+                                        rejected=known.rejected, others=self._answers)
         uids = np.asarray(uids, dtype=int)
-        elapsed = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
+        drawn = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
+        own = [self.behaviours[uid].elapsed(query, int(uid)) for uid in uids]  # a replayed miner's logged time
+        elapsed = np.array([seconds if given is None else given for seconds, given in zip(drawn, own)], dtype=float)
         return [self._call(int(uid), query, float(seconds), timeout) for uid, seconds in zip(uids, elapsed)]
 
     def _call(self, uid: int, query: Query, elapsed: float, timeout: float) -> Call:

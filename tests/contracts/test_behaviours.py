@@ -37,7 +37,7 @@ def answer(behaviour: Behaviour, query: Query, uid: int, seed: int) -> str | Non
 
 
 def test_every_behaviour_is_covered() -> None:
-    assert {"honest", "echo", "stock_phrase", "length_padder", "hacker", "flaky", "lm"} <= set(NAMES)
+    assert {"honest", "replay", "echo", "stock_phrase", "length_padder", "hacker", "flaky", "lm"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

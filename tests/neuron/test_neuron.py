@@ -79,7 +79,7 @@ def test_the_same_seed_gives_identical_results() -> None:
 
 def test_forward_follows_the_reference_steps() -> None:
     graph = Metagraph.create(6)
-    pool = DummyDendritePool([Honest()] * 5 + [Flaky(failure_rate=1.0)])
+    pool = DummyDendritePool([Honest(style="bare")] * 5 + [Flaky(failure_rate=1.0)])
     pool.learn([MESSAGES[1]], ["Canberra is the capital of Australia."])
     neuron = Neuron({"weights": {"alpha": 0.99}}, metagraph=graph, dendrite_pool=pool,
                     gating_model=ConstantGatingModel(6), reward_model=ConstantRewardModel(value=2.0))
@@ -121,7 +121,7 @@ def test_inference_returns_a_completion_without_touching_scores() -> None:
     neuron = make(n=12, miners={"echo": 6})
     before = neuron.moving_averaged_scores.scores.copy()
     answer = neuron.inference(["What is the capital of Australia?"], timeout=12.0)
-    assert answer in {"What is the capital of Australia?", "Canberra is the capital of Australia."}
+    assert answer == "What is the capital of Australia?" or "Canberra is the capital of Australia." in answer
     np.testing.assert_array_equal(neuron.moving_averaged_scores.scores, before)
 
 

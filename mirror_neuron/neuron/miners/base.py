@@ -11,6 +11,20 @@ from pydantic import BaseModel, ConfigDict, PositiveFloat
 
 
 @dataclass(frozen=True)
+class Reference:
+    """What a data set knows of one prompt: its ``answer``, its passage (``context``), and an HH-RLHF
+    pair's ``chosen`` and ``rejected`` responses; None where it has none."""
+
+    answer: str | None = None
+    context: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(value for value in (self.answer, self.context, self.chosen, self.rejected))
+
+
+@dataclass(frozen=True)
 class Query:
     """What the validator sends: (role, content) messages, plus what a simulation may know about them.
 
@@ -19,6 +33,9 @@ class Query:
     ``name`` is the step kind the openvalidators loop gives each query (``augment``, ``followup0``..,
     ``answer0``..; empty elsewhere): its task validator and prompt scorer read it. ``base_prompt`` is
     what that loop's filters compare completions with from 1.1.8 on (None: the prompt).
+    What else the data set knows of the prompt, for simulated miners: ``context`` (its passage),
+    ``chosen`` and ``rejected`` (an HH-RLHF pair's two responses), and ``others`` (the references of the
+    data's other prompts, which a confused miner mixes up).
     """
 
     roles: tuple[str, ...]
@@ -27,6 +44,10 @@ class Query:
     reference: str | None = None
     name: str = ""
     base_prompt: str | None = None
+    context: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+    others: tuple[str, ...] = ()
 
     @functools.cached_property
     def prompt(self) -> str:
@@ -50,7 +71,8 @@ class Query:
 class Behaviour(BaseModel):
     """A miner strategy. Its fields are its parameters (set from the config); unknown ones are errors.
 
-    ``latency_median`` and ``latency_sigma`` give a log-normal latency in simulated seconds.
+    ``latency_median`` and ``latency_sigma`` give a log-normal latency in simulated seconds, unless
+    :meth:`elapsed` gives a call's own.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,3 +84,8 @@ class Behaviour(BaseModel):
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         """The completion for ``query``; may return ``None`` or raise, as real miners do."""
         raise NotImplementedError
+
+    def elapsed(self, query: Query, uid: int) -> float | None:
+        """The call's elapsed time in simulated seconds when the behaviour knows it (a replayed log);
+        ``None``: the pool draws it from the log-normal latency."""
+        return None

@@ -3,13 +3,12 @@
 A hacking miner is an honest answer plus a hack: its text comes from the transforms of
 :mod:`mirror_neuron.hacks.transforms`, the functions the reward-hack search chains, so a strategy in a
 tournament and a candidate of the search are the same code. ``hacker`` plays any chain of them.
+Honest miners are in :mod:`mirror_neuron.neuron.miners.honest`.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import zlib
 from typing import Literal
 
 import numpy as np
@@ -18,71 +17,44 @@ from pydantic import Field, NonNegativeFloat, PositiveInt, PrivateAttr
 from mirror_neuron.errors import UserError
 from mirror_neuron.hacks import transforms as hacks
 from mirror_neuron.hacks.transforms import PADDED_WORDS, REPEATED_TIMES, STUFFED_TIMES, Transform, TransformSpec
-from mirror_neuron.hacks.vocabulary import REFUSAL, SELF_SCORE, STOCK_PHRASES, WORDS, keywords
+from mirror_neuron.hacks.vocabulary import REFUSAL, SELF_SCORE, STOCK_PHRASES, WORDS
 from mirror_neuron.neuron.miners.base import Behaviour, Query
+from mirror_neuron.neuron.miners.honest import (  # noqa: F401  (Honest, honest_answer: importable from here too)
+    Honest,
+    fallback_answer,
+    follow_up_question,
+    honest_answer,
+    honest_text,
+    topic,
+    voice,
+)
 from mirror_neuron.registry import component
 
 
-def fallback_answer(query: Query) -> str:
-    """A plain answer when the data set gives no reference: restate the subject of the question."""
-    return _fallback(query.prompt)
-
-
-@functools.lru_cache(maxsize=256)
-def _fallback(prompt: str) -> str:
-    subject = prompt.rstrip("?. ").strip() or "that"
-    return f"Here is what I know about {subject[:200]}: it is a well-documented topic."
-
-
-def honest_answer(query: Query) -> str:
-    """The answer an honest miner knows: the data set's reference, else :func:`fallback_answer`."""
-    return query.reference or fallback_answer(query)
-
-
-def follow_up_question(query: Query) -> str:
-    """A plausible follow-up question about the prompt's subject."""
-    topic = " ".join(keywords(query.prompt)[:4]) or "this topic"
-    return f"What else should I know about {topic}?"
-
-
-@component("behaviour", "honest",
-           summary="the data set's reference answer (a follow-up question when asked), optionally noised")
-class Honest(Behaviour):
-    """The data set's reference answer (or a follow-up question when asked), optionally noised."""
-
-    noise: NonNegativeFloat = Field(0.0, le=1.0)  # share of words replaced by random words
-    paraphrase: bool = False  # wrap the answer in a fixed paraphrase template
-    # with a noise seed, the noise is drawn from (noise_seed, uid, prompt): a weak miner's own model
-    # gives the same flawed answer to the same prompt each time (greedy decoding), as real ones did
-    noise_seed: int | None = None
-
-    def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
-        if query.question:
-            return follow_up_question(query)
-        answer = honest_answer(query)
-        if self.paraphrase:
-            answer = f"In short, {answer[:1].lower()}{answer[1:]}"
-        if self.noise > 0:
-            if self.noise_seed is not None:
-                rng = np.random.default_rng([self.noise_seed, uid, zlib.crc32(query.prompt.encode())])
-            words = answer.split()
-            swap = rng.random(len(words)) < self.noise
-            answer = " ".join(WORDS[rng.integers(len(WORDS))] if s else w for w, s in zip(words, swap))
-        return answer
-
-
 class HackingMiner(Behaviour):
-    """An honest answer plus a hack: :meth:`hack` turns :func:`honest_answer` into the text sent.
+    """An honest answer plus a hack: :meth:`hack` turns the uid's honest answer into the text sent.
 
-    Hacking miners answer whatever they are asked, in a question step too, as the 2023 ones did.
+    The honest answer is the one an honest uid gives in the same ``style`` (:func:`honest_text`: the
+    default sentence, without mistakes; ``bare``: the reference alone), so a hack is judged against
+    honest answers of the same content and form. Hacking miners answer whatever they are asked, in a
+    question step too, as the 2023 ones did.
     """
+
+    style: Literal["sentence", "bare"] = "sentence"
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         """The text sent instead of ``answer``, the honest answer to ``query``."""
         raise NotImplementedError
 
+    def honest(self, query: Query, uid: int) -> str:
+        """The honest answer ``uid`` builds on."""
+        return honest_text(query, uid, self.style)
+
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
-        return self.hack(honest_answer(query), query, rng)
+        return self.hack(self.honest(query, uid), query, rng)
+
+
+BACKEND = 2**31  # the voice a copycat's one backend answers in (no honest uid has it)
 
 
 @component("behaviour", "echo", summary="returns the prompt")
@@ -135,22 +107,28 @@ class KeywordStuffer(HackingMiner):
 
 
 @component("behaviour", "answer_stuffer", summary="answers even when asked for a question")
-class AnswerStuffer(Behaviour):
+class AnswerStuffer(HackingMiner):
     """Answers even when asked for a question, hoping to win "best" in both steps."""
 
-    def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
-        answer = honest_answer(query)
+    def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         return f"{answer} Is there anything else about this?" if query.question else answer
 
 
 @component("behaviour", "copycat", summary="one backend behind many hotkeys: identical or near-identical answers")
-class Copycat(Behaviour):
-    """One backend behind many hotkeys: identical answers (``near``: a per-uid trailing variation)."""
+class Copycat(HackingMiner):
+    """One backend behind many hotkeys: identical answers (``near``: a per-uid trailing variation).
+
+    The backend answers in one voice for every uid (in a follow-up step, with its question).
+    """
 
     mode: Literal["identical", "near"] = "identical"
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
-        answer = follow_up_question(query) if query.question else honest_answer(query)
+        if query.question:
+            answer = follow_up_question(query) if self.style == "bare" else voice(0, BACKEND).question.format(
+                topic=topic(query.prompt))
+        else:
+            answer = self.honest(query, BACKEND)
         cached = f"{answer} (ref {hashlib.sha1(query.prompt.encode()).hexdigest()[:6]})"
         return cached if self.mode == "identical" else f"{cached}{' ' * (uid % 3)}{'.' * (1 + uid % 2)}"
 

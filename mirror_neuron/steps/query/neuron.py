@@ -62,10 +62,11 @@ class NeuronQueryStep(Step):
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         model, data = self._inputs(inputs)
-        questions, answers, contexts = DataPrompts.of(data.table()) if data is not None else DataPrompts([], [], [])
+        prompts = DataPrompts.of(data.table()) if data is not None else DataPrompts([], [], [])
+        questions, contexts, references = prompts.questions, prompts.contexts, prompts.references
         neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
                         base_dir=self.context.config_dir, contexts=contexts)
-        neuron.dendrite_pool.learn(questions, answers or [None] * len(questions))
+        neuron.dendrite_pool.learn(questions, references)
         if writer.completed:
             neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))
         units = self._units(len(questions))

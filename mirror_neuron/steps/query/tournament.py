@@ -139,11 +139,11 @@ class TournamentStep(Step):
         seed = self.config.seed if self.config.seed is not None else (
             neuron.seed if neuron.seed is not None else self.context.seed)
         self._check_baseline(neuron, seed)
-        prompts, answers, contexts = DataPrompts.of(data[0].table()) if data else DataPrompts([], [], [])
+        prompts, answers, contexts, references = DataPrompts.of(data[0].table()) if data else DataPrompts([], [], [])
         config = self.config
         return TournamentPlan(neuron, config.method, config.steps, config.repetitions, config.record_every, seed,
                               config.topk, config.random_sample_uids, config.train_gating_model, tuple(prompts),
-                              tuple(answers), self.context.config_dir, tuple(contexts))
+                              tuple(answers), self.context.config_dir, tuple(contexts), tuple(references))
 
     def _check_baseline(self, neuron: NeuronConfig, seed: int) -> None:
         """The baseline and every control must be strategies some uid plays, or there is nothing to compare."""

@@ -113,7 +113,7 @@ def test_blacklist_phrases_and_banned_substrings_are_configurable() -> None:
 # Task validator
 
 def test_task_validator_catches_answer_stuffing_in_a_question_step() -> None:
-    stuffed = AnswerStuffer().respond(FOLLOW_UP, 0, RNG)
+    stuffed = AnswerStuffer(style="bare").respond(FOLLOW_UP, 0, RNG)
     assert stuffed == f"{ANSWER} Is there anything else about this?"
     completions = [
         "Why was Canberra chosen over Sydney and Melbourne?",
