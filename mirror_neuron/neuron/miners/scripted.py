@@ -9,6 +9,7 @@ Honest miners are in :mod:`mirror_neuron.neuron.miners.honest`.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from typing import Literal
 
 import numpy as np
@@ -87,9 +88,20 @@ class Refusal(Behaviour):
 
 @component("behaviour", "length_padder", summary="the honest answer padded with filler words")
 class LengthPadder(HackingMiner):
-    """The honest answer padded with filler words to ``words`` words (transform ``length_padding``)."""
+    """The honest answer padded with filler words to ``words`` words (transform ``length_padding``).
+
+    ``same_filler``: a uid pads its answer to a prompt with the same filler each time it is asked (a
+    script seeded by uid and prompt), so scorers and filters look its text up instead of recomputing it;
+    false draws new filler from the pool's stream on every call.
+    """
 
     words: PositiveInt = PADDED_WORDS
+    same_filler: bool = True
+
+    def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
+        if self.same_filler:
+            rng = np.random.default_rng([uid, zlib.crc32(query.prompt.encode())])
+        return super().respond(query, uid, rng)
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         return hacks.length_padding(answer, query.prompt, rng, words=self.words)
