@@ -80,7 +80,8 @@ class DummyDendritePool:
             batches = type(behaviour).respond_many is not Behaviour.respond_many
             group = [j for j in in_time if self.behaviours[uids[j]] is behaviour] if batches else [i]
             answers.update(zip(group, self._answer(behaviour, query, [uids[j] for j in group])))
-        return [self._call(uid, answers.get(i), seconds, timeout) for i, (uid, seconds) in enumerate(zip(uids, elapsed))]
+        return [self._call(uid, answers.get(i), seconds, timeout)
+                for i, (uid, seconds) in enumerate(zip(uids, elapsed))]
 
     def _answer(self, behaviour: Behaviour, query: Query, uids: list[int]) -> list[str | None | Exception]:
         """``behaviour``'s answers for ``uids``; a batch that fails as a whole fails each of its calls."""

@@ -41,7 +41,8 @@ class GenerationCache:
         file.parent.mkdir(parents=True, exist_ok=True)
         self.connection = sqlite3.connect(file, timeout=60, check_same_thread=False)
         self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+        self.connection.execute("CREATE TABLE IF NOT EXISTS generations "
+                                "(key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
 
     def get(self, keys: Sequence[str]) -> dict[str, str]:
         """The cached completions of ``keys`` (those found); every key looked up counts as a hit or a miss."""
