@@ -4,8 +4,8 @@ SmolLM2 (``smollm2``) samples at temperature > 0 for ``--uids`` uids on each of 
 prompts: one uid at a time, then every uid of the prompt in one batch (the way the dendrite pool asks
 it), alternated prompt by prompt and with the cache off. Prints generations/s of both, their ratio
 (target: batched >= 5x on 2 CPUs), how many completions are identical under the same seeds, and the hit
-rate of a rerun through a dendrite pool over a fresh connection to a cache the first pass filled
-(target: 100%).
+rate of a rerun through a new dendrite pool and miner, from the SQLite file a first pass filled (target:
+100%).
 
 Usage: .venv/bin/python bench/lm_miner.py [--path smollm2] [--uids 16] [--prompts 3] [--max-new-tokens 48]
                                           [--temperature 0.8] [--top-p 0.95] [--threads 2]
@@ -24,7 +24,7 @@ import pandas as pd
 
 from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.miners.base import Query
-from mirror_neuron.neuron.miners.generation_cache import FILE_VARIABLE, open_cache
+from mirror_neuron.neuron.miners.generation_cache import FILE_VARIABLE
 from mirror_neuron.neuron.miners.lm import LanguageModelMiner
 from mirror_neuron.steps.data.sources import builtin_path
 
@@ -81,10 +81,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         os.environ[FILE_VARIABLE] = str(Path(folder) / "generations.sqlite")
         first = [c.completion for c in run_pool(LanguageModelMiner(**params), queries, uids, seed=0)]
-        open_cache.cache_clear()  # the rerun reads the file through a connection of its own
-        again = [c.completion for c in run_pool(LanguageModelMiner(**params), queries, uids, seed=1)]
         cache = LanguageModelMiner(**params).generation_cache()
-        print(f"cache rerun: {cache.hits}/{cache.hits + cache.misses} hits ({cache.hit_rate:.0%}), "
+        before = cache.hits, cache.misses
+        again = [c.completion for c in run_pool(LanguageModelMiner(**params), queries, uids, seed=1)]
+        hits, misses = cache.hits - before[0], cache.misses - before[1]
+        print(f"cache rerun: {hits}/{hits + misses} hits ({hits / (hits + misses):.0%}), "
               f"completions {'identical' if again == first else 'DIFFERENT'}, "
               f"{'identical' if first == batched else 'not identical'} to the batched pass  (target: 100%)")
 

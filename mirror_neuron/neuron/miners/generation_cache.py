@@ -69,9 +69,13 @@ class GenerationCache:
         return self.hits / looked_up if looked_up else 0.0
 
 
-@functools.cache
 def open_cache(file: Path) -> GenerationCache:
     """The process's one connection to ``file`` (so its counters add up over every miner using it)."""
+    return _connection(file, os.getpid())  # a forked process opens its own
+
+
+@functools.cache
+def _connection(file: Path, pid: int) -> GenerationCache:
     return GenerationCache(file)
 
 

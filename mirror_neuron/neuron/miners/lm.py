@@ -76,16 +76,16 @@ class LanguageModelMiner(Behaviour):
         parameters = {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
                       "top_p": self.top_p if self.temperature > 0 else 1.0}
         store = self.generation_cache()
-        identity = _identity(self.path) if store else self.path  # without a cache, keys only tell seeds apart
+        identity = _identity(self.path) if store is not None else self.path  # uncached: keys only tell seeds apart
         keys = [generation_key(identity, chat, seed, parameters) for seed in seeds]
-        completions = store.get(keys) if store else {}
+        completions = store.get(keys) if store is not None else {}
         missing = {key: seed for key, seed in zip(keys, seeds) if key not in completions}
         pending = list(missing)
         for start in range(0, len(pending), self.batch_size):
             batch = pending[start:start + self.batch_size]
             generated = dict(zip(batch, self._generate(chat, [missing[key] for key in batch])))
             completions.update(generated)
-            if store:
+            if store is not None:
                 store.put(generated)
         return [completions[key] for key in keys]
 
