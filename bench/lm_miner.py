@@ -32,10 +32,11 @@ RNG = np.random.default_rng(0)  # unused: the miner samples with per-uid seeds
 SYSTEM = "You are a helpful assistant. Answer accurately and concisely."
 
 
-def timed(generate) -> tuple[list[str], float]:
-    start = time.perf_counter()
+def timed(generate) -> tuple[list[str], np.ndarray]:
+    """The texts, and the wall and CPU seconds (this process's, all threads) that generating them took."""
+    start, cpu = time.perf_counter(), time.process_time()
     texts = generate()
-    return texts, time.perf_counter() - start
+    return texts, np.array([time.perf_counter() - start, time.process_time() - cpu])
 
 
 def main() -> None:
@@ -62,7 +63,8 @@ def main() -> None:
     miner = LanguageModelMiner(**params, cache=False)
     miner.respond(queries[0], 999, RNG)  # load the model and warm up
 
-    single, batched, single_s, batched_s = [], [], 0.0, 0.0
+    single, batched, single_s, batched_s = [], [], np.zeros(2), np.zeros(2)
+    load = os.getloadavg()[0]
     for query in queries:  # alternated per prompt, so that the load of a shared machine weighs on both alike
         texts, seconds = timed(lambda: [miner.respond(query, uid, RNG) for uid in uids])
         single, single_s = single + texts, single_s + seconds
@@ -70,11 +72,13 @@ def main() -> None:
         batched, batched_s = batched + texts, batched_s + seconds
     total = len(single)
     print(f"{args.path}, {args.uids} uids x {len(queries)} prompts, max_new_tokens {args.max_new_tokens}, "
-          f"temperature {args.temperature}, top_p {args.top_p}, {args.threads} threads")
-    print(f"{'mode':<16}{'generations':>12}{'seconds':>10}{'generations/s':>15}")
-    print(f"{'one at a time':<16}{total:>12}{single_s:>10.1f}{total / single_s:>15.2f}")
-    print(f"{'batched':<16}{total:>12}{batched_s:>10.1f}{total / batched_s:>15.2f}")
-    print(f"batched / one at a time: {single_s / batched_s:.1f}x  (target: >= 5x)")
+          f"temperature {args.temperature}, top_p {args.top_p}, {args.threads} threads, "
+          f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"{'mode':<16}{'generations':>12}{'wall s':>9}{'cpu s':>9}{'generations/s':>15}")
+    for mode, (wall, cpu) in (("one at a time", single_s), ("batched", batched_s)):
+        print(f"{mode:<16}{total:>12}{wall:>9.1f}{cpu:>9.1f}{total / wall:>15.2f}")
+    print(f"batched / one at a time: {single_s[0] / batched_s[0]:.1f}x wall, {single_s[1] / batched_s[1]:.1f}x cpu "
+          "(target: >= 5x)")
     same = sum(a == b for a, b in zip(single, batched))
     print(f"identical under the same seeds: {same}/{total}; distinct completions: {len(set(batched))}/{total}")
 
