@@ -15,8 +15,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own store, offline W&B and no hub access."""
+    """Every test gets its own store and generation cache, offline W&B and no hub access."""
     monkeypatch.setenv("MIRROR_NEURON_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("MIRROR_NEURON_GENERATIONS", str(tmp_path / "generations.sqlite"))
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)

