@@ -65,5 +65,13 @@ def test_the_original_call_runs_the_dummy_config_offline_twice(tmp_path: Path) -
     lines = second.stdout.splitlines()
     table = lines[lines.index(next(line for line in lines if line.split()[:2] == ["step", "status"])) + 1:]
     statuses = [line.split()[1] for line in table if line.split()[0] not in ("outputs:", "report:", "tracking:")]
-    assert len(statuses) == 7 and set(statuses) == {"reused"}
+    assert len(statuses) == 12 and set(statuses) == {"reused"}
     assert "verdicts of analysis 'forward_drivers':" in second.stderr
+    # the demo's finding: echo beats honest miners under DPO, the blacklist closes it, the control stays neutral
+    without = second.stderr.split("verdicts of query 'without_defense':")[1].split("verdicts of")[0].split()
+    with_ = second.stderr.split("verdicts of query 'with_defense':")[1].split("verdicts of")[0].split()
+    assert without[without.index("echo") + 1] == "exploit"
+    assert with_[with_.index("echo") + 1] in ("penalized", "neutral")
+    for verdicts in (without, with_):
+        assert verdicts[verdicts.index("honest_twin") + 1] == "neutral"
+    assert not any(line.startswith("wandb:") for line in second.stdout.splitlines() + second.stderr.splitlines())
