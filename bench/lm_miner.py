@@ -1,13 +1,13 @@
 """Generations per second of the `lm` miner, one uid at a time vs a call's uids batched, and its cache.
 
-SmolLM2 (``smollm2``) samples at temperature > 0 for ``--uids`` uids on each of ``--prompts`` built-in
-prompts: one uid at a time, then every uid of the prompt in one batch (the way the dendrite pool asks
+SmolLM2 (``smollm2``) samples at temperature > 0 for ``--uids`` uids (default 50, the uids a 2023
+validator queried per step) on each of ``--prompts`` built-in prompts: one uid at a time, then every uid of the prompt in one batch (the way the dendrite pool asks
 it), alternated prompt by prompt and with the cache off. Prints generations/s of both, their ratio
 (target: batched >= 5x on 2 CPUs), how many completions are identical under the same seeds, and the hit
 rate of a rerun through a new dendrite pool and miner, from the SQLite file a first pass filled (target:
 100%).
 
-Usage: .venv/bin/python bench/lm_miner.py [--path smollm2] [--uids 16] [--prompts 3] [--max-new-tokens 48]
+Usage: .venv/bin/python bench/lm_miner.py [--path smollm2] [--uids 50] [--prompts 2] [--max-new-tokens 48]
                                           [--temperature 0.8] [--top-p 0.95] [--threads 2]
 """
 
@@ -28,7 +28,7 @@ from mirror_neuron.neuron.miners.generation_cache import FILE_VARIABLE
 from mirror_neuron.neuron.miners.lm import LanguageModelMiner
 from mirror_neuron.steps.data.sources import builtin_path
 
-RNG = np.random.default_rng(0)  # unused: the miner samples with per-uid seeds
+RNG = np.random.default_rng(0)  # the miner samples with per-uid seeds; the pool's rng is not used
 SYSTEM = "You are a helpful assistant. Answer accurately and concisely."
 
 
@@ -42,8 +42,8 @@ def timed(generate) -> tuple[list[str], np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", default="smollm2")
-    parser.add_argument("--uids", type=int, default=16)
-    parser.add_argument("--prompts", type=int, default=3)
+    parser.add_argument("--uids", type=int, default=50)
+    parser.add_argument("--prompts", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-p", type=float, default=0.95)

@@ -59,7 +59,7 @@ class LanguageModelMiner(Behaviour):
     temperature: NonNegativeFloat = 0.0
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     seed: NonNegativeInt = 0
-    batch_size: PositiveInt = 16
+    batch_size: PositiveInt = 64
     cache: bool = True
     latency_median: float = 2.0
 
