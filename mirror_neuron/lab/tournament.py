@@ -29,11 +29,11 @@ import pandas as pd
 from mirror_neuron.figures import figure, pyplot
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, judge
 from mirror_neuron.neuron import loops
-from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.dendrite import SUCCESS
 from mirror_neuron.neuron.miners.base import Behaviour, Reference
 from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
-from mirror_neuron.neuron.population import make_behaviour
+from mirror_neuron.neuron.population import make_behaviour, with_seed
 
 SNAPSHOTS = 25  # weight snapshots per repetition when record_every is not set
 MAX_UID_SNAPSHOTS = 100  # per-uid weight snapshots per repetition at most (every k-th share snapshot)
@@ -98,15 +98,16 @@ def judge_seed(seed: int) -> int:
     return int(np.random.SeedSequence([seed & (2**64 - 1), 2**32]).generate_state(1)[0])
 
 
-def strategy_labels(miners: dict, behaviours: list[Behaviour]) -> list[str]:
+def strategy_labels(miners: dict, behaviours: list[Behaviour], miners_seed: int | None = None) -> list[str]:
     """Each uid's strategy: the ``miners`` key whose behaviour it plays, else the behaviour's own name.
 
-    Behaviours are compared by value (class and parameters), once per distinct object.
+    Behaviours are compared by value (class and parameters, ``miners_seed`` where the population set it),
+    once per distinct object.
     """
     declared: list[tuple[str, Behaviour]] = []
     for name, value in miners.items():
         params = {k: v for k, v in value.items() if k not in ("count", "share")} if isinstance(value, dict) else {}
-        declared.append((name, make_behaviour(name, params)))
+        declared.append((name, with_seed(make_behaviour(name, params), miners_seed)))
     known: dict[int, str] = {}
     labels = []
     for behaviour in behaviours:
@@ -166,13 +167,18 @@ class _Calls:
 
 
 def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
-    """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes."""
-    config = plan.neuron.model_copy(update={"seed": repetition_seed(plan.seed, repetition)})
+    """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes.
+
+    The miners keep their habits from one repetition to the next (the same wording, the same sampling
+    seeds: ``miners_seed``, drawn from the tournament's seed when unset); roles, latencies and gating change.
+    """
+    miners_seed = plan.neuron.miners_seed if plan.neuron.miners_seed is not None else part_seeds(plan.seed).miners
+    config = plan.neuron.model_copy(update={"seed": repetition_seed(plan.seed, repetition), "miners_seed": miners_seed})
     neuron = Neuron(config, prompts=list(plan.prompts), base_dir=plan.base_dir, contexts=list(plan.contexts))
     if plan.references or plan.answers:
         neuron.dendrite_pool.learn(plan.prompts, plan.references or [a if isinstance(a, str) else None
                                                                      for a in plan.answers])
-    labels = strategy_labels(config.miners, neuron.dendrite_pool.behaviours)
+    labels = strategy_labels(config.miners, neuron.dendrite_pool.behaviours, miners_seed)
     names = sorted(set(labels))
     codes = np.array([names.index(label) for label in labels])
     counts = np.bincount(codes, minlength=len(names))

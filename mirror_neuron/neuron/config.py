@@ -106,6 +106,8 @@ class NeuronConfig(_Strict):
     training_topk: PositiveInt = 50
     vpermit_tao_limit: float | None = None  # permit holders with at most this stake are queried (None: none)
     seed: int | None = None
+    # the miners' own habits (an honest uid's wording, an LM miner's sampling); unset: drawn from seed
+    miners_seed: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +134,7 @@ class PartSeeds(NamedTuple):
     gating: int
     reward: int
     neuron: int
+    miners: int
 
 
 def part_seeds(seed: int) -> PartSeeds:
@@ -144,8 +147,11 @@ def build_metagraph(config: NeuronConfig, seed: int) -> Metagraph:
     return Metagraph.create(graph.n, graph.not_serving, graph.validators, seed=seed)
 
 
-def build_pool(config: NeuronConfig, n: int, population_seed: int, pool_seed: int) -> DummyDendritePool:
-    return DummyDendritePool(build_population(config.miners, n, population_seed), seed=pool_seed)
+def build_pool(config: NeuronConfig, n: int, seeds: PartSeeds) -> DummyDendritePool:
+    """The dendrite pool of the config's miners: roles shuffled by ``seeds.population``, the miners' own
+    seed ``miners_seed`` (default ``seeds.miners``), the calls' latencies drawn from ``seeds.pool``."""
+    miners_seed = config.miners_seed if config.miners_seed is not None else seeds.miners
+    return DummyDendritePool(build_population(config.miners, n, seeds.population, miners_seed), seed=seeds.pool)
 
 
 def build_gating(config: NeuronConfig, n: int, seed: int) -> GatingModelBase:

@@ -95,7 +95,7 @@ class Neuron:
         streams = part_seeds(seed)
         self.config = config
         self.metagraph = metagraph or build_metagraph(config, streams.metagraph)
-        self.dendrite_pool = dendrite_pool or build_pool(config, self.metagraph.n, streams.population, streams.pool)
+        self.dendrite_pool = dendrite_pool or build_pool(config, self.metagraph.n, streams)
         self.gating_model = gating_model or build_gating(config, self.metagraph.n, streams.gating)
         self.reward_model = build_reward(config, streams.reward, base_dir) if reward_model == "from config" \
             else reward_model

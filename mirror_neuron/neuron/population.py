@@ -54,11 +54,20 @@ def _named(cls: type[Behaviour], name: str) -> type[Behaviour]:
                                        "__doc__": cls.__doc__, "name": name})
 
 
-def build_population(spec: dict[str, Any], n: int, seed: int = 0) -> list[Behaviour]:
+def with_seed(behaviour: Behaviour, seed: int | None) -> Behaviour:
+    """``behaviour`` with ``seed`` as its own seed (an honest uid's wording, an LM miner's sampling) where
+    it takes one and its config left it unset; unchanged otherwise."""
+    if seed is None or "seed" not in type(behaviour).model_fields or getattr(behaviour, "seed") is not None:
+        return behaviour
+    return behaviour.model_copy(update={"seed": seed})
+
+
+def build_population(spec: dict[str, Any], n: int, seed: int = 0, miners_seed: int | None = None) -> list[Behaviour]:
     """One behaviour per uid from ``{name: count | share | {count|share, **params}}``.
 
     Counts are whole numbers of uids, shares are fractions of ``n`` (rounded); uids left over play
-    ``honest``. Which uid plays what is a seeded shuffle.
+    ``honest``. Which uid plays what is a seeded shuffle; ``miners_seed`` is the seed of every behaviour
+    that takes one and sets none (:func:`with_seed`).
     """
     assigned: list[Behaviour] = []
     for name, value in spec.items():
@@ -70,9 +79,9 @@ def build_population(spec: dict[str, Any], n: int, seed: int = 0) -> list[Behavi
             count = round(amount * n)
         else:
             raise UserError(f"miners.{name}: expected a count, a share in [0, 1], or {{count|share, params...}}")
-        assigned.extend([make_behaviour(name, params)] * count)
+        assigned.extend([with_seed(make_behaviour(name, params), miners_seed)] * count)
     if len(assigned) > n:
         raise UserError(f"miners: the population declares {len(assigned)} miners but the metagraph has {n} uids")
-    assigned.extend([make_behaviour(DEFAULT_BEHAVIOUR, {})] * (n - len(assigned)))
+    assigned.extend([with_seed(make_behaviour(DEFAULT_BEHAVIOUR, {}), miners_seed)] * (n - len(assigned)))
     order = np.random.default_rng(seed).permutation(n)
     return [assigned[i] for i in order]

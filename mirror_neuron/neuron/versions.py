@@ -26,7 +26,7 @@ Version = Literal["custom", "core-2023", "openvalidators-1.1", "openvalidators-1
 VERSIONS: tuple[str, ...] = ("custom", "core-2023", "openvalidators-1.1", "openvalidators-1.2")
 
 # Keys of a neuron config that no version sets: the simulated population and chain, and seeds.
-NOT_VERSIONED = frozenset({"validator", "metagraph", "churn", "miners", "seed", "weights.min_allowed_weights",
+NOT_VERSIONED = frozenset({"validator", "metagraph", "churn", "miners", "seed", "miners_seed", "weights.min_allowed_weights",
                            "weights.max_weight_limit", "weights.exclude_quantile"})
 
 # Keys of a slot rather than of the part in it: a scorer replaced by another type keeps the version's weight.

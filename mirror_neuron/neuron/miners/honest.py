@@ -143,12 +143,12 @@ def sentence_answer(query: Query, speaker: Voice, rng: np.random.Generator | Non
     return _spoken(body, speaker)
 
 
-def honest_text(query: Query, uid: int, style: Literal["sentence", "bare"] = "sentence") -> str:
-    """The answer an honest ``uid`` of the default population gives, without its mistakes: what hacking
-    miners build on (an answer even in a follow-up step). ``bare``: :func:`honest_answer`."""
+def honest_text(query: Query, uid: int, style: Literal["sentence", "bare"] = "sentence", seed: int = 0) -> str:
+    """The answer an honest ``uid`` of the default population seeded ``seed`` gives, without its mistakes:
+    what hacking miners build on (an answer even in a follow-up step). ``bare``: :func:`honest_answer`."""
     if style == "bare":
         return honest_answer(query)
-    return sentence_answer(query, voice(0, uid, DEFAULT_SKILL))
+    return sentence_answer(query, voice(seed, uid, DEFAULT_SKILL))
 
 
 def _response(text: str, query: Query, speaker: Voice) -> str:
@@ -265,7 +265,7 @@ class Honest(Behaviour):
 
     style: Literal["sentence", "bare"] = "sentence"
     answers: Literal["chosen", "rejected"] = "chosen"  # HH-RLHF prompts: which response honest uids send
-    seed: int = 0  # the population's wording seed: uid u speaks with voice(seed, u)
+    seed: int | None = None  # the wording seed: uid u speaks with voice(seed, u); unset: the neuron's miners_seed
     weak: NonNegativeFloat = Field(0.2, le=1.0)  # share of uids that are sometimes wrong
     error_rate: NonNegativeFloat = Field(0.3, le=1.0)  # how often a weak uid is wrong
     verbose: NonNegativeFloat = Field(0.2, le=1.0)  # share of uids adding a relevant sentence
@@ -281,11 +281,11 @@ class Honest(Behaviour):
         if self.style == "bare":
             answer = follow_up_question(query) if query.question else honest_answer(query)
         else:
-            speaker = voice(self.seed, uid, Skill(self.weak, self.error_rate, self.verbose, self.terse))
+            seed = self.seed or 0
+            speaker = voice(seed, uid, Skill(self.weak, self.error_rate, self.verbose, self.terse))
             if query.question:
                 return speaker.question.format(topic=topic(query.prompt))
-            mistakes = np.random.default_rng([self.seed & (2**63 - 1), uid, _crc(query.prompt)]) if self.greedy \
-                else rng
+            mistakes = np.random.default_rng([seed & (2**63 - 1), uid, _crc(query.prompt)]) if self.greedy else rng
             answer = sentence_answer(query, speaker, mistakes, self.answers)
         if query.question:
             return answer

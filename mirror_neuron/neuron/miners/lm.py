@@ -58,7 +58,7 @@ class LanguageModelMiner(Behaviour):
     max_new_tokens: PositiveInt = 48
     temperature: NonNegativeFloat = 0.0
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    seed: NonNegativeInt = 0
+    seed: NonNegativeInt | None = None  # unset: the neuron's miners_seed (0 outside a neuron)
     batch_size: PositiveInt = 64
     cache: bool = True
     latency_median: float = 2.0
@@ -72,7 +72,7 @@ class LanguageModelMiner(Behaviour):
     def generate(self, query: Query, uids: list[int]) -> list[str]:
         """The completion of each uid: from the cache when there, else generated (each distinct one once)."""
         chat = self.chat(query)
-        seeds = [uid_seed(self.seed, uid) if self.temperature > 0 else None for uid in uids]
+        seeds = [uid_seed(self.seed or 0, uid) if self.temperature > 0 else None for uid in uids]
         parameters = {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
                       "top_p": self.top_p if self.temperature > 0 else 1.0}
         store = self.generation_cache()

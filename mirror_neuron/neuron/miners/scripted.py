@@ -42,6 +42,7 @@ class HackingMiner(Behaviour):
     """
 
     style: Literal["sentence", "bare"] = "sentence"
+    seed: int | None = None  # the honest population's wording seed (unset: the neuron's miners_seed)
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         """The text sent instead of ``answer``, the honest answer to ``query``."""
@@ -49,7 +50,7 @@ class HackingMiner(Behaviour):
 
     def honest(self, query: Query, uid: int) -> str:
         """The honest answer ``uid`` builds on."""
-        return honest_text(query, uid, self.style)
+        return honest_text(query, uid, self.style, self.seed or 0)
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         return self.hack(self.honest(query, uid), query, rng)

@@ -54,7 +54,7 @@ class NeuronModelStep(Step):
         spec = self.spec()  # the uid table needs the metagraph and the miners only: no model is loaded here
         seeds = part_seeds(spec.seed if spec.seed is not None else self.context.seed)
         graph = build_metagraph(spec, seeds.metagraph)
-        pool = build_pool(spec, graph.n, seeds.population, seeds.pool)
+        pool = build_pool(spec, graph.n, seeds)
         table = pd.DataFrame({
             "uid": graph.uids, "hotkey": graph.hotkeys,
             "behaviour": [b.name for b in pool.behaviours],

@@ -35,7 +35,7 @@ query:
   requires: [neuron, prompts]
   entrypoint: Tournament
   method: forward
-  topk: 8
+  topk: 16
   steps: 40
   repetitions: 3
   record_every: 10
