@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from mirror_neuron.errors import ConfigError
+from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.files import read_bounded
 
 MAX_NODES = 100_000
 
@@ -60,14 +61,17 @@ def format_key_path(key_path: KeyPath) -> str:
 
 
 def load_yaml_file(path: str | Path) -> YamlSource:
-    """Read and parse ``path``; any problem becomes a one-line :class:`ConfigError`."""
+    """Read and parse ``path`` (a regular file within the ``config_bytes`` limit); any problem becomes a
+    one-line :class:`ConfigError`."""
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(Path(path), "config_bytes", "config file").decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", shown) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config file ({error})", shown) from None
+    except UserError as error:
+        raise ConfigError(error.message, shown) from None
     return load_yaml_text(text, shown)
 
 

@@ -93,7 +93,7 @@ class AnalysisSpec(_Strict):
     plot: list[PlotSpec] = []
     folds: int = Field(5, ge=2)
     bootstrap: Annotated[PositiveInt, AtMost("resamples")] = 1000
-    importance_repeats: PositiveInt = 5
+    importance_repeats: Annotated[PositiveInt, AtMost("repetitions")] = 5
 
     @property
     def features(self) -> list[str]:
