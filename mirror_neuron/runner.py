@@ -19,7 +19,7 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
-from mirror_neuron.overrides import apply_overrides
+from mirror_neuron.overrides import override
 from mirror_neuron.report import load_run, verdicts_text, write_report
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
@@ -54,7 +54,7 @@ def load_experiment(config: Path, overrides: list[str]) -> Experiment:
     """Read, override and validate a config; raises :class:`UserError` on any problem."""
     source = load_yaml_file(config)
     if overrides:
-        source.data = apply_overrides(source.data, overrides)
+        override(source, overrides)
     experiment = parse_experiment(source)
     check_requires(experiment)
     return experiment
