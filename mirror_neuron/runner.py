@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import json
 import os
-import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -21,11 +20,10 @@ from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
 from mirror_neuron.overrides import override
 from mirror_neuron.report import load_run, verdicts_text, write_report
+from mirror_neuron.run_folder import DEFAULT_RUNS_DIR, check_run_paths, check_step_ids, default_out
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import load_yaml_file
-
-DEFAULT_RUNS_DIR = Path("runs")
 
 
 @dataclass
@@ -57,6 +55,7 @@ def load_experiment(config: Path, overrides: list[str]) -> Experiment:
         override(source, overrides)
     experiment = parse_experiment(source)
     check_requires(experiment)
+    check_step_ids(experiment)
     return experiment
 
 
@@ -77,12 +76,6 @@ def default_store() -> Path:
     return Path(os.environ.get("MIRROR_NEURON_STORE", DEFAULT_RUNS_DIR / ".store"))
 
 
-def slug(name: str) -> str:
-    """A file-system-safe folder name for an experiment name."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")
-    return cleaned or "experiment"
-
-
 @dataclass
 class RunResult:
     out: Path
@@ -95,8 +88,11 @@ def run_experiment(options: RunOptions) -> RunResult:
     """Run an experiment end to end and return what happened to each step."""
     experiment = load_experiment(options.config, options.overrides)
     planned = plan(experiment, options.steps)
-    out = (options.out or DEFAULT_RUNS_DIR / slug(experiment.info.name)).resolve()
+    out = (options.out or default_out(experiment.info.name)).resolve()
     store = Store((options.store or default_store()).resolve())
+    check_run_paths(out, store.root, experiment.info.name,
+                    f"--out {options.out}" if options.out else f"{out} (the run folder of '{experiment.info.name}')",
+                    f"--store {options.store}" if options.store else f"{store.root} (the store)")
     tracking = experiment.tracking
     tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
 
