@@ -80,6 +80,20 @@ def check_run_paths(out: Path, store: Path, experiment_name: str, shown_out: str
         _check_run_folder(out, experiment_name, shown_out)
 
 
+def missing_folders(out: Path) -> list[Path]:
+    """``out`` and those of its parents that do not exist yet, deepest first (what creating it creates)."""
+    return [folder for folder in (out, *out.parents) if not folder.exists()]
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, see :func:`missing_folders`) while nothing was written into them."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or already gone)
+            return
+
+
 def _stored_output_around(path: Path) -> Path | None:
     """The stored output (finished, with its manifest, or partial) that holds ``path``, if any."""
     for folder in (path, *path.parents):

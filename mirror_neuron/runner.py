@@ -20,7 +20,14 @@ from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
 from mirror_neuron.overrides import override
 from mirror_neuron.report import load_run, verdicts_text, write_report
-from mirror_neuron.run_folder import DEFAULT_RUNS_DIR, check_run_paths, check_step_ids, default_out
+from mirror_neuron.run_folder import (
+    DEFAULT_RUNS_DIR,
+    check_run_paths,
+    check_step_ids,
+    default_out,
+    missing_folders,
+    remove_if_empty,
+)
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import load_yaml_file
@@ -98,6 +105,7 @@ def run_experiment(options: RunOptions) -> RunResult:
 
     say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
     started_at = _now()
+    created = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
     tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
     records: list[StepRecord] = []
@@ -116,6 +124,8 @@ def run_experiment(options: RunOptions) -> RunResult:
             _write_run_index(out, experiment, options, planned, records, tracker.location, started_at, ok)
             run = load_run(out)
             report = write_report(run)
+        else:
+            remove_if_empty(created)  # a run that failed before its first step leaves no empty run folder
     verdicts = verdicts_text(run) if run else ""
     if verdicts:
         say(verdicts)
