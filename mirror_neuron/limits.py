@@ -34,17 +34,17 @@ class Limit:
 
 
 LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
-    Limit("uids", 10_000, "uids of a metagraph, and every count of uids: miners of a strategy, validators, "
-                          "churn, top-k, min_allowed_weights"),
+    Limit("uids", 10_000, "uids of a metagraph (miners are counted against it before any is built), validators, "
+                          "churn, top-k, `min_allowed_weights`"),
     Limit("passes", 10_000, "passes of a Neuron query over its data"),
     Limit("steps", 1_000_000, "training steps of a Neuron query, steps of a Tournament, follow-ups per forward"),
     Limit("repetitions", 1_000, "repetitions of a Tournament, permutation repeats of an analysis's importances"),
     Limit("resamples", 1_000_000, "bootstrap resamples (Tournament, RewardHackSearch, analysis)"),
-    Limit("evaluations", 10_000_000, "reward evaluations of a RewardHackSearch (budget)"),
+    Limit("evaluations", 10_000_000, "reward evaluations of a RewardHackSearch (`budget`)"),
     Limit("words", 100_000, "words, sentences or repeats a miner behaviour or a transform writes into an answer"),
-    Limit("tokens", 100_000, "tokens a tokenizer keeps (max_length) or a language model generates (max_new_tokens)"),
+    Limit("tokens", 100_000, "tokens a tokenizer keeps (`max_length`) or a language model generates (`max_new_tokens`)"),
     Limit("config_bytes", 1 * MIB, "size of a config file"),
-    Limit("data_bytes", 1 * GIB, "size of one data file, after decompression (.gz files are read streaming)"),
+    Limit("data_bytes", 1 * GIB, "size of one data file, after decompression (`.gz` is decompressed streaming and stopped at the limit)"),
     Limit("folder_entries", 100_000, "files and folders visited when a data folder is scanned"),
 )}
 

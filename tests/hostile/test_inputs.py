@@ -240,3 +240,11 @@ def test_a_plain_data_file_past_the_limit_is_refused_at_validation(here: Path, c
     refused(*cli(capsys, "validate", "--config", "c.yml"), "c.yml: data.path (line 5):",
             "big.jsonl: the data file is too large: expected at most 1000 bytes (limit 'data_bytes'), got 4.9 KiB")
     assert tree(here) == ["big.jsonl", "c.yml"]
+
+
+def test_the_readme_lists_every_limit_with_its_default() -> None:
+    from mirror_neuron.limits import LIMITS
+
+    readme = (REPO / "README.md").read_text()
+    for limit in LIMITS.values():
+        assert f"| `{limit.name}` | {limit} | {limit.bounds} |" in readme, limit.name
