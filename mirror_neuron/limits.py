@@ -44,6 +44,7 @@ LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
     Limit("words", 100_000, "words, sentences or repeats a miner behaviour or a transform writes into an answer"),
     Limit("tokens", 100_000, "tokens a tokenizer keeps (`max_length`) or a language model generates (`max_new_tokens`)"),
     Limit("config_bytes", 1 * MIB, "size of a config file"),
+    Limit("config_nodes", 100_000, "values of a config file or a `--set` value once YAML aliases are expanded"),
     Limit("data_bytes", 1 * GIB, "size of one data file, after decompression (`.gz` is decompressed streaming and stopped at the limit)"),
     Limit("folder_entries", 100_000, "files and folders visited when a data folder is scanned"),
 )}

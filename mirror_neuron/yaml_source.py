@@ -1,7 +1,8 @@
 """Safe YAML loading that remembers where every key came from.
 
 Only plain YAML is accepted: Python tags are refused by ``yaml.SafeLoader``, duplicate keys are
-errors, and documents whose aliases would expand past ``MAX_NODES`` (alias bombs), that nest deeper
+errors, and documents whose aliases would expand past the ``config_nodes`` limit (alias bombs,
+:mod:`mirror_neuron.limits`), that nest deeper
 than ``MAX_DEPTH`` or that contain themselves (recursive aliases) are refused before they are built.
 Config files and ``--set`` values (:mod:`mirror_neuron.overrides`) go through the same checks.
 """
@@ -14,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from mirror_neuron import limits
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.files import read_bounded
 
-MAX_NODES = 100_000
 MAX_DEPTH = 64  # levels of nesting: far beyond any config, far below Python's recursion limit
 
 KeyPath = tuple[str | int, ...]
@@ -102,8 +103,9 @@ def load_yaml_text(text: str, shown: str = "<config>") -> YamlSource:
         size = _expanded_size(node, {}, set())
     except _Refused as error:
         raise ConfigError(str(error), shown) from None
-    if size > MAX_NODES:
-        raise ConfigError(f"document expands to more than {MAX_NODES} nodes through aliases; refused", shown)
+    if size > limits.limit("config_nodes"):
+        raise ConfigError(f"the document expands to too many nodes through aliases: "
+                          f"{limits.over('config_nodes')}", shown)
     lines: dict[KeyPath, int] = {}
     _check_and_map(node, (), lines, shown)
     try:
@@ -147,7 +149,8 @@ def _size_and_height(node: yaml.Node, memo: dict[int, tuple[int, int]], active: 
                 [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else [])
     measured = [_size_and_height(child, memo, active, depth + 1) for child in children]
     active.discard(key)
-    memo[key] = (min(1 + sum(size for size, _ in measured), MAX_NODES + 1), 1 + max((h for _, h in measured), default=0))
+    size = min(1 + sum(size for size, _ in measured), limits.limit("config_nodes") + 1)  # capped: no huge sums
+    memo[key] = (size, 1 + max((height for _, height in measured), default=0))
     return memo[key]
 
 
