@@ -202,6 +202,7 @@ def test_the_home_folder_is_scanned_bounded_skipping_hidden_folders_and_links(
     (home / "prompts.jsonl").write_text('{"question": "q?", "answer": "a"}\n')
     (home / "loop").symlink_to(home)  # a folder link: never followed
     (home / "proc").symlink_to("/proc")
+    (home / "environ.jsonl").symlink_to("/proc/self/environ")  # a file link into /proc: skipped
     monkeypatch.setenv("HOME", str(home))
     _data_config(here, "~")
     code, stderr = cli(capsys, "run", "--config", "c.yml")

@@ -73,9 +73,10 @@ def data_files(folder: Path) -> list[Path]:
     """The supported files under ``folder``, sorted, found by a bounded walk.
 
     The walk stays on ``folder``'s file system (it never enters /proc, /sys, /dev or a mounted special
-    file system), follows no folder links, skips hidden folders (``.git``, ``.cache``) and stops with a
+    file system), follows no folder links, skips hidden folders (``.git``, ``.cache``), and stops with a
     :class:`UserError` once it has visited more entries than the ``folder_entries`` limit. Files (or
-    links to files) are kept when they are regular files of a supported type.
+    links to files, except into /proc, /sys or /dev) are kept when they are regular files of a
+    supported type.
     """
     most = limits.limit("folder_entries")
     device = folder.stat().st_dev
@@ -97,7 +98,8 @@ def data_files(folder: Path) -> list[Path]:
                     if entry.is_dir(follow_symlinks=False):
                         if not entry.name.startswith(".") and entry.stat(follow_symlinks=False).st_dev == device:
                             pending.append(Path(entry.path))
-                    elif data_format(Path(entry.name)) and entry.is_file():
+                    elif data_format(Path(entry.name)) and entry.is_file() and not (
+                            entry.is_symlink() and special_folder(Path(entry.path).resolve())):
                         found.append(Path(entry.path))
                 except OSError:  # a dangling link, or an entry removed while scanning
                     continue
@@ -112,12 +114,17 @@ def check_size(path: Path) -> None:
         raise UserError(f"{path}: the data file is too large: {limits.over('data_bytes', size)}")
 
 
+def special_folder(path: Path) -> Path | None:
+    """The special file system (/proc, /sys, /dev) that holds the resolved ``path``, if any."""
+    return next((special for special in SPECIAL_FOLDERS if path == special or special in path.parents), None)
+
+
 def check_local(path: Path) -> None:
     """Refuse a local data path that is not a regular file or a data folder: a special file system
     (/proc, /sys, /dev), the file system's root, or a device, FIFO or socket."""
-    for special in SPECIAL_FOLDERS:
-        if path == special or special in path.parents:
-            raise UserError(f"{path} is on a special file system ({special}); data must be regular files")
+    special = special_folder(path)
+    if special is not None:
+        raise UserError(f"{path} is on a special file system ({special}); data must be regular files")
     if path == Path(path.anchor):
         raise UserError(f"{path} is the root of the file system; point data.path at the data's own folder")
     mode = path.stat().st_mode
