@@ -56,8 +56,8 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def bounded_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """The CLI in a subprocess that may use at most 1 GiB more memory than it starts with and
-    ``timeout`` seconds: a hang or a blow-up fails the test instead of the machine."""
+    """The CLI in a subprocess with at most 4 GiB of data memory and ``timeout`` seconds: a hang or a
+    blow-up (10**9 list items are 8 GB) fails the test instead of the machine."""
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (4 * ONE_GIB, 4 * ONE_GIB))
 
