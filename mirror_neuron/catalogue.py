@@ -282,4 +282,14 @@ def _resolve(module: str, name: str) -> tuple[str, ast.ClassDef] | None:
 
 
 def _text(node: ast.expr | None) -> str:
-    return ast.unparse(node) if node is not None else ""
+    """An annotation as ``ls`` shows it: as written, but ``Annotated[PositiveInt, AtMost("uids")]`` as
+    ``PositiveInt (limit uids)`` (:mod:`mirror_neuron.limits`)."""
+    if node is None:
+        return ""
+    if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "Annotated" and isinstance(node.slice, ast.Tuple):
+        inner, *extras = node.slice.elts
+        limits = [extra.args[0].value for extra in extras if isinstance(extra, ast.Call) and
+                  ast.unparse(extra.func) == "AtMost" and extra.args and isinstance(extra.args[0], ast.Constant)]
+        if limits and len(limits) == len(extras):
+            return f"{ast.unparse(inner)} (limit {', '.join(limits)})"
+    return ast.unparse(node)

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
@@ -20,6 +20,7 @@ from mirror_neuron.steps.base import Step, StepContext
 from mirror_neuron.yaml_source import KeyPath, YamlSource, format_key_path
 
 SECTIONS = ("model", "data", "query", "analysis")
+NAME_CHARACTERS = 128  # of an experiment name (a folder name, like a step id)
 TOP_LEVEL_KEYS = ("experiment", "tracking", *SECTIONS)
 
 # Which key names an entry's component in each section, and its default.
@@ -34,7 +35,7 @@ DISCRIMINATORS: dict[str, tuple[str, str | None]] = {
 class ExperimentInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = "experiment"
+    name: str = Field("experiment", max_length=NAME_CHARACTERS)  # names the run folder and the tracked run
     seed: int = 0
     tags: list[str] = []
 

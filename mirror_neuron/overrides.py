@@ -2,7 +2,9 @@
 
 Paths address sections like error messages do: ``data.sample.n`` for a one-entry section,
 ``query[0].tokenizer.max_length`` or ``query.0....`` by position, ``query.my_query....`` by id.
-Values are parsed as YAML scalars or flow collections (``5``, ``true``, ``[a, b]``).
+Values are read as YAML by the same safe loader as config files (:mod:`mirror_neuron.yaml_source`:
+no Python tags, no duplicate keys, no alias bombs): ``5``, ``true``, ``[a, b]``, ``{n: 5}``.
+An error about an overridden key names the ``--set`` that gave its value, not the file's line.
 """
 
 from __future__ import annotations
@@ -10,32 +12,47 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 from mirror_neuron.errors import UserError
+from mirror_neuron.yaml_source import KeyPath, YamlSource, load_yaml_text
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _PATH = re.compile(r"[^.\[\]]+(?:\.[^.\[\]]+|\[\d+\])*")
+SHOWN_CHARACTERS = 60  # of an assignment, in error messages
 
 
 def apply_overrides(data: Any, assignments: list[str]) -> Any:
     """Return ``data`` with each ``key.path=value`` assignment applied in order."""
+    return _apply(data, assignments)[0]
+
+
+def override(source: YamlSource, assignments: list[str]) -> None:
+    """Apply ``assignments`` to a loaded config and remember which key paths they set, so that errors
+    there say ``(set by --set ...)`` instead of the line of the value the file still holds."""
+    source.data, paths = _apply(source.data, assignments)
+    for path, assignment in paths:
+        source.overrides[path] = f"--set {shorten(assignment)}"
+
+
+def _apply(data: Any, assignments: list[str]) -> tuple[Any, list[tuple[KeyPath, str]]]:
     data = data if isinstance(data, dict) else {}
+    paths = []
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"--set {assignment}: expected dotted.key=value")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            raise UserError(f"--set {assignment}: the value is not valid YAML") from None
-        _assign(data, _parse_path(key.strip(), assignment), value, assignment)
-    return data
+            raise UserError(f"--set {shorten(assignment)}: expected dotted.key=value")
+        value = load_yaml_text(text, f"--set {shorten(key.strip())}").data if text.strip() else ""
+        paths.append((_assign(data, _parse_path(key.strip(), assignment), value, assignment), assignment))
+    return data, paths
+
+
+def shorten(text: str) -> str:
+    """``text`` cut to ``SHOWN_CHARACTERS`` for a one-line message."""
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS - 3] + "..."
 
 
 def _parse_path(key: str, assignment: str) -> list[str | int]:
     if not _PATH.fullmatch(key):
-        raise UserError(f"--set {assignment}: cannot read the key path '{key}'")
+        raise UserError(f"--set {shorten(assignment)}: cannot read the key path '{key}'")
     parts: list[str | int] = []
     for match in _PART.finditer(key):
         name, index = match.groups()
@@ -43,35 +60,41 @@ def _parse_path(key: str, assignment: str) -> list[str | int]:
     return parts
 
 
-def _assign(data: dict[str, Any], parts: list[str | int], value: Any, assignment: str) -> None:
+def _assign(data: dict[str, Any], parts: list[str | int], value: Any, assignment: str) -> KeyPath:
+    """Set the value; return the key path it now has (list entries named by id become positions)."""
     current: Any = data
+    path: list[str | int] = []
     for position, part in enumerate(parts[:-1]):
         nxt = parts[position + 1]
         if isinstance(current, list):
-            current = _list_item(current, part, assignment)
+            index = _list_index(current, part, assignment)
+            current = current[index]
+            path.append(index)
             continue
         if not isinstance(current, dict):
-            raise UserError(f"--set {assignment}: '{part}' is inside a value that is not a mapping")
+            raise UserError(f"--set {shorten(assignment)}: '{part}' is inside a value that is not a mapping")
         if current.get(part) is None:
             current[part] = [] if isinstance(nxt, int) else {}
         current = current[part]
+        path.append(part)
     last = parts[-1]
     if isinstance(current, list):
         if not isinstance(last, int) or last >= len(current):
-            raise UserError(f"--set {assignment}: no list item '{last}'")
+            raise UserError(f"--set {shorten(assignment)}: no list item '{last}'")
         current[last] = value
     elif isinstance(current, dict):
         current[last] = value
     else:
-        raise UserError(f"--set {assignment}: cannot set a key inside a plain value")
+        raise UserError(f"--set {shorten(assignment)}: cannot set a key inside a plain value")
+    return (*path, last)
 
 
-def _list_item(items: list[Any], part: str | int, assignment: str) -> Any:
+def _list_index(items: list[Any], part: str | int, assignment: str) -> int:
     if isinstance(part, int):
         if part >= len(items):
-            raise UserError(f"--set {assignment}: the list has no item {part}")
-        return items[part]
-    for item in items:
+            raise UserError(f"--set {shorten(assignment)}: the list has no item {part}")
+        return part
+    for index, item in enumerate(items):
         if isinstance(item, dict) and item.get("id") == part:
-            return item
-    raise UserError(f"--set {assignment}: no entry with id '{part}'")
+            return index
+    raise UserError(f"--set {shorten(assignment)}: no entry with id '{part}'")

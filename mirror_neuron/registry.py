@@ -217,8 +217,9 @@ def validate_params(found: Component, params: dict[str, Any]) -> None:
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
-        raise ParamError(f"{found.family} '{found.name}': {key}: {first['msg']}" if key else
-                         f"{found.family} '{found.name}': {first['msg']}", key) from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ParamError(f"{found.family} '{found.name}': {key}: {message}" if key else
+                         f"{found.family} '{found.name}': {message}", key) from None
 
 
 def taken(target: Callable[..., Any], **supplied: Any) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
     """The function's parameter types; one whose names exist only for type checking (``np`` under
     ``TYPE_CHECKING``) stays untyped (Any), the others are still checked."""
     try:
-        return typing.get_type_hints(function)
+        return typing.get_type_hints(function, include_extras=True)  # Annotated limits (AtMost) are kept
     except Exception:  # noqa: BLE001 - evaluate each annotation alone instead
         pass
     hints: dict[str, Any] = {}

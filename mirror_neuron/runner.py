@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import json
 import os
-import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -19,13 +18,19 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
-from mirror_neuron.overrides import apply_overrides
+from mirror_neuron.overrides import override
 from mirror_neuron.report import load_run, verdicts_text, write_report
+from mirror_neuron.run_folder import (
+    DEFAULT_RUNS_DIR,
+    check_run_paths,
+    check_step_ids,
+    default_out,
+    missing_folders,
+    remove_if_empty,
+)
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import load_yaml_file
-
-DEFAULT_RUNS_DIR = Path("runs")
 
 
 @dataclass
@@ -54,9 +59,10 @@ def load_experiment(config: Path, overrides: list[str]) -> Experiment:
     """Read, override and validate a config; raises :class:`UserError` on any problem."""
     source = load_yaml_file(config)
     if overrides:
-        source.data = apply_overrides(source.data, overrides)
+        override(source, overrides)
     experiment = parse_experiment(source)
     check_requires(experiment)
+    check_step_ids(experiment)
     return experiment
 
 
@@ -77,12 +83,6 @@ def default_store() -> Path:
     return Path(os.environ.get("MIRROR_NEURON_STORE", DEFAULT_RUNS_DIR / ".store"))
 
 
-def slug(name: str) -> str:
-    """A file-system-safe folder name for an experiment name."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")
-    return cleaned or "experiment"
-
-
 @dataclass
 class RunResult:
     out: Path
@@ -95,13 +95,17 @@ def run_experiment(options: RunOptions) -> RunResult:
     """Run an experiment end to end and return what happened to each step."""
     experiment = load_experiment(options.config, options.overrides)
     planned = plan(experiment, options.steps)
-    out = (options.out or DEFAULT_RUNS_DIR / slug(experiment.info.name)).resolve()
+    out = (options.out or default_out(experiment.info.name)).resolve()
     store = Store((options.store or default_store()).resolve())
+    check_run_paths(out, store.root, experiment.info.name,
+                    f"--out {options.out}" if options.out else f"{out} (the run folder of '{experiment.info.name}')",
+                    f"--store {options.store}" if options.store else f"{store.root} (the store)")
     tracking = experiment.tracking
     tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
 
     say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
     started_at = _now()
+    created = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
     tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
     records: list[StepRecord] = []
@@ -120,6 +124,8 @@ def run_experiment(options: RunOptions) -> RunResult:
             _write_run_index(out, experiment, options, planned, records, tracker.location, started_at, ok)
             run = load_run(out)
             report = write_report(run)
+        else:
+            remove_if_empty(created)  # a run that failed before its first step leaves no empty run folder
     verdicts = verdicts_text(run) if run else ""
     if verdicts:
         say(verdicts)

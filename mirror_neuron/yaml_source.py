@@ -1,8 +1,10 @@
 """Safe YAML loading that remembers where every key came from.
 
 Only plain YAML is accepted: Python tags are refused by ``yaml.SafeLoader``, duplicate keys are
-errors, and documents whose aliases would expand past ``MAX_NODES`` (alias bombs) are refused
-before they are built.
+errors, and documents whose aliases would expand past the ``config_nodes`` limit (alias bombs,
+:mod:`mirror_neuron.limits`), that nest deeper
+than ``MAX_DEPTH`` or that contain themselves (recursive aliases) are refused before they are built.
+Config files and ``--set`` values (:mod:`mirror_neuron.overrides`) go through the same checks.
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ from typing import Any
 
 import yaml
 
-from mirror_neuron.errors import ConfigError
+from mirror_neuron import limits
+from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.files import read_bounded
 
-MAX_NODES = 100_000
+MAX_DEPTH = 64  # levels of nesting: far beyond any config, far below Python's recursion limit
 
 KeyPath = tuple[str | int, ...]
 
 
 @dataclass
 class YamlSource:
-    """A loaded YAML document: its data plus the line of each key path (1-based)."""
+    """A loaded YAML document: its data plus the line of each key path (1-based), and the key paths
+    that ``--set`` overrode (with the ``--set`` that did)."""
 
     path: str
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    overrides: dict[KeyPath, str] = field(default_factory=dict)
 
     def line_of(self, key_path: KeyPath) -> int | None:
         """Line of ``key_path``, or of its nearest ancestor that the file spells out."""
@@ -36,14 +42,25 @@ class YamlSource:
                 return line
         return None
 
+    def overridden_by(self, key_path: KeyPath) -> str | None:
+        """The ``--set`` that gave ``key_path`` (or an ancestor) its value, if one did."""
+        for end in range(len(key_path), 0, -1):
+            assignment = self.overrides.get(tuple(key_path[:end]))
+            if assignment is not None:
+                return assignment
+        return None
+
     def where(self, key_path: KeyPath, shown: str | None = None) -> str:
-        """``file: key.path (line N)`` for error messages."""
+        """``file: key.path (line N)`` for error messages; ``(set by --set ...)`` where ``--set`` gave the value."""
         shown = shown if shown is not None else format_key_path(key_path)
         line = self.line_of(key_path)
+        assignment = self.overridden_by(key_path)
         parts = [self.path]
         if shown:
             parts.append(f": {shown}")
-        if line is not None:
+        if assignment is not None:
+            parts.append(f" (set by {assignment})")
+        elif line is not None:
             parts.append(f" (line {line})")
         return "".join(parts)
 
@@ -60,26 +77,35 @@ def format_key_path(key_path: KeyPath) -> str:
 
 
 def load_yaml_file(path: str | Path) -> YamlSource:
-    """Read and parse ``path``; any problem becomes a one-line :class:`ConfigError`."""
+    """Read and parse ``path`` (a regular file within the ``config_bytes`` limit); any problem becomes a
+    one-line :class:`ConfigError`."""
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(Path(path), "config_bytes", "config file").decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("config file not found", shown) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config file ({error})", shown) from None
+    except UserError as error:
+        raise ConfigError(error.message, shown) from None
     return load_yaml_text(text, shown)
 
 
 def load_yaml_text(text: str, shown: str = "<config>") -> YamlSource:
     try:
+        _check_nesting(text, shown)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         raise ConfigError(_yaml_problem(error), shown) from None
     if node is None:
         return YamlSource(shown, None)
-    if _expanded_size(node, {}) > MAX_NODES:
-        raise ConfigError(f"document expands to more than {MAX_NODES} nodes through aliases; refused", shown)
+    try:
+        size = _expanded_size(node, {}, set())
+    except _Refused as error:
+        raise ConfigError(str(error), shown) from None
+    if size > limits.limit("config_nodes"):
+        raise ConfigError(f"the document expands to too many nodes through aliases: "
+                          f"{limits.over('config_nodes')}", shown)
     lines: dict[KeyPath, int] = {}
     _check_and_map(node, (), lines, shown)
     try:
@@ -98,20 +124,47 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return f"invalid YAML: {problem}{where}"
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """Number of nodes ``node`` becomes once aliases are expanded (shared nodes counted each time)."""
+class _Refused(Exception):
+    def __init__(self, node: yaml.Node, problem: str) -> None:
+        super().__init__(f"{problem} (line {node.start_mark.line + 1}); refused")
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, tuple[int, int]], active: set[int], depth: int = 1) -> int:
+    """Number of nodes ``node`` becomes once aliases are expanded (shared nodes counted each time).
+    :class:`_Refused` when a node contains itself, or nests deeper than ``MAX_DEPTH`` once expanded."""
+    return _size_and_height(node, memo, active, depth)[0]
+
+
+def _size_and_height(node: yaml.Node, memo: dict[int, tuple[int, int]], active: set[int],
+                     depth: int) -> tuple[int, int]:
     key = id(node)
+    if key in active:
+        raise _Refused(node, "recursive alias: this node contains itself through an alias")
+    if depth > MAX_DEPTH or (key in memo and depth + memo[key][1] - 1 > MAX_DEPTH):
+        raise _Refused(node, f"nested more than {MAX_DEPTH} levels deep once aliases are expanded")
     if key in memo:
         return memo[key]
-    memo[key] = MAX_NODES + 1  # a node reached again while being counted is a recursive alias
-    if isinstance(node, yaml.SequenceNode):
-        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-    else:
-        size = 1
-    memo[key] = min(size, MAX_NODES + 1)
+    active.add(key)
+    children = (node.value if isinstance(node, yaml.SequenceNode) else
+                [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else [])
+    measured = [_size_and_height(child, memo, active, depth + 1) for child in children]
+    active.discard(key)
+    size = min(1 + sum(size for size, _ in measured), limits.limit("config_nodes") + 1)  # capped: no huge sums
+    memo[key] = (size, 1 + max((height for _, height in measured), default=0))
     return memo[key]
+
+
+def _check_nesting(text: str, shown: str) -> None:
+    """Refuse text nested deeper than ``MAX_DEPTH`` before it is composed (composing recurses)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1}); "
+                                  "refused", shown)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _check_and_map(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], shown: str) -> None:

@@ -95,7 +95,7 @@ def test_ls_prints_each_component_with_its_parameters() -> None:
     result = run_cli("ls")
     assert result.returncode == 0, result.stderr
     assert "DummyDendritePool" in result.stdout
-    assert "length_padder" in result.stdout and "words: PositiveInt = " in result.stdout
+    assert "length_padder" in result.stdout and "words: PositiveInt (limit words) = " in result.stdout
     assert "value: float = 1.0" in result.stdout  # ConstantRewardModel's parameter
 
 

@@ -7,11 +7,12 @@ does what a spec says.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from mirror_neuron.analysis.features import TEXTS
+from mirror_neuron.limits import AtMost
 from mirror_neuron.models.embeddings import MINILM
 
 EMBEDDING = "embedding"  # in `x`: every embedding the entry computes
@@ -91,8 +92,8 @@ class AnalysisSpec(_Strict):
     predict: list[PredictSpec] = []
     plot: list[PlotSpec] = []
     folds: int = Field(5, ge=2)
-    bootstrap: PositiveInt = 1000
-    importance_repeats: PositiveInt = 5
+    bootstrap: Annotated[PositiveInt, AtMost("resamples")] = 1000
+    importance_repeats: Annotated[PositiveInt, AtMost("repetitions")] = 5
 
     @property
     def features(self) -> list[str]:

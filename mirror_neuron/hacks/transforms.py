@@ -16,9 +16,10 @@ import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mirror_neuron.hacks.vocabulary import FILLER, FLATTERY, SELF_SCORE, STOCK_PHRASES, keywords
+from mirror_neuron.limits import AtMost
 from mirror_neuron.registry import component
 
 if TYPE_CHECKING:  # the registry imports this module to list transforms: keep that import light
@@ -32,7 +33,7 @@ REPEATED_TIMES = 8  # repetition: the answer (or its first sentence), this many 
 
 
 @component("transform", defence="cap or penalize length, or score filler (e.g. a relevance filter)")
-def length_padding(answer: str, question: str, rng: np.random.Generator, words: int = PADDED_WORDS) -> str:
+def length_padding(answer: str, question: str, rng: np.random.Generator, words: Annotated[int, AtMost("words")] = PADDED_WORDS) -> str:
     """The answer padded with filler words to ``words`` words in all."""
     tokens = answer.split()
     padding = [FILLER[i] for i in rng.integers(len(FILLER), size=max(0, words - len(tokens)))]
@@ -46,7 +47,7 @@ def prompt_echo(answer: str, question: str, rng: np.random.Generator) -> str:
 
 
 @component("transform", defence="switch on the blacklist filter or penalize repeated keywords")
-def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times: int = STUFFED_TIMES,
+def keyword_stuffing(answer: str, question: str, rng: np.random.Generator, times: Annotated[int, AtMost("words")] = STUFFED_TIMES,
                      keep_answer: bool = True) -> str:
     """The answer followed by the question's keywords (stop words left out), ``times`` times.
 
@@ -82,7 +83,7 @@ def self_score(answer: str, question: str, rng: np.random.Generator, text: str =
 
 
 @component("transform", defence="use a repetition penalty or the diversity filter")
-def repetition(answer: str, question: str, rng: np.random.Generator, times: int = REPEATED_TIMES,
+def repetition(answer: str, question: str, rng: np.random.Generator, times: Annotated[int, AtMost("words")] = REPEATED_TIMES,
                first_sentence: bool = False) -> str:
     """The answer repeated ``times`` times: repeated text is likely under a log-probability reward.
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.gating.base import GatingModelBase
 from mirror_neuron.neuron.metagraph import Metagraph
@@ -28,16 +29,16 @@ class _Strict(BaseModel):
 
 
 class MetagraphConfig(_Strict):
-    n: PositiveInt = 64
+    n: Annotated[PositiveInt, AtMost("uids")] = 64
     not_serving: float = Field(0.0, ge=0.0, le=1.0)  # share of uids whose axon does not serve
-    validators: NonNegativeInt = 0  # uids with a validator permit (never queried)
+    validators: Annotated[NonNegativeInt, AtMost("uids")] = 0  # uids with a validator permit (never queried)
 
 
 class ChurnConfig(_Strict):
     """Every ``every`` forward passes, ``count`` random uids get new hotkeys (0: no churn)."""
 
     every: NonNegativeInt = 0
-    count: NonNegativeInt = 1
+    count: Annotated[NonNegativeInt, AtMost("uids")] = 1
 
 
 class PartConfig(_Strict):
@@ -54,7 +55,7 @@ class PartConfig(_Strict):
 class WeightsConfig(_Strict):
     alpha: float = Field(0.99, ge=0.0, le=1.0)  # weight on the old moving score
     rule: Literal["softmax_scatter", "scatter"] = "softmax_scatter"
-    min_allowed_weights: NonNegativeInt = 8
+    min_allowed_weights: Annotated[NonNegativeInt, AtMost("uids")] = 8
     max_weight_limit: float = Field(0.1, gt=0.0, le=1.0)
     exclude_quantile: float = Field(0.0, ge=0.0, lt=1.0)
     # the originals' rule: the quantile is clamped so that min_allowed_weights survive, and a metagraph
@@ -76,11 +77,11 @@ class LoopConfig(_Strict):
     follow_up_prompt: str = MIRROR_FOLLOW_UP  # what follows the text a question is asked about
     reset_every: PositiveInt = 3  # steps between restarts from a fresh prompt
     question_timeout: PositiveFloat = 12.0  # core-2023: question calls; openvalidators: augment and follow-ups
-    followup_steps: PositiveInt = 4  # openvalidators: follow-up/answer pairs per forward
-    context_sentences: tuple[PositiveInt, PositiveInt] = (15, 30)  # openvalidators: the context's length, drawn
-    summary_sentences: tuple[PositiveInt, PositiveInt] = (4, 8)  # openvalidators: the summary asked for, drawn
+    followup_steps: Annotated[PositiveInt, AtMost("steps")] = 4  # openvalidators: follow-up/answer pairs per forward
+    context_sentences: Annotated[tuple[PositiveInt, PositiveInt], AtMost("words")] = (15, 30)  # openvalidators: the context's length, drawn
+    summary_sentences: Annotated[tuple[PositiveInt, PositiveInt], AtMost("words")] = (4, 8)  # openvalidators: the summary asked for, drawn
     filter_base_prompt: bool = False  # openvalidators 1.1.8+: filters compare with the base prompt
-    inference_topk: PositiveInt = 10
+    inference_topk: Annotated[PositiveInt, AtMost("uids")] = 10
     inference_over_all_uids: bool = False  # core-2023: the top uids by gating over every uid, not the available
 
 
@@ -103,7 +104,7 @@ class NeuronConfig(_Strict):
     weights: WeightsConfig = WeightsConfig()
     screen: PartConfig | None = None  # core-2023: a filter screening questions and inference (its nsfw check)
     timeout: PositiveFloat = 12.0
-    training_topk: PositiveInt = 50
+    training_topk: Annotated[PositiveInt, AtMost("uids")] = 50
     vpermit_tao_limit: float | None = None  # permit holders with at most this stake are queried (None: none)
     seed: int | None = None
     # the miners' own habits (an honest uid's wording, an LM miner's sampling); unset: drawn from seed

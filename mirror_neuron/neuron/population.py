@@ -69,7 +69,7 @@ def build_population(spec: dict[str, Any], n: int, seed: int = 0, miners_seed: i
     ``honest``. Which uid plays what is a seeded shuffle; ``miners_seed`` is the seed of every behaviour
     that takes one and sets none (:func:`with_seed`).
     """
-    assigned: list[Behaviour] = []
+    declared: list[tuple[str, int, dict[str, Any]]] = []
     for name, value in spec.items():
         params = dict(value) if isinstance(value, dict) else {}
         amount = params.pop("count", params.pop("share", value if not isinstance(value, dict) else None))
@@ -79,9 +79,13 @@ def build_population(spec: dict[str, Any], n: int, seed: int = 0, miners_seed: i
             count = round(amount * n)
         else:
             raise UserError(f"miners.{name}: expected a count, a share in [0, 1], or {{count|share, params...}}")
+        declared.append((name, count, params))
+    total = sum(count for _, count, _ in declared)  # compared with n before any list is built
+    if total > n:
+        raise UserError(f"miners: the population declares {total} miners but the metagraph has {n} uids")
+    assigned: list[Behaviour] = []
+    for name, count, params in declared:
         assigned.extend([with_seed(make_behaviour(name, params), miners_seed)] * count)
-    if len(assigned) > n:
-        raise UserError(f"miners: the population declares {len(assigned)} miners but the metagraph has {n} uids")
     assigned.extend([with_seed(make_behaviour(DEFAULT_BEHAVIOUR, {}), miners_seed)] * (n - len(assigned)))
     order = np.random.default_rng(seed).permutation(n)
     return [assigned[i] for i in order]

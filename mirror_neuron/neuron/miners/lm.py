@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
+from mirror_neuron.limits import AtMost
 from mirror_neuron.models.causal_lm import load_causal_lm, local_files
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.neuron.miners.generation_cache import (
@@ -55,7 +56,7 @@ class LanguageModelMiner(Behaviour):
     """
 
     path: str = "smollm2"
-    max_new_tokens: PositiveInt = 48
+    max_new_tokens: Annotated[PositiveInt, AtMost("tokens")] = 48
     temperature: NonNegativeFloat = 0.0
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     seed: NonNegativeInt | None = None  # unset: the neuron's miners_seed (0 outside a neuron)

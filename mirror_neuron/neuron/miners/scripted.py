@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveInt, PrivateAttr
@@ -19,6 +19,7 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.hacks import transforms as hacks
 from mirror_neuron.hacks.transforms import PADDED_WORDS, REPEATED_TIMES, STUFFED_TIMES, Transform, TransformSpec
 from mirror_neuron.hacks.vocabulary import REFUSAL, SELF_SCORE, STOCK_PHRASES, WORDS
+from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.neuron.miners.honest import (  # noqa: F401  (Honest, honest_answer: importable from here too)
     Honest,
@@ -96,7 +97,7 @@ class LengthPadder(HackingMiner):
     false draws new filler from the pool's stream on every call.
     """
 
-    words: PositiveInt = PADDED_WORDS
+    words: Annotated[PositiveInt, AtMost("words")] = PADDED_WORDS
     same_filler: bool = True
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
@@ -112,7 +113,7 @@ class LengthPadder(HackingMiner):
 class KeywordStuffer(HackingMiner):
     """The prompt's keywords repeated ``times`` times (transform ``keyword_stuffing``, without the answer)."""
 
-    times: PositiveInt = STUFFED_TIMES
+    times: Annotated[PositiveInt, AtMost("words")] = STUFFED_TIMES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         stuffed = hacks.keyword_stuffing(answer, query.prompt, rng, times=self.times, keep_answer=False)
@@ -160,7 +161,7 @@ class SelfScorer(HackingMiner):
 class Repeater(HackingMiner):
     """The first sentence of the answer repeated ``times`` times (transform ``repetition``)."""
 
-    times: PositiveInt = REPEATED_TIMES
+    times: Annotated[PositiveInt, AtMost("words")] = REPEATED_TIMES
 
     def hack(self, answer: str, query: Query, rng: np.random.Generator) -> str:
         return hacks.repetition(answer, query.prompt, rng, times=self.times, first_sentence=True)
@@ -170,7 +171,7 @@ class Repeater(HackingMiner):
 class RandomWords(Behaviour):
     """``words`` random words: fast garbage."""
 
-    words: PositiveInt = 30
+    words: Annotated[PositiveInt, AtMost("words")] = 30
     latency_median: float = 0.1
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:

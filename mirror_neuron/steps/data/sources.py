@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
 import re
+import stat
 import urllib.error
 import urllib.request
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mirror_neuron import registry
+from mirror_neuron import limits, registry
 from mirror_neuron.errors import UserError
+from mirror_neuron.files import file_kind, read_bounded
 
 FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 BUILTIN_PREFIX = "builtin:"
@@ -22,6 +23,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 HUB_TIMEOUT_S = 5
 HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 OFFLINE_VALUES = {"1", "ON", "YES", "TRUE"}
+SPECIAL_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))  # never data, never scanned
 LOCAL_ADVICE = "download it and set data.path to a local .jsonl, .json, .csv or .parquet file or folder"
 
 
@@ -54,28 +56,89 @@ def builtin_path(name: str) -> Path:
 
 
 def split_files(folder: Path, split: str, only_split: bool) -> list[Path]:
-    """Supported files of ``folder`` that belong to ``split``.
+    """Supported files of ``folder`` (see :func:`data_files`) that belong to ``split``.
 
     A file belongs to a split when the split's name is one of the words of its file name
     (``NQ-open.dev.jsonl`` is in ``dev``). When the schema names a single split and no file
     name mentions it, every supported file belongs to it.
     """
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and data_format(p))
+    files = data_files(folder)
     matching = [p for p in files if split.lower() in re.split(r"[^a-z0-9]+", p.name.lower())]
     if not matching and only_split:
         return files
     return matching
 
 
+def data_files(folder: Path) -> list[Path]:
+    """The supported files under ``folder``, sorted, found by a bounded walk.
+
+    The walk stays on ``folder``'s file system (it never enters /proc, /sys, /dev or a mounted special
+    file system), follows no folder links, skips hidden folders (``.git``, ``.cache``), and stops with a
+    :class:`UserError` once it has visited more entries than the ``folder_entries`` limit. Files (or
+    links to files, except into /proc, /sys or /dev) are kept when they are regular files of a
+    supported type.
+    """
+    most = limits.limit("folder_entries")
+    device = folder.stat().st_dev
+    found: list[Path] = []
+    visited = 0
+    pending = [folder]
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:  # an unreadable subfolder holds nothing we can load
+            continue
+        with entries:
+            for entry in entries:
+                visited += 1
+                if visited > most:
+                    raise UserError(f"{folder}: the folder holds too many entries to scan for data files: "
+                                    f"{limits.over('folder_entries')}; point data.path at the data's own folder")
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not entry.name.startswith(".") and entry.stat(follow_symlinks=False).st_dev == device:
+                            pending.append(Path(entry.path))
+                    elif data_format(Path(entry.name)) and entry.is_file() and not (
+                            entry.is_symlink() and special_folder(Path(entry.path).resolve())):
+                        found.append(Path(entry.path))
+                except OSError:  # a dangling link, or an entry removed while scanning
+                    continue
+    return sorted(found)
+
+
+def check_size(path: Path) -> None:
+    """Refuse, cheaply (one ``stat``), an uncompressed data file larger than the ``data_bytes`` limit;
+    gzipped files are checked as they are decompressed."""
+    size = path.stat().st_size
+    if not path.name.endswith(".gz") and size > limits.limit("data_bytes"):
+        raise UserError(f"{path}: the data file is too large: {limits.over('data_bytes', size)}")
+
+
+def special_folder(path: Path) -> Path | None:
+    """The special file system (/proc, /sys, /dev) that holds the resolved ``path``, if any."""
+    return next((special for special in SPECIAL_FOLDERS if path == special or special in path.parents), None)
+
+
+def check_local(path: Path) -> None:
+    """Refuse a local data path that is not a regular file or a data folder: a special file system
+    (/proc, /sys, /dev), the file system's root, or a device, FIFO or socket."""
+    special = special_folder(path)
+    if special is not None:
+        raise UserError(f"{path} is on a special file system ({special}); data must be regular files")
+    if path == Path(path.anchor):
+        raise UserError(f"{path} is the root of the file system; point data.path at the data's own folder")
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UserError(f"{path}: not a regular file or folder ({file_kind(mode)}); data must be regular files")
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
     """All records of one local file, as dicts. Malformed content is a :class:`UserError`."""
     kind = data_format(path)
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise UserError(f"{path}: not a valid gzip file ({error})") from None
+    try:
+        raw = read_bounded(path, "data_bytes", "data file")
+    except UserError as error:
+        raise UserError(f"{path}: {error.message}") from None
     try:
         if kind == ".jsonl":
             return _read_jsonl(raw, path)

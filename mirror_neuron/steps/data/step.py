@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from mirror_neuron.errors import ConfigError, did_you_mean
+from mirror_neuron.errors import ConfigError, UserError, did_you_mean
 from mirror_neuron.hashing import source_sha256
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
@@ -89,6 +89,12 @@ class DatasetStep(Step):
         resolved["sample"]["seed"] = self._seed if self.config.sample.method == "random" else None
         self._files = self._locate()
         if self._files is not None:
+            for files in self._files.values():
+                for _, file in files:
+                    try:
+                        sources.check_size(file)
+                    except UserError as error:
+                        raise ConfigError(error.message, self.context.where("path")) from None
             resolved["source_files"] = {
                 split: [{"name": name, "sha256": source_sha256(f)} for name, f in files]
                 for split, files in self._files.items()
@@ -116,6 +122,10 @@ class DatasetStep(Step):
                 if sources.looks_local(text) or not sources.is_hub_name(text):
                     raise ConfigError(f"no such file or folder: {path}", self.context.where("path"))
                 return None
+            try:
+                sources.check_local(path)
+            except UserError as error:
+                raise ConfigError(error.message, self.context.where("path")) from None
         splits = self._splits()
         if path.is_file():
             if len(splits) > 1:
@@ -128,7 +138,10 @@ class DatasetStep(Step):
             return {splits[0]: [(path.name, path)]}
         located = {}
         for split in splits:
-            files = sources.split_files(path, split, only_split=len(splits) == 1)
+            try:
+                files = sources.split_files(path, split, only_split=len(splits) == 1)
+            except UserError as error:
+                raise ConfigError(error.message, self.context.where("path")) from None
             if not files:
                 raise ConfigError(f"no .jsonl/.json/.csv/.parquet file in {path} has '{split}' in its name",
                                   self._where_split(split))

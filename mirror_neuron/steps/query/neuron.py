@@ -13,13 +13,14 @@ chunk, so an interrupted query resumes exactly where it stopped.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import Event, Neuron
@@ -36,8 +37,8 @@ class NeuronQueryConfig(StepConfig):
     """How to drive the neuron: ``forward`` over each prompt, ``train`` for ``steps``, or ``inference``."""
 
     method: Literal["forward", "train", "inference"] = "forward"
-    steps: PositiveInt | None = None  # train: bootstrap steps (two passes each)
-    passes: PositiveInt = 1  # forward / inference: times over the data
+    steps: Annotated[PositiveInt, AtMost("steps")] | None = None  # train: bootstrap steps (two passes each)
+    passes: Annotated[PositiveInt, AtMost("passes")] = 1  # forward / inference: times over the data
     topk: int | None = None  # forward: uids queried (None or -1: all available)
     random_sample_uids: bool = False
     train_gating_model: bool = False

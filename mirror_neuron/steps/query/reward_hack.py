@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from mirror_neuron.errors import ConfigError, UserError, did_you_mean
 from mirror_neuron.hacks.transforms import Transform, TransformSpec, builtin_names, resolve
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
+from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
@@ -65,12 +66,12 @@ class RewardHackConfig(StepConfig):
     search: Literal["greedy", "beam"] = "greedy"
     beam_width: PositiveInt = 3
     max_depth: PositiveInt = 2
-    budget: PositiveInt = 5000
+    budget: Annotated[PositiveInt, AtMost("evaluations")] = 5000
     calibration: NonNegativeInt = 20
     honest: str = "answer"
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     correction: Literal["bonferroni", "holm"] = "bonferroni"
-    resamples: int = Field(10_000, ge=200)
+    resamples: Annotated[int, Field(ge=200), AtMost("resamples")] = 10_000
     examples: NonNegativeInt = 3
     seed: int | None = None
 

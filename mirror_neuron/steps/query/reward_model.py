@@ -8,13 +8,14 @@ its 95% Wilson interval in the summary. ``auto`` picks pairs when the data has c
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator, model_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.limits import AtMost
 from mirror_neuron.log import say
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.reward.base import RewardModelBase, configured
@@ -61,7 +62,7 @@ class TokenizerOptions(_Loose):
     model's end scores do not see the padding after a text's end."""
 
     truncation: bool = False
-    max_length: PositiveInt = 550
+    max_length: Annotated[PositiveInt, AtMost("tokens")] = 550
     padding: str | bool = "max_length"
 
     @property

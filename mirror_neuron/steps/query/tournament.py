@@ -8,7 +8,7 @@ and the plot, so a killed tournament resumes at the next repetition.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import pandas as pd
 from pydantic import Field, PositiveInt
@@ -23,6 +23,7 @@ from mirror_neuron.lab.tournament import (
     strategy_labels,
 )
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, baseline_health, flagged_controls, judge
+from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
@@ -79,8 +80,8 @@ class TournamentConfig(StepConfig):
     """
 
     method: Literal["train", "forward"] = "train"
-    steps: PositiveInt = 1000
-    repetitions: PositiveInt = 5
+    steps: Annotated[PositiveInt, AtMost("steps")] = 1000
+    repetitions: Annotated[PositiveInt, AtMost("repetitions")] = 5
     seed: int | None = None
     record_every: PositiveInt | None = None
     baseline: str = "honest"
@@ -90,7 +91,7 @@ class TournamentConfig(StepConfig):
     train_gating_model: bool = False
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
     correction: Literal["bonferroni", "none"] = "bonferroni"
-    resamples: int = Field(4000, ge=200)
+    resamples: Annotated[int, Field(ge=200), AtMost("resamples")] = 4000
     min_success_rate: float = Field(0.5, ge=0.0, le=1.0)
     max_zeroed_share: float = Field(0.5, ge=0.0, le=1.0)
 
