@@ -1,0 +1,181 @@
+"""One Yuma consensus epoch (yuma.md sections 1-4), batched: many independent epochs run as one.
+
+Every array may carry leading batch axes (the same for all inputs); ``epoch`` returns results with the
+same batch axes. Weight and bond matrices hold one row per uid in ``rows`` (default: every uid), so a
+network with 64 validators among 512 uids passes 64 x 512 matrices; every other uid's rows are empty.
+
+Usage: ``epoch(EpochInputs(stake=stake, weights=weights), YumaParams(version="yuma3"))``, then read
+``.incentive``, ``.dividends``, ``.emission`` and ``.bonds`` (feed back as ``bonds_prev``) of the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mirror_neuron.chain import bonds as bond_rules
+from mirror_neuron.chain.emission import split_emission
+from mirror_neuron.chain.matrix import floor_u16, norm, quantized_consensus, rownorm, top_k, weighted_median
+from mirror_neuron.chain.params import YumaParams
+from mirror_neuron.errors import UserError
+
+
+@dataclass
+class EpochInputs:
+    """The chain state an epoch reads at block ``block``.
+
+    ``stake`` (..., n) hotkey stake (any scale). ``weights`` (..., r, n) the stored weight rows of the
+    uids in ``rows`` (any scale; each row is normalized). ``bonds_prev`` (..., r, n) the stored bonds
+    (default none). ``permits`` (..., n) the validator permits stored by the previous epoch (default:
+    the permits this epoch's stake earns). ``last_update`` / ``registration_block`` (..., n) blocks of
+    each uid's last set_weights and registration (default: all active, no weight outdated).
+    ``active`` (..., n) overrides the activity rule (last_update + activity_cutoff >= block).
+    ``pending_commit_block`` (..., n) block of each uid's oldest unexpired commit, -1 for none (only
+    with commit-reveal on). ``last_epoch_block``: the previous epoch's block (Yuma3 zeroes the bonds
+    of uids registered since; default: bonds follow the outdated-weight mask). ``emission``: the
+    amount queued for this epoch.
+    """
+
+    stake: np.ndarray
+    weights: np.ndarray
+    bonds_prev: np.ndarray | None = None
+    permits: np.ndarray | None = None
+    last_update: np.ndarray | None = None
+    registration_block: np.ndarray | None = None
+    active: np.ndarray | None = None
+    pending_commit_block: np.ndarray | None = None
+    block: int | np.ndarray = 0
+    last_epoch_block: int | np.ndarray | None = None
+    emission: float | np.ndarray = 1.0
+    rows: np.ndarray | None = None
+
+
+@dataclass
+class EpochResult:
+    """What an epoch stores and pays, per uid (..., n) unless noted.
+
+    ``bonds`` and ``weights`` (..., r, n) are on the rows of the inputs: the bonds as stored for the
+    next epoch and the weights after masking and normalization. ``emission`` = ``miner_emission`` +
+    ``validator_emission``; ``owner_emission`` (...,) is the owner's cut; together they sum to the
+    input emission.
+    """
+
+    consensus: np.ndarray
+    rank: np.ndarray
+    trust: np.ndarray
+    incentive: np.ndarray
+    validator_trust: np.ndarray
+    dividends: np.ndarray
+    emission: np.ndarray
+    miner_emission: np.ndarray
+    validator_emission: np.ndarray
+    owner_emission: np.ndarray
+    active_stake: np.ndarray
+    permits: np.ndarray
+    bonds: np.ndarray
+    weights: np.ndarray
+    rows: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=int))
+
+
+def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
+    """Run one epoch (or a batch of independent epochs) in the order of the chain's ``run_epoch``."""
+    params = params or YumaParams()
+    stake = np.asarray(inputs.stake, dtype=np.float64)
+    if stake.ndim < 1:
+        raise UserError("stake must have one entry per uid", "epoch inputs")
+    batch, n = stake.shape[:-1], stake.shape[-1]
+    rows = np.arange(n) if inputs.rows is None else np.asarray(inputs.rows, dtype=int)
+    dtype = np.float32 if np.asarray(inputs.weights).dtype == np.float32 else np.float64
+    weights = _shaped(inputs.weights, batch + (len(rows), n), "weights", dtype)
+    bonds_prev = (np.zeros(weights.shape, dtype) if inputs.bonds_prev is None
+                  else _shaped(inputs.bonds_prev, weights.shape, "bonds_prev", dtype))
+    per_uid = batch + (n,)
+    block = np.asarray(inputs.block)[..., None]
+
+    # 1. stake, permits, activity
+    stake = norm(stake)
+    new_permits = top_k(stake, params.max_allowed_validators, positive_only=params.permits_need_stake)
+    permits = new_permits if inputs.permits is None else _shaped(inputs.permits, per_uid, "permits", bool)
+    last_update = None if inputs.last_update is None else _shaped(inputs.last_update, per_uid, "last_update", int)
+    if inputs.active is not None:
+        active = _shaped(inputs.active, per_uid, "active", bool)
+    elif last_update is not None:
+        active = last_update + params.activity_cutoff >= block
+    else:
+        active = np.ones(per_uid, dtype=bool)
+    active_stake = norm(stake * active * permits)
+    row_stake = active_stake[..., rows].astype(dtype)
+
+    # 1.4 weight masks, then row normalization
+    keep = np.broadcast_to(permits[..., rows, None], weights.shape).copy()
+    if params.mask_self_weights:
+        keep[..., np.arange(len(rows)), rows] = False
+    outdated = None
+    if inputs.registration_block is not None:
+        registered = _shaped(inputs.registration_block, per_uid, "registration_block", int)[..., None, :]
+        if last_update is not None:
+            outdated = last_update[..., rows, None] <= registered
+            keep &= ~outdated
+        if inputs.pending_commit_block is not None:
+            commit = _shaped(inputs.pending_commit_block, per_uid, "pending_commit_block", int)[..., rows, None]
+            keep &= ~((commit >= 0) & (commit < registered))
+    weights = rownorm(np.where(keep, weights, 0).astype(dtype))
+
+    # 1.5 bonds of uids that are new to the validators
+    if params.version == "yuma3" and inputs.last_epoch_block is not None and inputs.registration_block is not None:
+        since = np.asarray(inputs.last_epoch_block)[..., None, None]
+        bonds_prev = np.where(registered > since, 0, bonds_prev).astype(dtype)
+    elif outdated is not None:
+        bonds_prev = np.where(outdated, 0, bonds_prev).astype(dtype)
+
+    # 2. consensus, clipping, rank, incentive, trust
+    consensus = weighted_median(row_stake, weights, params.kappa_ratio)
+    clip_at = quantized_consensus(consensus).astype(dtype) if params.normalize_consensus else consensus
+    clipped = np.minimum(weights, clip_at[..., None, :])
+    prerank = (row_stake[..., None, :] @ weights)[..., 0, :]
+    rank = (row_stake[..., None, :] @ clipped)[..., 0, :]
+    incentive = norm(rank)
+    trust = np.where(prerank > 0, rank / np.where(prerank > 0, prerank, 1), 0)
+    validator_trust = np.zeros(per_uid, dtype)
+    validator_trust[..., rows] = clipped.sum(axis=-1)
+    bonding = weights + params.bonds_penalty_ratio * (clipped - weights)
+
+    # 3. bonds and dividends
+    rule = bond_rules.yuma3 if params.version == "yuma3" else bond_rules.classic
+    bonds, row_dividends = rule(row_stake, bonding, bonds_prev, consensus, incentive, params)
+    dividends = np.zeros(per_uid, dtype)
+    dividends[..., rows] = row_dividends
+    stored = _stored_bonds(bonds, new_permits[..., rows, None], params)
+
+    # 4. emission
+    split = split_emission(inputs.emission, incentive, dividends, active_stake, stake, params.owner_cut_ratio)
+    return EpochResult(
+        consensus=consensus, rank=rank, trust=trust, incentive=incentive, validator_trust=validator_trust,
+        dividends=dividends, emission=split.total, miner_emission=split.miner, validator_emission=split.validator,
+        owner_emission=split.owner,
+        active_stake=active_stake, permits=new_permits, bonds=stored, weights=weights, rows=rows)
+
+
+def _stored_bonds(bonds: np.ndarray, permitted: np.ndarray, params: YumaParams) -> np.ndarray:
+    """Bonds as the next epoch reads them: rows of uids without a new permit cleared, u16 floors.
+
+    Classic bonds are stored max-upscaled per column (so the floor is relative to the column's
+    largest bond); Yuma3 bonds are absolute.
+    """
+    bonds = np.where(permitted, bonds, 0).astype(bonds.dtype)
+    if not params.quantize_bonds:
+        return bonds
+    if params.version == "yuma3":
+        return floor_u16(bonds).astype(bonds.dtype)
+    top = bonds.max(axis=-2, keepdims=True)
+    safe = np.where(top > 0, top, 1)
+    return (floor_u16(bonds / safe) * safe).astype(bonds.dtype)
+
+
+def _shaped(values: object, shape: tuple[int, ...], name: str, dtype: type) -> np.ndarray:
+    array = np.asarray(values)
+    try:
+        return np.broadcast_to(array, shape).astype(dtype)
+    except ValueError:
+        raise UserError(f"{name} has shape {array.shape}, expected {shape}", "epoch inputs") from None
