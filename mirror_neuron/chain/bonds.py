@@ -22,14 +22,16 @@ def classic(stake: np.ndarray, weights: np.ndarray, bonds_prev: np.ndarray, cons
     Dividends D = norm(B I).
     """
     delta = colnorm(stake[..., :, None] * weights)
-    old = colnorm(bonds_prev)
     if params.liquid_alpha:
         rate = liquid_alpha_1(consensus, params)[..., None, :]  # (..., 1, n)
         if params.liquid_alpha_1_weights == "old_bonds":
             rate = 1.0 - rate
     else:
         rate = params.alpha
-    bonds = colnorm(rate * delta + (1.0 - rate) * old)
+    if bonds_prev.any():
+        bonds = colnorm(rate * delta + (1.0 - rate) * colnorm(bonds_prev))
+    else:  # no bonds yet: every column takes delta B at once
+        bonds = delta if np.all(np.asarray(rate) > 0) else colnorm(rate * delta)
     dividends = norm((bonds @ incentive[..., :, None])[..., 0])
     return bonds, dividends
 

@@ -11,12 +11,13 @@ Usage: ``epoch(EpochInputs(stake=stake, weights=weights), YumaParams(version="yu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from mirror_neuron.chain import bonds as bond_rules
 from mirror_neuron.chain.emission import split_emission
-from mirror_neuron.chain.matrix import floor_u16, norm, quantized_consensus, rownorm, top_k, weighted_median
+from mirror_neuron.chain.matrix import floor_u16, norm, quantized_consensus, top_k, weighted_median
 from mirror_neuron.chain.params import YumaParams
 from mirror_neuron.errors import UserError
 
@@ -55,8 +56,9 @@ class EpochInputs:
 class EpochResult:
     """What an epoch stores and pays, per uid (..., n) unless noted.
 
-    ``bonds`` and ``weights`` (..., r, n) are on the rows of the inputs: the bonds as stored for the
-    next epoch and the weights after masking and normalization. ``emission`` = ``miner_emission`` +
+    ``bonds``, ``new_bonds`` and ``weights`` (..., r, n) are on the rows of the inputs: the bonds as
+    stored for the next epoch (computed on first access), the bonds the dividends were computed from,
+    and the weights after masking and normalization. ``emission`` = ``miner_emission`` +
     ``validator_emission``; ``owner_emission`` (...,) is the owner's cut; together they sum to the
     input emission.
     """
@@ -73,9 +75,15 @@ class EpochResult:
     owner_emission: np.ndarray
     active_stake: np.ndarray
     permits: np.ndarray
-    bonds: np.ndarray
+    new_bonds: np.ndarray
     weights: np.ndarray
-    rows: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=int))
+    rows: np.ndarray
+    params: YumaParams = field(repr=False, default_factory=YumaParams)
+
+    @cached_property
+    def bonds(self) -> np.ndarray:
+        """The bonds as stored for the next epoch (``new_bonds`` after the chain's storage rules)."""
+        return _stored_bonds(self.new_bonds, self.permits[..., self.rows, None], self.params)
 
 
 def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
@@ -85,49 +93,40 @@ def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
     if stake.ndim < 1:
         raise UserError("stake must have one entry per uid", "epoch inputs")
     batch, n = stake.shape[:-1], stake.shape[-1]
+    per_uid = batch + (n,)
     rows = np.arange(n) if inputs.rows is None else np.asarray(inputs.rows, dtype=int)
     dtype = np.float32 if np.asarray(inputs.weights).dtype == np.float32 else np.float64
-    weights = _shaped(inputs.weights, batch + (len(rows), n), "weights", dtype)
-    bonds_prev = (np.zeros(weights.shape, dtype) if inputs.bonds_prev is None
-                  else _shaped(inputs.bonds_prev, weights.shape, "bonds_prev", dtype))
-    per_uid = batch + (n,)
-    block = np.asarray(inputs.block)[..., None]
+    weights = _shaped(inputs.weights, batch + (len(rows), n), "weights", dtype)  # a copy, masked in place
+    bonds_prev = None if inputs.bonds_prev is None else _shaped(inputs.bonds_prev, weights.shape, "bonds_prev", dtype)
+    last_update = None if inputs.last_update is None else _shaped(inputs.last_update, per_uid, "last_update", int)
+    registered = (None if inputs.registration_block is None
+                  else _shaped(inputs.registration_block, per_uid, "registration_block", int)[..., None, :])
 
     # 1. stake, permits, activity
     stake = norm(stake)
     new_permits = top_k(stake, params.max_allowed_validators, positive_only=params.permits_need_stake)
     permits = new_permits if inputs.permits is None else _shaped(inputs.permits, per_uid, "permits", bool)
-    last_update = None if inputs.last_update is None else _shaped(inputs.last_update, per_uid, "last_update", int)
     if inputs.active is not None:
         active = _shaped(inputs.active, per_uid, "active", bool)
     elif last_update is not None:
-        active = last_update + params.activity_cutoff >= block
+        active = last_update + params.activity_cutoff >= np.asarray(inputs.block)[..., None]
     else:
         active = np.ones(per_uid, dtype=bool)
     active_stake = norm(stake * active * permits)
     row_stake = active_stake[..., rows].astype(dtype)
 
-    # 1.4 weight masks, then row normalization
-    keep = np.broadcast_to(permits[..., rows, None], weights.shape).copy()
-    if params.mask_self_weights:
-        keep[..., np.arange(len(rows)), rows] = False
-    outdated = None
-    if inputs.registration_block is not None:
-        registered = _shaped(inputs.registration_block, per_uid, "registration_block", int)[..., None, :]
-        if last_update is not None:
-            outdated = last_update[..., rows, None] <= registered
-            keep &= ~outdated
-        if inputs.pending_commit_block is not None:
-            commit = _shaped(inputs.pending_commit_block, per_uid, "pending_commit_block", int)[..., rows, None]
-            keep &= ~((commit >= 0) & (commit < registered))
-    weights = rownorm(np.where(keep, weights, 0).astype(dtype))
-
-    # 1.5 bonds of uids that are new to the validators
-    if params.version == "yuma3" and inputs.last_epoch_block is not None and inputs.registration_block is not None:
-        since = np.asarray(inputs.last_epoch_block)[..., None, None]
-        bonds_prev = np.where(registered > since, 0, bonds_prev).astype(dtype)
-    elif outdated is not None:
-        bonds_prev = np.where(outdated, 0, bonds_prev).astype(dtype)
+    # 1.4-1.5 weight and bond masks
+    outdated = None if last_update is None or registered is None else last_update[..., rows, None] <= registered
+    _mask_weights(weights, permits[..., rows, None], rows, outdated, registered, inputs, params)
+    weights /= _nonzero(weights.sum(axis=-1, keepdims=True))
+    if bonds_prev is not None:
+        if params.version == "yuma3" and inputs.last_epoch_block is not None and registered is not None:
+            bonds_prev[np.broadcast_to(registered > np.asarray(inputs.last_epoch_block)[..., None, None],
+                                       bonds_prev.shape)] = 0
+        elif outdated is not None:
+            bonds_prev[np.broadcast_to(outdated, bonds_prev.shape)] = 0
+    else:
+        bonds_prev = np.zeros(weights.shape, dtype)
 
     # 2. consensus, clipping, rank, incentive, trust
     consensus = weighted_median(row_stake, weights, params.kappa_ratio)
@@ -136,25 +135,44 @@ def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
     prerank = (row_stake[..., None, :] @ weights)[..., 0, :]
     rank = (row_stake[..., None, :] @ clipped)[..., 0, :]
     incentive = norm(rank)
-    trust = np.where(prerank > 0, rank / np.where(prerank > 0, prerank, 1), 0)
+    trust = np.where(prerank > 0, rank / _nonzero(prerank), 0)
     validator_trust = np.zeros(per_uid, dtype)
     validator_trust[..., rows] = clipped.sum(axis=-1)
-    bonding = weights + params.bonds_penalty_ratio * (clipped - weights)
+    beta = params.bonds_penalty_ratio
+    bonding = clipped if beta == 1 else weights if beta == 0 else weights + beta * (clipped - weights)
 
     # 3. bonds and dividends
     rule = bond_rules.yuma3 if params.version == "yuma3" else bond_rules.classic
     bonds, row_dividends = rule(row_stake, bonding, bonds_prev, consensus, incentive, params)
     dividends = np.zeros(per_uid, dtype)
     dividends[..., rows] = row_dividends
-    stored = _stored_bonds(bonds, new_permits[..., rows, None], params)
 
     # 4. emission
     split = split_emission(inputs.emission, incentive, dividends, active_stake, stake, params.owner_cut_ratio)
     return EpochResult(
         consensus=consensus, rank=rank, trust=trust, incentive=incentive, validator_trust=validator_trust,
         dividends=dividends, emission=split.total, miner_emission=split.miner, validator_emission=split.validator,
-        owner_emission=split.owner,
-        active_stake=active_stake, permits=new_permits, bonds=stored, weights=weights, rows=rows)
+        owner_emission=split.owner, active_stake=active_stake, permits=new_permits, new_bonds=bonds, weights=weights,
+        rows=rows, params=params)
+
+
+def _mask_weights(weights: np.ndarray, permitted: np.ndarray, rows: np.ndarray, outdated: np.ndarray | None,
+                  registered: np.ndarray | None, inputs: EpochInputs, params: YumaParams) -> None:
+    """Zero, in place: rows without a permit, the diagonal, outdated weights, weights hidden by a commit."""
+    if not permitted.all():
+        weights *= permitted
+    if params.mask_self_weights:
+        weights[..., np.arange(len(rows)), rows] = 0
+    if outdated is not None and outdated.any():
+        weights[np.broadcast_to(outdated, weights.shape)] = 0
+    if inputs.pending_commit_block is not None and registered is not None:
+        commit = _shaped(inputs.pending_commit_block, registered.shape[:-2] + registered.shape[-1:],
+                         "pending_commit_block", int)[..., rows, None]
+        weights[np.broadcast_to((commit >= 0) & (commit < registered), weights.shape)] = 0
+
+
+def _nonzero(x: np.ndarray) -> np.ndarray:
+    return np.where(x == 0, 1, x)
 
 
 def _stored_bonds(bonds: np.ndarray, permitted: np.ndarray, params: YumaParams) -> np.ndarray:
@@ -163,19 +181,19 @@ def _stored_bonds(bonds: np.ndarray, permitted: np.ndarray, params: YumaParams) 
     Classic bonds are stored max-upscaled per column (so the floor is relative to the column's
     largest bond); Yuma3 bonds are absolute.
     """
-    bonds = np.where(permitted, bonds, 0).astype(bonds.dtype)
+    if not permitted.all():
+        bonds = bonds * permitted
     if not params.quantize_bonds:
         return bonds
     if params.version == "yuma3":
         return floor_u16(bonds).astype(bonds.dtype)
-    top = bonds.max(axis=-2, keepdims=True)
-    safe = np.where(top > 0, top, 1)
-    return (floor_u16(bonds / safe) * safe).astype(bonds.dtype)
+    top = _nonzero(bonds.max(axis=-2, keepdims=True))
+    return (floor_u16(bonds / top) * top).astype(bonds.dtype)
 
 
 def _shaped(values: object, shape: tuple[int, ...], name: str, dtype: type) -> np.ndarray:
     array = np.asarray(values)
     try:
-        return np.broadcast_to(array, shape).astype(dtype)
+        return np.broadcast_to(array, shape).astype(dtype)  # always a fresh, writable copy
     except ValueError:
         raise UserError(f"{name} has shape {array.shape}, expected {shape}", "epoch inputs") from None
