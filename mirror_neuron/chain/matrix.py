@@ -34,7 +34,7 @@ def weighted_median(stake: np.ndarray, weights: np.ndarray, kappa: float) -> np.
     whole stake (stake outside the rows counts as weight 0); ``weights`` (..., r, n), non-negative.
     Returns (..., n). Sums run in the weights' precision (float32 or float64).
     """
-    *batch, r, n = weights.shape
+    *batch, r, _ = weights.shape
     stake = np.broadcast_to(np.asarray(stake, dtype=weights.dtype), tuple(batch) + (r,))
     order = _sorted_rows(weights)  # (..., n, r): per column, the rows in ascending order of weight
     if stake.ndim == 1 or (stake == stake.reshape(-1, r)[:1].reshape((1,) * len(batch) + (r,))).all():

@@ -190,7 +190,7 @@ def series(varied: str, values: tuple[float, ...], game: Game = Game(), honest_s
 def plot_contours(planes: dict[float, Plane], path: Path, validator_share: float = 0.5,
                   highlight: float = 0.6) -> Path:
     """The retention lines E_H = S_H of every honest stake over (W_H, W_C), S_H = ``highlight`` bold."""
-    import matplotlib.cm as cm
+    from matplotlib import cm
 
     colors = cm.viridis(np.linspace(0, 1, len(planes) + 1))[1:]
     with figure(path, size=(6.0, 6.0)) as axes:

@@ -10,7 +10,7 @@ Usage: ``epoch(EpochInputs(stake=stake, weights=weights), YumaParams(version="yu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
 import numpy as np
@@ -86,9 +86,42 @@ class EpochResult:
         return _stored_bonds(self.new_bonds, self.permits[..., self.rows, None], self.params)
 
 
+SLICE_ENTRIES = 1 << 17  # weight entries per slice of a batch: a slice's matrices stay in the CPU's cache
+
+# the number of trailing (per-epoch) axes of each input; any axes before them are batch axes
+EPOCH_AXES = {"stake": 1, "weights": 2, "bonds_prev": 2, "permits": 1, "last_update": 1, "registration_block": 1,
+              "active": 1, "pending_commit_block": 1, "block": 0, "last_epoch_block": 0, "emission": 0}
+
+
 def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
-    """Run one epoch (or a batch of independent epochs) in the order of the chain's ``run_epoch``."""
+    """Run one epoch (or a batch of independent epochs) in the order of the chain's ``run_epoch``.
+
+    A large batch runs in slices of about ``SLICE_ENTRIES`` weight entries (a whole batch of big
+    matrices runs slower than the same epochs in cache-sized slices); the result is the same.
+    """
     params = params or YumaParams()
+    stake, weights = np.asarray(inputs.stake), np.asarray(inputs.weights)
+    batch = stake.shape[:-1]
+    size = int(np.prod(batch))
+    per_slice = max(1, SLICE_ENTRIES // max(weights.shape[-1] * weights.shape[-2], 1)) if weights.ndim >= 2 else size
+    if stake.ndim < 1 or size <= per_slice:
+        return _epoch(inputs, params)
+    flat = {}
+    for name, axes in EPOCH_AXES.items():
+        value = getattr(inputs, name)
+        if value is not None:
+            value = np.asarray(value)
+            tail = value.shape[value.ndim - axes:] if axes else ()
+            flat[name] = _shaped(value, batch + tail, name, value.dtype).reshape((size,) + tail)
+    slices = [_epoch(replace(inputs, **{name: value[start:start + per_slice] for name, value in flat.items()}), params)
+              for start in range(0, size, per_slice)]
+    joined = {spec.name: np.concatenate([getattr(part, spec.name) for part in slices])
+              for spec in fields(EpochResult) if spec.name not in ("rows", "params")}
+    joined = {name: value.reshape(batch + value.shape[1:]) for name, value in joined.items()}
+    return EpochResult(**joined, rows=slices[0].rows, params=params)
+
+
+def _epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     stake = np.asarray(inputs.stake, dtype=np.float64)
     if stake.ndim < 1:
         raise UserError("stake must have one entry per uid", "epoch inputs")

@@ -13,7 +13,7 @@ SPREAD = list(range(200)), [1.0] * 200  # 200 equal weights: each 1/200 < 455/65
 
 
 def check(uids: list[int], values: list[float], **overrides: object):
-    kwargs = dict(n=1024, has_permit=True, block=1000, last_update=-1, rules=RULES) | overrides
+    kwargs = {"n": 1024, "has_permit": True, "block": 1000, "last_update": -1, "rules": RULES} | overrides
     return check_set_weights(0, uids, values, **kwargs)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirror_neuron.chain import EpochInputs, YumaParams, epoch
+from mirror_neuron.chain import EpochInputs, YumaParams, epoch, yuma
 from mirror_neuron.errors import ConfigError, UserError
 
 STAKE = np.array([0.7, 0.3, 0.0])  # uids 0 and 1 validate; uids 0-2 are the miners m0-m2 of the examples
@@ -162,8 +162,8 @@ def test_permits_need_stake_on_yuma3_and_not_in_2023() -> None:
 def test_a_weight_committed_before_a_registration_is_hidden_while_the_commit_is_pending() -> None:
     weights = np.zeros((3, 3))
     weights[0, 1:] = 1
-    inputs = dict(stake=np.array([1.0, 0, 0]), weights=weights, block=300, last_update=np.array([250, 0, 0]),
-                  registration_block=np.array([0, 0, 200]))
+    inputs = {"stake": np.array([1.0, 0, 0]), "weights": weights, "block": 300,
+              "last_update": np.array([250, 0, 0]), "registration_block": np.array([0, 0, 200])}
     close(epoch(EpochInputs(**inputs), YumaParams()).weights[0], [0, 0.5, 0.5])
     hidden = epoch(EpochInputs(**inputs, pending_commit_block=np.array([150, -1, -1])), YumaParams())
     close(hidden.weights[0], [0, 1, 0])
@@ -217,7 +217,8 @@ def test_a_uid_without_a_new_permit_has_its_bond_row_cleared() -> None:
 
 
 @pytest.mark.parametrize("version", ["yuma1-2023", "liquid-alpha-1", "yuma3"])
-def test_batched_epochs_equal_one_at_a_time_and_compact_rows_equal_full_matrices(version: str) -> None:
+def test_batched_epochs_equal_one_at_a_time_and_compact_rows_equal_full_matrices(
+        version: str, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(1)
     batch, validators, n = 6, 4, 10
     stake = np.zeros((batch, n))
@@ -237,6 +238,14 @@ def test_batched_epochs_equal_one_at_a_time_and_compact_rows_equal_full_matrices
         for name in ("consensus", "incentive", "trust", "validator_trust", "dividends", "emission"):
             close(getattr(batched, name)[b], getattr(one, name), tol=1e-12)
         close(batched.bonds[b], one.bonds[:validators], tol=1e-12)
+    monkeypatch.setattr(yuma, "SLICE_ENTRIES", 2 * validators * n)  # a big batch runs in slices of 2 epochs
+    sliced = epoch(EpochInputs(stake=stake.reshape(2, 3, n), weights=weights.reshape(2, 3, validators, n),
+                               bonds_prev=bonds.reshape(2, 3, validators, n), last_update=last_update.reshape(2, 3, n),
+                               registration_block=registration.reshape(2, 3, n), block=110,
+                               rows=np.arange(validators)), params)
+    assert sliced.dividends.shape == (2, 3, n) and sliced.bonds.shape == (2, 3, validators, n)
+    close(sliced.dividends.reshape(batch, n), batched.dividends, tol=1e-12)
+    close(sliced.bonds.reshape(batch, validators, n), batched.bonds, tol=1e-12)
 
 
 def test_bad_inputs_and_parameters_get_one_line_errors() -> None:
