@@ -257,3 +257,13 @@ def test_bad_inputs_and_parameters_get_one_line_errors() -> None:
         YumaParams(kappa=70000)
     with pytest.raises(ConfigError, match="use version 'liquid-alpha-1'"):
         YumaParams(liquid_alpha=True)
+
+
+@pytest.mark.parametrize(("version", "earns"), [("yuma1-2023", True), ("yuma3", False)])
+def test_an_inactive_validator_keeps_decaying_classic_dividends_but_none_under_yuma3(version: str, earns: bool) -> None:
+    params = YumaParams(version=version, mask_self_weights=False)
+    first = epoch(EpochInputs(stake=STAKE, weights=W1), params)
+    inactive = epoch(EpochInputs(stake=STAKE, weights=W1, bonds_prev=first.bonds, active=np.array([1, 0, 1])),
+                     params)
+    assert (inactive.dividends[1] > 0) == earns
+    assert inactive.dividends[1] < first.dividends[1]
