@@ -14,12 +14,13 @@ from mirror_neuron.chain.params import YumaParams
 
 
 def classic(stake: np.ndarray, weights: np.ndarray, bonds_prev: np.ndarray, consensus: np.ndarray,
-            incentive: np.ndarray, params: YumaParams) -> tuple[np.ndarray, np.ndarray]:
+            incentive: np.ndarray, params: YumaParams, present: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """3a (and 3b with liquid alpha): B = colnorm(a * colnorm(diag(s) W~) + (1 - a) * colnorm(B_prev)).
 
     ``a`` is the EMA rate, or with liquid alpha 1 a per-miner rate from the consensus percentiles.
     ``liquid_alpha_1_weights='old_bonds'`` applies that rate to the old bonds instead (OTF's reading).
-    Dividends D = norm(B I).
+    Dividends D = norm(B I). ``present`` is unused: the sparse and dense classic epochs agree.
     """
     delta = colnorm(stake[..., :, None] * weights)
     if params.liquid_alpha:
@@ -53,14 +54,18 @@ def liquid_alpha_1(consensus: np.ndarray, params: YumaParams) -> np.ndarray:
 
 
 def yuma3(stake: np.ndarray, weights: np.ndarray, bonds_prev: np.ndarray, consensus: np.ndarray,
-          incentive: np.ndarray, params: YumaParams) -> tuple[np.ndarray, np.ndarray]:
+          incentive: np.ndarray, params: YumaParams, present: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
     """3c: absolute bonds per validator, B = min(1, (1 - a) B_prev + a W~); D = norm(s * (colnorm(B) I)).
 
     ``a`` is the EMA rate, or with liquid alpha 2 a rate per validator and miner (see ``liquid_alpha_2``).
-    Inactive validators (active stake 0) get no dividends.
+    Inactive validators (active stake 0) get no dividends. Where ``present`` is false (an entry the
+    chain's sparse matrices do not hold), the bond drops to 0 instead of decaying.
     """
     rate = liquid_alpha_2(weights, bonds_prev, consensus, params) if params.liquid_alpha else params.alpha
     bonds = np.minimum(1.0, (1.0 - rate) * bonds_prev + rate * weights)
+    if present is not None:
+        bonds = np.where(present, bonds, 0).astype(bonds.dtype)
     dividends = norm(stake * (colnorm(bonds) @ incentive[..., :, None])[..., 0])
     return bonds, dividends
 

@@ -35,7 +35,10 @@ class EpochInputs:
     ``pending_commit_block`` (..., n) block of each uid's oldest unexpired commit, -1 for none (only
     with commit-reveal on). ``last_epoch_block``: the previous epoch's block (Yuma3 zeroes the bonds
     of uids registered since; default: bonds follow the outdated-weight mask). ``emission``: the
-    amount queued for this epoch.
+    amount queued for this epoch. ``present`` (..., r, n): which weight entries the chain stores
+    (the uids of each set_weights, explicit zeros included); given, Yuma3 follows the chain's sparse
+    epoch, where a bond whose entry is absent (or masked) drops to 0; by default every entry is
+    present and such bonds decay (the dense epoch).
     """
 
     stake: np.ndarray
@@ -50,6 +53,7 @@ class EpochInputs:
     last_epoch_block: int | np.ndarray | None = None
     emission: float | np.ndarray = 1.0
     rows: np.ndarray | None = None
+    present: np.ndarray | None = None
 
 
 @dataclass
@@ -90,7 +94,8 @@ SLICE_ENTRIES = 1 << 17  # weight entries per slice of a batch: a slice's matric
 
 # the number of trailing (per-epoch) axes of each input; any axes before them are batch axes
 EPOCH_AXES = {"stake": 1, "weights": 2, "bonds_prev": 2, "permits": 1, "last_update": 1, "registration_block": 1,
-              "active": 1, "pending_commit_block": 1, "block": 0, "last_epoch_block": 0, "emission": 0}
+              "active": 1, "pending_commit_block": 1, "block": 0, "last_epoch_block": 0, "emission": 0,
+              "present": 2}
 
 
 def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
@@ -128,6 +133,8 @@ def _epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     batch, n = stake.shape[:-1], stake.shape[-1]
     per_uid = batch + (n,)
     rows = np.arange(n) if inputs.rows is None else np.asarray(inputs.rows, dtype=int)
+    if rows.ndim != 1 or len(np.unique(rows)) != len(rows) or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
+        raise UserError(f"rows must be distinct uids in 0..{n - 1}, one per weight row", "epoch inputs")
     dtype = np.float32 if np.asarray(inputs.weights).dtype == np.float32 else np.float64
     weights = _shaped(inputs.weights, batch + (len(rows), n), "weights", dtype)  # a copy, masked in place
     bonds_prev = None if inputs.bonds_prev is None else _shaped(inputs.bonds_prev, weights.shape, "bonds_prev", dtype)
@@ -151,6 +158,10 @@ def _epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     # 1.4-1.5 weight and bond masks
     outdated = None if last_update is None or registered is None else last_update[..., rows, None] <= registered
     _mask_weights(weights, permits[..., rows, None], rows, outdated, registered, inputs, params)
+    present = None
+    if inputs.present is not None and params.version == "yuma3":
+        present = _shaped(inputs.present, weights.shape, "present", bool)
+        _mask_weights(present, permits[..., rows, None], rows, outdated, registered, inputs, params)
     weights /= _nonzero(weights.sum(axis=-1, keepdims=True))
     if bonds_prev is not None:
         if params.version == "yuma3" and inputs.last_epoch_block is not None and registered is not None:
@@ -176,7 +187,11 @@ def _epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
 
     # 3. bonds and dividends
     rule = bond_rules.yuma3 if params.version == "yuma3" else bond_rules.classic
-    bonds, row_dividends = rule(row_stake, bonding, bonds_prev, consensus, incentive, params)
+    if present is not None:  # the sparse epoch's interpolation keeps only positive entries
+        bonds, row_dividends = rule(row_stake, bonding, bonds_prev, consensus, incentive, params,
+                                    present & (bonding > 0) if 0 < beta < 1 else present)
+    else:
+        bonds, row_dividends = rule(row_stake, bonding, bonds_prev, consensus, incentive, params)
     dividends = np.zeros(per_uid, dtype)
     dividends[..., rows] = row_dividends
 

@@ -251,6 +251,8 @@ def test_batched_epochs_equal_one_at_a_time_and_compact_rows_equal_full_matrices
 def test_bad_inputs_and_parameters_get_one_line_errors() -> None:
     with pytest.raises(UserError, match="weights has shape"):
         epoch(EpochInputs(stake=np.ones(3), weights=np.ones((2, 4))))
+    with pytest.raises(UserError, match="rows must be distinct uids in 0..2"):
+        epoch(EpochInputs(stake=np.ones(3), weights=np.ones((2, 3)), rows=np.array([0, 3])))
     with pytest.raises(ConfigError, match="did you mean 'yuma3'"):
         YumaParams(version="yuma-3")
     with pytest.raises(ConfigError, match="kappa must be between 0 and 65535"):
@@ -267,3 +269,17 @@ def test_an_inactive_validator_keeps_decaying_classic_dividends_but_none_under_y
                      params)
     assert (inactive.dividends[1] > 0) == earns
     assert inactive.dividends[1] < first.dividends[1]
+
+
+def test_yuma3_sparse_epoch_drops_the_bond_of_an_absent_entry_but_decays_an_explicit_zero() -> None:
+    params = YumaParams(version="yuma3", liquid_alpha=False, mask_self_weights=False, quantize_bonds=False)
+    first = epoch(EpochInputs(stake=STAKE, weights=W1), params)
+    moved = np.array([[0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [0, 0, 0]])  # uid 0 leaves m0 and m2
+    present = np.array([[True, True, False], [True, True, True], [False, False, False]])  # m0 explicit, m2 absent
+    sparse = epoch(EpochInputs(stake=STAKE, weights=moved, bonds_prev=first.bonds, present=present), params)
+    dense = epoch(EpochInputs(stake=STAKE, weights=moved, bonds_prev=first.bonds), params)
+    close(sparse.bonds[0], [0.9 * 0.06, dense.bonds[0, 1], 0])
+    close(dense.bonds[0], [0.9 * 0.06, dense.bonds[0, 1], 0.9 * 0.01])
+    classic = YumaParams(mask_self_weights=False)
+    assert np.array_equal(epoch(EpochInputs(stake=STAKE, weights=moved, present=present), classic).bonds,
+                          epoch(EpochInputs(stake=STAKE, weights=moved), classic).bonds)
