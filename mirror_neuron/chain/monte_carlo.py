@@ -18,7 +18,7 @@ the same across the (W_H, W_C) plane of one S_H, and the plane runs as batched e
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -180,11 +180,8 @@ def series(varied: str, values: tuple[float, ...], game: Game = Game(), honest_s
     if varied == "validator_share":
         measured = plane(game, honest_stake)
         return {value: measured.utility_needed(value) for value in values}
-    out = {}
-    for value in values:
-        varied_game = Game(**{**{f: getattr(game, f) for f in game.__dataclass_fields__}, varied: value})
-        out[value] = plane(varied_game, honest_stake).utility_needed(validator_share)
-    return out
+    return {value: plane(replace(game, **{varied: value}), honest_stake).utility_needed(validator_share)
+            for value in values}
 
 
 def plot_contours(planes: dict[float, Plane], path: Path, validator_share: float = 0.5,
