@@ -74,12 +74,15 @@ def check_set_weights(uid: int, uids: Sequence[int], values: Sequence[float], *,
 
 
 class WeightStore:
-    """The subnet's stored weight rows and each uid's last_update, fed only by accepted set_weights."""
+    """The subnet's stored weight rows, each uid's last_update (-1: never set) and registration block,
+    fed only by accepted set_weights; ``present`` marks the stored entries (explicit zeros included)."""
 
     def __init__(self, n: int, rules: WeightRules) -> None:
         self.rules = rules
         self.weights = np.zeros((n, n), dtype=np.float64)
+        self.present = np.zeros((n, n), dtype=bool)
         self.last_update = np.full(n, -1, dtype=np.int64)
+        self.registration_block = np.zeros(n, dtype=np.int64)
         self.rejected: list[SetWeightsOutcome] = []
 
     @property
@@ -97,10 +100,15 @@ class WeightStore:
         row = np.zeros(self.n, dtype=np.float64)
         row[np.asarray(uids, dtype=int)] = max_upscale_u16(values)
         self.weights[uid] = row / U16
+        self.present[uid] = False
+        self.present[uid, np.asarray(uids, dtype=int)] = True
         self.last_update[uid] = block
         return outcome
 
-    def register(self, uid: int) -> None:
-        """A new hotkey takes ``uid``: its own weights and last_update are cleared."""
+    def register(self, uid: int, block: int) -> None:
+        """A new hotkey takes ``uid`` at ``block``: its own weights and last_update are cleared (others'
+        weights on it become outdated through the registration block)."""
         self.weights[uid] = 0.0
+        self.present[uid] = False
         self.last_update[uid] = -1
+        self.registration_block[uid] = block

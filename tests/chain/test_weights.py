@@ -22,6 +22,7 @@ def test_a_valid_call_is_accepted_and_stored_max_upscaled() -> None:
     outcome = store.set_weights(5, *SPREAD, block=1000, has_permit=True)
     assert outcome.accepted and outcome.error is None
     assert store.last_update[5] == 1000 and store.weights[5, :200].tolist() == [1.0] * 200
+    assert store.present[5].sum() == 200 and store.present[5, :200].all()
     assert max_upscale_u16([1, 2, 4]).tolist() == [16383, 32767, 65535]
 
 
@@ -62,5 +63,6 @@ def test_the_rate_limit_admits_a_call_exactly_after_the_limit_and_a_rejection_ch
 def test_a_new_registration_clears_the_uids_row() -> None:
     store = WeightStore(300, RULES)
     store.set_weights(9, *SPREAD, block=1000, has_permit=True)
-    store.register(9)
-    assert store.last_update[9] == -1 and not np.any(store.weights[9])
+    store.register(9, block=1200)
+    assert store.last_update[9] == -1 and not np.any(store.weights[9]) and not np.any(store.present[9])
+    assert store.registration_block[9] == 1200
