@@ -117,13 +117,24 @@ def epoch(inputs: EpochInputs, params: YumaParams | None = None) -> EpochResult:
         if value is not None:
             value = np.asarray(value)
             tail = value.shape[value.ndim - axes:] if axes else ()
-            flat[name] = _shaped(value, batch + tail, name, value.dtype).reshape((size,) + tail)
-    slices = [_epoch(replace(inputs, **{name: value[start:start + per_slice] for name, value in flat.items()}), params)
-              for start in range(0, size, per_slice)]
-    joined = {spec.name: np.concatenate([getattr(part, spec.name) for part in slices])
-              for spec in fields(EpochResult) if spec.name not in ("rows", "params")}
+            try:
+                flat[name] = np.broadcast_to(value, batch + tail).reshape((size,) + tail)  # a view when full
+            except ValueError:
+                raise UserError(f"{name} has shape {value.shape}, expected {batch + tail}", "epoch inputs") from None
+    joined: dict[str, np.ndarray] = {}
+    rows = None
+    for start in range(0, size, per_slice):
+        part = _epoch(replace(inputs, **{name: value[start:start + per_slice] for name, value in flat.items()}),
+                      params)
+        rows = part.rows
+        for spec in fields(EpochResult):
+            if spec.name not in ("rows", "params"):
+                value = getattr(part, spec.name)
+                if spec.name not in joined:
+                    joined[spec.name] = np.empty((size,) + value.shape[1:], value.dtype)
+                joined[spec.name][start:start + per_slice] = value
     joined = {name: value.reshape(batch + value.shape[1:]) for name, value in joined.items()}
-    return EpochResult(**joined, rows=slices[0].rows, params=params)
+    return EpochResult(**joined, rows=rows, params=params)
 
 
 def _epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
