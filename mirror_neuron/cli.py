@@ -1,4 +1,5 @@
-"""``mirror-neuron``: run, validate, list, report and verify. Parsing only; the work lives in :mod:`mirror_neuron.runner`.
+"""``mirror-neuron``: run, validate, list, report and verify. Parsing only; the work lives in
+:mod:`mirror_neuron.runner` (and :mod:`mirror_neuron.store` for ``verify``).
 
 Heavy libraries are imported inside the commands, so ``--help`` answers at once.
 """
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run", required=True, type=Path, metavar="DIR",
                         help="the run's output folder (holding run.json), e.g. runs/dummy")
 
-    verify = commands.add_parser("verify", help="check every stored output against its manifest (exit 1 if damaged)")
+    verify = commands.add_parser("verify", help="check every stored output against its manifest")
     verify.add_argument("--store", type=Path, metavar="DIR",
                         help="the store to check (default $MIRROR_NEURON_STORE or runs/.store)")
     return parser
@@ -117,6 +118,7 @@ def _verify(args: argparse.Namespace) -> int:
     from mirror_neuron.errors import UserError
     from mirror_neuron.runner import default_store
     from mirror_neuron.store import Store
+    from mirror_neuron.verify import problems_text
 
     root = (args.store or default_store()).resolve()
     if not root.is_dir():
@@ -127,8 +129,7 @@ def _verify(args: argparse.Namespace) -> int:
         if entry.busy:
             print(f"busy     {entry.path}: being written by another run, not checked")
         elif entry.problems:
-            more = f" (and {len(entry.problems) - 1} more problem(s))" if len(entry.problems) > 1 else ""
-            print(f"damaged  {entry.path}: {entry.problems[0]}{more}")
+            print(f"damaged  {entry.path}: {problems_text(entry.problems)}")
     damaged = sum(bool(entry.problems) for entry in checked)
     verified = sum(not entry.problems and not entry.busy for entry in checked)
     partial = sum(entry.partial and not entry.problems and not entry.busy for entry in checked)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from mirror_neuron import __version__
 from mirror_neuron.errors import disk_full_is_user_error
 from mirror_neuron.hashing import code_sha256
-from mirror_neuron.verify import VerifiedFiles, check_files, file_records, verified_files
+from mirror_neuron.verify import VerifiedFiles, check_files, file_records, problems_text, verified_files
 
 if TYPE_CHECKING:
     import numpy as np
@@ -166,8 +166,7 @@ class Damage:
     moved_to: Path
 
     def __str__(self) -> str:
-        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
-        return f"{self.problems[0]}{more}"
+        return problems_text(self.problems)
 
 
 class ChunkWriter:
@@ -320,8 +319,8 @@ def check_output(path: Path, complete: bool = True) -> list[str]:
 
 def _unlisted(folder: Path, records: list[dict[str, Any]], own: set[str]) -> list[str]:
     listed = {record["path"] for record in records} | own
-    return [f"{path.relative_to(folder).as_posix()} is not among the stored files"
-            for path in sorted(folder.rglob("*")) if path.is_file() and path.relative_to(folder).as_posix() not in listed]
+    found = (path.relative_to(folder).as_posix() for path in sorted(folder.rglob("*")) if path.is_file())
+    return [f"{name} is not among the stored files" for name in found if name not in listed]
 
 
 def _read_json(path: Path) -> tuple[Any, str]:

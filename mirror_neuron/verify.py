@@ -111,6 +111,12 @@ def check_files(folder: Path, records: Any, hashes: VerifiedFiles) -> list[str]:
     return problems
 
 
+def problems_text(problems: list[str]) -> str:
+    """The first of ``problems`` on one line, saying how many more there are."""
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}"
+
+
 def _is_record(record: Any) -> bool:
     return (isinstance(record, dict) and isinstance(record.get("path"), str) and isinstance(record.get("bytes"), int)
             and isinstance(record.get("sha256"), str) and not Path(record["path"]).is_absolute()
