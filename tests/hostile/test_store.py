@@ -4,6 +4,7 @@ full disk leaves a store that the next run resumes from."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mirror_neuron import cli, verify
+from mirror_neuron.errors import DiskFull, disk_full_is_user_error
 from mirror_neuron.store import CHUNKS, MANIFEST, Store, check_output
 from tests.conftest import REPO
 from tests.fixtures.interrupt import stopped_after
@@ -259,3 +261,12 @@ def test_a_full_disk_stops_on_one_line_and_the_rerun_resumes(chunks: int, tmp_pa
     assert statuses(resumed) == ["reused", "resumed"]
     assert f"resuming after {chunks} completed chunk(s)" in resumed.stderr and not damage_lines(resumed)
     pd.testing.assert_frame_equal(resumed.output.table(), reference)
+
+
+@pytest.mark.parametrize("failed, named", [("out/.run.json.tmp-1", "out"), (None, "out"),
+                                           ("cache/x.sqlite", "cache/x.sqlite")])
+def test_a_full_disk_names_the_folder_being_written_or_the_file_elsewhere(failed: str | None, named: str,
+                                                                          tmp_path: Path) -> None:
+    with pytest.raises(DiskFull) as raised, disk_full_is_user_error(tmp_path / "out"):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / failed) if failed else None)
+    assert str(raised.value).startswith(f"{tmp_path / named}: the disk is full (no space left on device)")
