@@ -143,7 +143,7 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
         existing, damage = (None, None) if fresh else store.reusable(step.fingerprint)
         if damage is not None:
             say(f"{name}: stored output {step.fingerprint[:12]} is damaged: {damage}; "
-                f"set it aside as {damage.moved_to} and computing it again")
+                f"set it aside as {damage.moved_to}")
         if existing is not None:
             say(f"{name}: reused stored output {step.fingerprint[:12]}{why}")
             return StepRecord(entry.id, entry.section, entry.entrypoint, "reused", step.fingerprint,
