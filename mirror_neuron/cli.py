@@ -1,4 +1,5 @@
-"""``mirror-neuron``: run, validate, list and report. Parsing only; the work lives in :mod:`mirror_neuron.runner`.
+"""``mirror-neuron``: run, validate, list, report and verify. Parsing only; the work lives in
+:mod:`mirror_neuron.runner` (and :mod:`mirror_neuron.store` for ``verify``).
 
 Heavy libraries are imported inside the commands, so ``--help`` answers at once.
 """
@@ -15,7 +16,7 @@ from mirror_neuron import __version__
 if TYPE_CHECKING:
     from mirror_neuron.registry import Component
 
-COMMANDS = ("run", "validate", "ls", "report")
+COMMANDS = ("run", "validate", "ls", "report", "verify")
 LS_NAME_WIDTH = 28  # characters of the name column of `ls`
 
 
@@ -46,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild a run's report.html from its stored outputs")
     report.add_argument("--run", required=True, type=Path, metavar="DIR",
                         help="the run's output folder (holding run.json), e.g. runs/dummy")
+
+    verify = commands.add_parser("verify", help="check every stored output against its manifest")
+    verify.add_argument("--store", type=Path, metavar="DIR",
+                        help="the store to check (default $MIRROR_NEURON_STORE or runs/.store)")
     return parser
 
 
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
-        return {"run": _run, "validate": _validate, "ls": _ls, "report": _report}[args.command](args)
+        return {"run": _run, "validate": _validate, "ls": _ls, "report": _report, "verify": _verify}[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -107,6 +112,32 @@ def _report(args: argparse.Namespace) -> int:
 
     print(f"report:  {write_report(load_run(args.run))}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from mirror_neuron.errors import UserError
+    from mirror_neuron.runner import default_store
+    from mirror_neuron.store import Store
+    from mirror_neuron.verify import problems_text
+
+    root = (args.store or default_store()).resolve()
+    if not root.is_dir():
+        raise UserError("no such store folder (the --store of `mirror-neuron run`, by default runs/.store)", str(root))
+    store = Store(root)
+    checked = store.check_all()
+    for entry in checked:
+        if entry.busy:
+            print(f"busy     {entry.path}: being written by another run, not checked")
+        elif entry.problems:
+            print(f"damaged  {entry.path}: {problems_text(entry.problems)}")
+    damaged = sum(bool(entry.problems) for entry in checked)
+    verified = sum(not entry.problems and not entry.busy for entry in checked)
+    partial = sum(entry.partial and not entry.problems and not entry.busy for entry in checked)
+    aside = len(store.set_aside_folders())
+    print(f"{root}: {verified} outputs verified ({partial} partial)"
+          + (f", {damaged} damaged (a run sets each aside and computes it again)" if damaged else "")
+          + (f"; {aside} folder(s) set aside earlier (*.damaged-*)" if aside else ""))
+    return 1 if damaged else 0
 
 
 def _ls(args: argparse.Namespace) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -22,6 +26,26 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """The experiment config is invalid; ``where`` names file, key path and line."""
+
+
+class DiskFull(UserError):
+    """No space was left on the device (or the quota was spent) while writing ``where``."""
+
+
+@contextlib.contextmanager
+def disk_full_is_user_error(where: Path) -> Iterator[None]:
+    """Turn a write failing for want of space inside the block into :class:`DiskFull`, naming ``where`` (the
+    folder being written), or the file that failed when it lies elsewhere; what was stored whole stays, so
+    the same command resumes once there is room."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        failed = Path(os.fsdecode(error.filename)) if isinstance(error.filename, (str, bytes, os.PathLike)) else None
+        named = failed if failed is not None and not failed.is_relative_to(where) else where
+        raise DiskFull("the disk is full (no space left on device); free some space and rerun the same "
+                       "command to resume", where=str(named)) from None
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

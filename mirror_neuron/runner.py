@@ -14,7 +14,7 @@ from typing import Any
 
 from mirror_neuron import __version__
 from mirror_neuron.config import Entry, Experiment, parse_experiment
-from mirror_neuron.errors import UserError
+from mirror_neuron.errors import UserError, disk_full_is_user_error
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
@@ -112,20 +112,27 @@ def run_experiment(options: RunOptions) -> RunResult:
     run = report = None
     ok = False
     try:
-        for number, step in enumerate(planned, start=1):
-            record = _run_step(step, store, options.force, f"[{number}/{len(planned)}]")
-            _link(out, step.entry.id, record.output.path)
-            tracker.log_step(record, record.output.head(step.entry.step.sample_table()))
-            records.append(record)
+        with disk_full_is_user_error(out):
+            for number, step in enumerate(planned, start=1):
+                record = _run_step(step, store, options.force, f"[{number}/{len(planned)}]")
+                _link(out, step.entry.id, record.output.path)
+                tracker.log_step(record, record.output.head(step.entry.step.sample_table()))
+                records.append(record)
         ok = True
     finally:
         tracker.finish(ok)
-        if records:
-            _write_run_index(out, experiment, options, planned, records, tracker.location, started_at, ok)
-            run = load_run(out)
-            report = write_report(run)
-        else:
-            remove_if_empty(created)  # a run that failed before its first step leaves no empty run folder
+        try:
+            if records:
+                with disk_full_is_user_error(out):
+                    _write_run_index(out, experiment, options, planned, records, tracker.location, started_at, ok)
+                    run = load_run(out)
+                    report = write_report(run)
+            else:
+                remove_if_empty(created)  # a run that failed before its first step leaves no empty run folder
+        except Exception:
+            if ok:
+                raise
+            # the run already failed (a full disk fails this too): its own error is the one to tell
     verdicts = verdicts_text(run) if run else ""
     if verdicts:
         say(verdicts)
@@ -137,14 +144,20 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
     name = f"{counter} {entry.section} '{entry.id}'"
     why = "" if step.selected else " (required upstream)"
     started = time.monotonic()
+    fresh = force and step.selected
     with store.lock(step.fingerprint):
-        existing = store.finished(step.fingerprint)
-        if existing is not None and not (force and step.selected):
+        existing, damage = (None, None) if fresh else store.reusable(step.fingerprint)
+        if damage is not None:
+            say(f"{name}: stored output {step.fingerprint[:12]} is damaged: {damage}; "
+                f"set it aside as {damage.moved_to}")
+        if existing is not None:
             say(f"{name}: reused stored output {step.fingerprint[:12]}{why}")
             return StepRecord(entry.id, entry.section, entry.entrypoint, "reused", step.fingerprint,
                               time.monotonic() - started, existing.manifest.get("summary", {}), existing)
-        fresh = force and step.selected
         writer = store.writer(step.fingerprint, fresh=fresh)
+        if writer.set_aside is not None:
+            say(f"{name}: stored partial output {step.fingerprint[:12]} is damaged: {writer.set_aside}; "
+                f"set that chunk and those after it aside in {writer.set_aside.moved_to}")
         status = "resumed" if writer.completed else "computed"
         if writer.completed:
             say(f"{name}: resuming after {writer.completed} completed chunk(s){why}")

@@ -5,35 +5,54 @@ Layout under the store root::
     <fp>/                finished output: manifest.json, <table>.parquet, chunks/<n>/<other files>
     <fp>.partial/        an output being written: chunks/<n>/ for each completed chunk
     <fp>.lock            held while a process writes <fp>
+    <name>.damaged-<t>/  an output (or chunks of one) that no longer matched its records, set aside
+    verified-files.sqlite  digests of files already verified (:mod:`mirror_neuron.verify`)
 
 A chunk directory is written under a temporary name and renamed into place, so a chunk either
 exists whole or not at all; an output becomes finished by renaming ``<fp>.partial`` to ``<fp>``.
 An interrupted output (Ctrl-C, kill -9) is therefore never taken as finished, and a rerun resumes
 after its last completed chunk.
+
+Nothing stored is trusted on its word: each chunk lists its files with their size and sha256
+(``chunk-files.json``) and the manifest lists every file of the finished output. An output is checked
+against its manifest before it is reused, and a partial output's chunks before a run resumes after
+them; what does not match is set aside (renamed, never deleted) and computed again.
+
+A commit merges the chunks' tables, writes the manifest into the partial output (the point from which
+the output is complete), removes what the manifest does not list (merged table parts, chunk lists)
+and only then renames the partial output into place, so a published output holds exactly its
+manifest's files; a commit killed after its manifest was written is published by the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mirror_neuron import __version__
-from mirror_neuron.hashing import code_sha256, sha256_file
+from mirror_neuron.errors import disk_full_is_user_error
+from mirror_neuron.hashing import code_sha256
+from mirror_neuron.verify import VerifiedFiles, check_files, file_records, problems_text, verified_files
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
 CHUNKS = "chunks"
+CHUNK_FILES = "chunk-files.json"  # in each stored chunk: its files' records (mirror_neuron.verify)
+DAMAGED = ".damaged-"  # a set-aside folder is named <name>.damaged-<UTC time>
 MANIFEST = "manifest.json"
+PARTIAL = ".partial"
 PLOTS = "plots"
 TABLE_SUFFIX = ".parquet"
 TENSORS = "tensors.safetensors"
@@ -130,13 +149,32 @@ class Chunk:
 
     def file(self, name: str) -> Path:
         """A path inside this chunk for a step's own file (tensors, shards)."""
+        if name == CHUNK_FILES:
+            raise ValueError(f"'{CHUNK_FILES}' is the store's own record of a chunk's files")
         path = self.directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
 
+@dataclass
+class Damage:
+    """A stored output, or the chunks of a partial one from the first bad chunk on, that did not match
+    what was recorded when it was written, and where it was set aside."""
+
+    path: Path
+    problems: list[str]
+    moved_to: Path
+
+    def __str__(self) -> str:
+        return problems_text(self.problems)
+
+
 class ChunkWriter:
-    """Writes a step's output chunk by chunk into ``<fp>.partial``."""
+    """Writes a step's output chunk by chunk into ``<fp>.partial``.
+
+    On opening, the chunks already there are checked in order against their lists of files: the writer
+    resumes after the last whole one, and a damaged or missing chunk is set aside with every chunk after
+    it (:attr:`set_aside` says what was moved, or is None)."""
 
     def __init__(self, partial_dir: Path) -> None:
         self.partial_dir = partial_dir
@@ -144,7 +182,9 @@ class ChunkWriter:
         self.chunks_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.chunks_dir.glob(".tmp-*"):  # left by a killed writer
             shutil.rmtree(stale, ignore_errors=True)
-        self.completed = _count_completed(self.chunks_dir)
+        self.hashes = verified_files(partial_dir.parent)
+        self.completed, problems, after = _whole_chunks(self.chunks_dir, self.hashes)
+        self.set_aside = _set_aside_chunks(partial_dir, after, problems) if problems else None
         self.resumed_from = self.completed
         self.on_chunk: Callable[[int], None] | None = None  # progress hook, given the chunk count
 
@@ -154,12 +194,15 @@ class ChunkWriter:
         final = self.chunk_dir(self.completed)
         temporary = self.chunks_dir / f".tmp-{self.completed:06d}-{os.getpid()}"
         shutil.rmtree(temporary, ignore_errors=True)
-        temporary.mkdir()
         try:
-            yield Chunk(temporary)
-            _fsync_dir(temporary)
-            os.rename(temporary, final)
-            _fsync_dir(self.chunks_dir)
+            with disk_full_is_user_error(self.partial_dir):
+                temporary.mkdir()
+                yield Chunk(temporary)
+                files = [path for path in temporary.rglob("*") if path.is_file()]
+                _write_json(temporary / CHUNK_FILES, file_records(temporary, files, self.hashes))
+                _fsync_dir(temporary)
+                os.rename(temporary, final)
+                _fsync_dir(self.chunks_dir)
         except BaseException:
             shutil.rmtree(temporary, ignore_errors=True)
             raise
@@ -211,6 +254,95 @@ def _count_completed(chunks_dir: Path) -> int:
     return count
 
 
+def _whole_chunks(chunks_dir: Path, hashes: VerifiedFiles) -> tuple[int, list[str], list[Path]]:
+    """How many chunks, from the first, match their lists of files; what is wrong with the next one
+    (empty when there is no next one), and the chunk folders from that one on."""
+    count, problems = 0, []
+    while (chunks_dir / f"{count:06d}").is_dir():
+        problems = [f"chunk {count:06d}: {problem}" for problem in _check_chunk(chunks_dir / f"{count:06d}", hashes)]
+        if problems:
+            break
+        count += 1
+    after = sorted(p for p in chunks_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and not (p.name.isdigit() and int(p.name) < count)) if chunks_dir.is_dir() else []
+    if after and not problems:
+        problems = [f"chunk {count:06d} is missing, and {len(after)} later chunk(s) are stored"]
+    return count, problems, after
+
+
+def _check_chunk(chunk_dir: Path, hashes: VerifiedFiles) -> list[str]:
+    records, problem = _read_json(chunk_dir / CHUNK_FILES)
+    if problem:
+        return [problem]
+    return check_files(chunk_dir, records, hashes) or _unlisted(chunk_dir, records, {CHUNK_FILES})
+
+
+def _set_aside_chunks(partial_dir: Path, chunk_dirs: list[Path], problems: list[str]) -> Damage:
+    """Move ``chunk_dirs`` out of the partial output, to ``<fp>.partial.damaged-<t>/chunks/``."""
+    aside = _aside_path(partial_dir)
+    (aside / CHUNKS).mkdir(parents=True)
+    for chunk_dir in chunk_dirs:
+        os.rename(chunk_dir, aside / CHUNKS / chunk_dir.name)
+    _fsync_dir(partial_dir / CHUNKS)
+    return Damage(partial_dir, problems, aside)
+
+
+def _aside_path(path: Path) -> Path:
+    """A free name ``<name>.damaged-<UTC time>`` beside ``path``."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}{DAMAGED}{stamp}")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}{DAMAGED}{stamp}-{number}")
+    return aside
+
+
+def check_output(path: Path, complete: bool = True) -> list[str]:
+    """What is wrong with the output folder ``path``: its manifest is missing, unreadable or names another
+    output, or a file does not match its record (size, sha256); with ``complete``, a file the manifest
+    does not list is wrong too. Empty when the output is whole. Digests are remembered in the store's
+    :class:`~mirror_neuron.verify.VerifiedFiles`, so an unchanged file is read once."""
+    manifest, problem = _read_json(path / MANIFEST)
+    if problem:
+        return [problem]
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("rows"), dict):
+        return [f"{MANIFEST} is not an output's manifest"]
+    fp = manifest.get("fingerprint")
+    if not isinstance(fp, str) or path.name.split(".", 1)[0] != fp[:20]:
+        return [f"{MANIFEST} belongs to another output (fingerprint {str(fp)[:12]})"]
+    problems = check_files(path, manifest.get("files"), verified_files(path.parent))
+    if complete and not problems:
+        problems = _unlisted(path, manifest["files"], {MANIFEST})
+    return problems
+
+
+def _unlisted(folder: Path, records: list[dict[str, Any]], own: set[str]) -> list[str]:
+    listed = {record["path"] for record in records} | own
+    found = (path.relative_to(folder).as_posix() for path in sorted(folder.rglob("*")) if path.is_file())
+    return [f"{name} is not among the stored files" for name in found if name not in listed]
+
+
+def _read_json(path: Path) -> tuple[Any, str]:
+    """``(content, "")``, or ``(None, problem)`` when ``path`` is missing or not JSON."""
+    try:
+        return json.loads(path.read_bytes()), ""
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    except (OSError, ValueError) as error:
+        return None, f"{path.name} is unreadable ({' '.join(str(error).split())})"
+
+
+def _write_json(path: Path, content: Any) -> None:
+    """Write ``path`` whole or not at all (a temporary file, flushed to disk, renamed into place)."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(temporary, "w") as handle:
+        handle.write(json.dumps(content, indent=2, sort_keys=True, default=str))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -221,37 +353,102 @@ def _fsync_dir(path: Path) -> None:
 
 
 @dataclass
+class Checked:
+    """One output of the store as :meth:`Store.check_all` found it."""
+
+    path: Path
+    partial: bool
+    problems: list[str] = field(default_factory=list)
+    busy: bool = False  # another process held its lock: being written, not checked
+
+
+OUTPUT_NAME = re.compile(r"[0-9a-f]{20}(\.partial)?")
+
+
+@dataclass
 class Store:
     """The content-addressed store of step outputs."""
 
     root: Path
 
     def finished(self, fp: str) -> StepOutput | None:
+        """The finished output of ``fp`` as it is (:meth:`reusable` checks it first)."""
         path = self.root / fp[:20]
         return StepOutput(path) if (path / MANIFEST).is_file() else None
 
+    def reusable(self, fp: str) -> tuple[StepOutput | None, Damage | None]:
+        """The finished output of ``fp`` once it matches its manifest (see :func:`check_output`), and what was
+        set aside: a damaged output is renamed to ``<fp>.damaged-<t>`` and None returned, to be computed
+        again. A commit that was killed after writing its manifest is published first. Call it holding
+        :meth:`lock`."""
+        damage = self._publish_interrupted_commit(fp)
+        final = self.root / fp[:20]
+        if not final.exists() and not final.is_symlink():
+            return None, damage
+        problems = check_output(final)
+        if problems:
+            return None, self._set_aside(final, problems)
+        return StepOutput(final), damage
+
     def partial_chunks(self, fp: str) -> int:
         """How many chunks an interrupted run of ``fp`` left (0 if none)."""
-        chunks = self.root / f"{fp[:20]}.partial" / CHUNKS
+        chunks = self.root / f"{fp[:20]}{PARTIAL}" / CHUNKS
         return _count_completed(chunks) if chunks.is_dir() else 0
 
     @contextlib.contextmanager
-    def lock(self, fp: str) -> Iterator[None]:
-        """Hold ``<fp>.lock`` so two runs never write the same output at once."""
+    def lock(self, fp: str, wait: bool = True) -> Iterator[bool]:
+        """Hold ``<fp>.lock`` so two runs never write the same output at once. Without ``wait``, gives False
+        at once (holding nothing) when another process holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / f"{fp[:20]}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def writer(self, fp: str, fresh: bool = False) -> ChunkWriter:
-        """A writer for ``fp``: resuming its partial output, or starting over when ``fresh``."""
-        partial = self.root / f"{fp[:20]}.partial"
+        """A writer for ``fp``: resuming its partial output after its last whole chunk, or starting over
+        when ``fresh``."""
+        partial = self.root / f"{fp[:20]}{PARTIAL}"
         if fresh:
             shutil.rmtree(partial, ignore_errors=True)
         return ChunkWriter(partial)
+
+    def check_all(self) -> list[Checked]:
+        """Every finished and partial output of the store, checked (each under its lock, skipping those
+        being written): finished ones against their manifests, partial ones chunk by chunk."""
+        checked = []
+        for path in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            match = OUTPUT_NAME.fullmatch(path.name)
+            if not match or not path.is_dir():
+                continue
+            entry = Checked(path, partial=bool(match.group(1)))
+            with self.lock(path.name[:20], wait=False) as held:
+                if not held:
+                    entry.busy = True
+                elif not entry.partial:
+                    entry.problems = check_output(path)
+                elif (path / MANIFEST).is_file():  # merged when its commit was interrupted
+                    entry.problems = check_output(path, complete=False)
+                else:
+                    entry.problems = _whole_chunks(path / CHUNKS, verified_files(self.root))[1]
+            checked.append(entry)
+        return checked
+
+    def set_aside_folders(self) -> list[Path]:
+        """The folders damaged outputs and chunks were moved to."""
+        return sorted(p for p in self.root.glob(f"*{DAMAGED}*") if p.is_dir()) if self.root.is_dir() else []
+
+    def _set_aside(self, path: Path, problems: list[str]) -> Damage:
+        aside = _aside_path(path)
+        os.rename(path, aside)
+        _fsync_dir(self.root)
+        return Damage(path, problems, aside)
 
     def discard_if_empty(self, writer: ChunkWriter) -> None:
         """Remove a partial output that holds no completed chunk (a step failed before writing)."""
@@ -259,16 +456,23 @@ class Store:
             shutil.rmtree(writer.partial_dir, ignore_errors=True)
 
     def commit(self, fp: str, writer: ChunkWriter, manifest: dict[str, Any]) -> StepOutput:
-        """Merge chunk tables, write the manifest, and atomically publish the finished output."""
+        """Merge chunk tables, write the manifest listing every file that stays, and publish the output."""
         partial = writer.partial_dir
-        manifest["rows"], parts = _merge_tables(partial)
-        manifest["files"] = [
-            {"path": str(path.relative_to(partial)), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
-            for path in sorted(partial.rglob("*"))
-            if path.is_file() and path not in parts
-        ]
-        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-        final = self.root / fp[:20]
+        with disk_full_is_user_error(partial):
+            manifest["rows"], parts = _merge_tables(partial)
+            merged = {partial / f"{name}{TABLE_SUFFIX}" for name in manifest["rows"]}
+            scaffolding = {*parts, *partial.glob(f"{CHUNKS}/*/{CHUNK_FILES}")}
+            kept = [path for path in partial.rglob("*") if path in merged
+                    or path.is_file() and path.parent != partial and path not in scaffolding]
+            manifest["files"] = file_records(partial, kept, writer.hashes)
+            _write_json(partial / MANIFEST, manifest)
+        return self._publish(fp)
+
+    def _publish(self, fp: str) -> StepOutput:
+        """Rename a partial output holding its manifest into place, once it holds only the listed files."""
+        partial, final = self.root / f"{fp[:20]}{PARTIAL}", self.root / fp[:20]
+        listed = {record["path"] for record in json.loads((partial / MANIFEST).read_text())["files"]}
+        _remove_unlisted(partial, listed | {MANIFEST})
         if final.exists():  # --force: replace the old output
             trash = self.root / f"{fp[:20]}.old-{os.getpid()}"
             os.rename(final, trash)
@@ -277,8 +481,19 @@ class Store:
         else:
             os.rename(partial, final)
         _fsync_dir(self.root)
-        _remove_parts(final, [final / p.relative_to(partial) for p in parts])
         return StepOutput(final)
+
+    def _publish_interrupted_commit(self, fp: str) -> Damage | None:
+        """Publish a partial output whose commit was killed after its manifest was written, when it still
+        matches that manifest; else set it aside (its merged table parts may be gone)."""
+        partial = self.root / f"{fp[:20]}{PARTIAL}"
+        if not (partial / MANIFEST).is_file():
+            return None
+        problems = check_output(partial, complete=False)
+        if problems:
+            return self._set_aside(partial, problems)
+        self._publish(fp)
+        return None
 
 
 def _merge_tables(partial: Path) -> tuple[dict[str, int], list[Path]]:
@@ -308,17 +523,16 @@ def _merge_tables(partial: Path) -> tuple[dict[str, int], list[Path]]:
     return rows, [path for paths in parts.values() for path in paths]
 
 
-def _remove_parts(output: Path, parts: list[Path]) -> None:
-    """Delete merged table parts and the chunk folders they leave empty."""
-    for part in parts:
-        part.unlink(missing_ok=True)
-    chunks = output / CHUNKS
-    if chunks.is_dir():
-        for chunk_dir in sorted(chunks.iterdir(), reverse=True):
-            if chunk_dir.is_dir() and not any(chunk_dir.iterdir()):
-                chunk_dir.rmdir()
-        if not any(chunks.iterdir()):
-            chunks.rmdir()
+def _remove_unlisted(output: Path, listed: set[str]) -> None:
+    """Delete the files of ``output`` not in ``listed`` (merged table parts, chunk lists, a stale temporary
+    manifest) and the folders they leave empty; flushed to disk before the output is published."""
+    for path in sorted(output.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif path.relative_to(output).as_posix() not in listed:
+            path.unlink()
+    _fsync_dir(output)
 
 
 def _conform(table: Any, schema: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.versions import describe
-from mirror_neuron.store import MANIFEST, StepOutput
+from mirror_neuron.store import StepOutput, check_output
 from mirror_neuron.verdicts import Verdict, from_table
 
 RUN_INDEX = "run.json"
@@ -107,7 +107,8 @@ class RunView:
 
 
 def load_run(out: Path) -> RunView:
-    """Read the run at ``out``; a missing or unreadable folder or run.json raises :class:`UserError`."""
+    """Read the run at ``out``; a missing or unreadable folder or run.json, or a step output that no longer
+    matches its manifest, raises :class:`UserError`."""
     out = Path(out)
     if not out.is_dir():
         raise UserError(f"{out}: no such run folder (the output folder of `mirror-neuron run`, e.g. runs/dummy)")
@@ -130,14 +131,15 @@ def _load_step(out: Path, entry: dict[str, Any]) -> StepView:
         status=str(entry.get("status", "")), fingerprint=str(entry.get("fingerprint", "")),
         rows=dict(entry.get("rows") or {}), seconds=entry.get("seconds"), summary=dict(entry.get("summary") or {}))
     link = out / str(entry.get("path") or entry["id"])
-    if not (link / MANIFEST).is_file():
+    if not link.is_dir():
         step.problem = f"the stored output is gone: {link} does not lead to a finished output"
         return step
-    try:
-        output = StepOutput(link)
-    except (OSError, ValueError) as error:
-        step.problem = f"the stored output's manifest is unreadable: {error}"
-        return step
+    problems = check_output(link.resolve())
+    if problems:
+        raise UserError(f"the stored output of step '{step.id}' is damaged: {problems[0]}; rerun the experiment "
+                        "to set it aside and compute it again (`mirror-neuron verify` checks the whole store)",
+                        where=str(link))
+    output = StepOutput(link)
     if step.fingerprint and output.fingerprint != step.fingerprint:
         step.problem = (f"{link} now leads to another output ({output.fingerprint[:12]}), "
                         "written by a later run; its content is shown")

@@ -9,13 +9,13 @@ import torch
 
 from mirror_neuron.config import parse_experiment
 from mirror_neuron.errors import ConfigError, UserError
+from mirror_neuron.hashing import sha256_file
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.reward.trlx.module import TrlxRewardModule
 from mirror_neuron.neuron.reward.trlx.reward import RewardModel
 from mirror_neuron.runner import RunOptions, plan, run_experiment
 from mirror_neuron.steps.model import spec as specs
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
-from mirror_neuron.store import sha256_file
 from mirror_neuron.yaml_source import load_yaml_text
 
 CONFIG = """

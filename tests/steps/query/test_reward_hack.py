@@ -160,7 +160,7 @@ query:
 
 
 def test_editing_a_user_transform_changes_the_fingerprint() -> None:
-    from mirror_neuron.store import sha256_file
+    from mirror_neuron.hashing import sha256_file
 
     [_, search] = plan(parse_experiment(load_yaml_text(CONFIG, "c.yml")), None)
     assert search.resolved["transform_sources"] == {
