@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
+    from mirror_neuron import interrupts
     from mirror_neuron.errors import UserError
 
+    interrupts.watch()  # a KeyboardInterrupt a miner raises is its failed call; the user's Ctrl-C stops the run
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:

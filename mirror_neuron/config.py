@@ -7,6 +7,7 @@ config class of the step it names (``type`` for models, ``entrypoint`` for the o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepContext
 from mirror_neuron.yaml_source import KeyPath, YamlSource, format_key_path
 
@@ -35,7 +37,7 @@ class ExperimentInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "experiment"
-    seed: int = 0
+    seed: Seed = 0
     tags: list[str] = []
 
 
@@ -94,6 +96,7 @@ def parse_experiment(source: YamlSource) -> Experiment:
         if key not in TOP_LEVEL_KEYS:
             hint = did_you_mean(key, TOP_LEVEL_KEYS)
             raise ConfigError(f"unknown section '{key}'{hint}; valid: {', '.join(TOP_LEVEL_KEYS)}", source.where((key,)))
+    _refuse_nan(data, (), source)
     if not any(data.get(section) for section in SECTIONS):
         raise ConfigError("the config defines no step; add at least one of " + ", ".join(SECTIONS), source.path)
     info = _validate(ExperimentInfo, data.get("experiment") or {}, source, ("experiment",))
@@ -105,6 +108,17 @@ def parse_experiment(source: YamlSource) -> Experiment:
             experiment.entries.append(_parse_entry(section, key_path, raw, source, info.seed, config_dir))
     _check_ids(experiment)
     return experiment
+
+
+def _refuse_nan(value: Any, key_path: KeyPath, source: YamlSource) -> None:
+    """NaN and infinite numbers are refused wherever they are (no setting means them), before a stored
+    config turns them into null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value} ({'NaN' if math.isnan(value) else 'infinity'})",
+                          source.where(key_path))
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        _refuse_nan(child, key_path + (key,), source)
 
 
 def _section_entries(value: Any, section: str, source: YamlSource) -> list[tuple[KeyPath, dict[str, Any]]]:

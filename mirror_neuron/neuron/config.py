@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
@@ -18,6 +27,17 @@ from mirror_neuron.neuron.population import build_population
 from mirror_neuron.neuron.reward.base import RewardModelBase
 from mirror_neuron.neuron.reward.filters.base import Filter
 from mirror_neuron.neuron.versions import Version, resolve
+from mirror_neuron.seeds import Seed
+
+
+def _check_topk(value: int | None) -> int | None:
+    if value is not None and value != -1 and value < 1:
+        raise ValueError(f"topk is the number of uids to query: a positive whole number, or null or -1 for every "
+                         f"available uid, not {value}")
+    return value
+
+
+TopK = Annotated[int | None, AfterValidator(_check_topk)]  # uids queried: None or -1 means every available one
 
 MIRROR_BASE_PROMPT = "You are a helpful assistant. Answer accurately and concisely."
 MIRROR_FOLLOW_UP = "\n\nAsk a follow up question."
@@ -105,7 +125,7 @@ class NeuronConfig(_Strict):
     timeout: PositiveFloat = 12.0
     training_topk: PositiveInt = 50
     vpermit_tao_limit: float | None = None  # permit holders with at most this stake are queried (None: none)
-    seed: int | None = None
+    seed: Seed | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -11,7 +11,7 @@ import functools
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from mirror_neuron.models.causal_lm import load_causal_lm, local_files
 from mirror_neuron.neuron.miners.base import Behaviour, Query
@@ -23,6 +23,7 @@ from mirror_neuron.neuron.miners.generation_cache import (
     open_cache,
 )
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 
 FOLLOW_UP_REQUEST = "Ask one follow-up question."
 
@@ -58,7 +59,7 @@ class LanguageModelMiner(Behaviour):
     max_new_tokens: PositiveInt = 48
     temperature: NonNegativeFloat = 0.0
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    seed: NonNegativeInt = 0
+    seed: Seed = 0
     batch_size: PositiveInt = 64
     cache: bool = True
     latency_median: float = 2.0

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from mirror_neuron.errors import ConfigError, did_you_mean
 from mirror_neuron.hashing import source_sha256
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.data import sources
 from mirror_neuron.steps.data.schema import MISSING, Canonical, FieldSpec, extract, to_canonical_hh
@@ -31,7 +32,7 @@ class SampleConfig(BaseModel):
 
     method: Literal["first", "random", "all"] = "all"
     n: PositiveInt | None = None
-    seed: int | None = None  # defaults to experiment.seed
+    seed: Seed | None = None  # defaults to experiment.seed
 
     @model_validator(mode="after")
     def _n_given(self) -> SampleConfig:

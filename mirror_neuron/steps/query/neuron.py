@@ -17,14 +17,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import PositiveInt, model_validator
+from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.neuron import loops
-from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.config import NeuronConfig, TopK
 from mirror_neuron.neuron.neuron import Event, Neuron
+from mirror_neuron.neuron.population import MinerError
 from mirror_neuron.registry import component
-from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.base import Step, StepConfig, StepContext
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.steps.query.prompts import DataPrompts
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -38,10 +39,10 @@ class NeuronQueryConfig(StepConfig):
     method: Literal["forward", "train", "inference"] = "forward"
     steps: PositiveInt | None = None  # train: bootstrap steps (two passes each)
     passes: PositiveInt = 1  # forward / inference: times over the data
-    topk: int | None = None  # forward: uids queried (None or -1: all available)
+    topk: TopK = None  # forward: uids queried (None or -1: all available)
     random_sample_uids: bool = False
     train_gating_model: bool = False
-    timeout: float | None = None
+    timeout: PositiveFloat | None = None  # simulated seconds (None: the neuron's)
     dont_use_reward_model: bool = True  # inference
     weights_every: PositiveInt = 50
     chunk_size: PositiveInt = 100  # forward passes (or train steps, or prompts) per stored chunk
@@ -73,6 +74,7 @@ class NeuronQueryStep(Step):
         size = self.config.chunk_size
         for start in range(writer.completed * size, units, size):
             rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+            check_miners(neuron, model, self.context)
             final = start + size >= units
             if final and self.config.method != "inference" and not (weights and neuron.steps_done % self.config.weights_every == 0):
                 weights.append(self._weights(neuron))
@@ -147,6 +149,14 @@ class NeuronQueryStep(Step):
         summary = {"forward_passes": float(neuron.steps_done)}
         summary.update({f"weight_share/{name}": float(weights[names == name].sum()) for name in sorted(set(names))})
         return summary
+
+
+def check_miners(neuron: Neuron, model: StepOutput, context: StepContext) -> None:
+    """Stop with one line at the model entry's ``miners`` key when a strategy's code raised on every call."""
+    try:
+        neuron.dendrite_pool.check_strategies()
+    except MinerError as error:
+        raise ConfigError(error.message, context.where_entry(model.manifest["id"], "miners", error.miner)) from None
 
 
 def original_columns(event: Event, normalized: dict[str, list[float]], neuron: Neuron) -> dict[str, list[float]]:

@@ -25,6 +25,7 @@ from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -72,7 +73,7 @@ class RewardHackConfig(StepConfig):
     correction: Literal["bonferroni", "holm"] = "bonferroni"
     resamples: int = Field(10_000, ge=200)
     examples: NonNegativeInt = 3
-    seed: int | None = None
+    seed: Seed | None = None
 
 
 @component("query", "RewardHackSearch",

@@ -28,8 +28,8 @@ def test_custom_function_and_class_behaviours() -> None:
     population = build_population({"tests.fixtures.custom_miner:shout": {"count": 2, "suffix": "?!"},
                                    "tests.fixtures.faulty:Faulty": 1}, 4)
     names = Counter(b.name for b in population)
-    assert names == {"function": 2, "faulty": 1, "honest": 1}
-    custom = next(b for b in population if b.name == "function")
+    assert names == {"tests.fixtures.custom_miner:shout": 2, "faulty": 1, "honest": 1}
+    custom = next(b for b in population if b.name == "tests.fixtures.custom_miner:shout")
     assert custom.respond(QUERY, 0, np.random.default_rng(0)) == "WHY IS THE SKY BLUE??!"
 
 
