@@ -7,6 +7,7 @@ config class of the step it names (``type`` for models, ``entrypoint`` for the o
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,10 @@ def _parse_entry(section: str, key_path: KeyPath, raw: dict[str, Any], source: Y
         raise ConfigError(error.message, source.where(named_at)) from None
     if not (isinstance(step_class, type) and issubclass(step_class, Step)):
         raise ConfigError(f"'{name}' is not a step (a subclass of mirror_neuron.steps.base.Step)",
+                          source.where(named_at))
+    if inspect.isabstract(step_class):
+        missing = ", ".join(sorted(step_class.__abstractmethods__))
+        raise ConfigError(f"'{name}' is an abstract step (it does not implement {missing}); name a step that does",
                           source.where(named_at))
     config = _validate(step_class.config_class, step_class.config_class.normalize(raw), source, key_path)
     context = StepContext(seed=seed, config_dir=config_dir, source=source, key_path=key_path)

@@ -267,8 +267,9 @@ def validate_params(found: Component, params: dict[str, Any]) -> None:
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
-        raise ParamError(f"{found.family} '{found.name}': {key}: {first['msg']}" if key else
-                         f"{found.family} '{found.name}': {first['msg']}", key) from None
+        message = first["msg"] if first["type"] == "missing" else f"{first['msg']}, got {first.get('input')!r}"[:300]
+        raise ParamError(f"{found.family} '{found.name}': {key}: {message}" if key else
+                         f"{found.family} '{found.name}': {message}", key) from None
 
 
 def taken(target: Callable[..., Any], **supplied: Any) -> dict[str, Any]:

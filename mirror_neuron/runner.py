@@ -19,7 +19,9 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
+from mirror_neuron.offline import offline
 from mirror_neuron.overrides import apply_overrides
+from mirror_neuron.redact import redact_data
 from mirror_neuron.report import load_run, verdicts_text, write_report
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
@@ -66,7 +68,7 @@ def plan(experiment: Experiment, steps: str | None) -> list[PlannedStep]:
     fingerprints: dict[str, str] = {}
     planned = []
     for entry in execution_order(experiment, selected):
-        resolved = entry.step.resolve()
+        resolved = redact_data(entry.step.resolve())  # what is stored and tracked never holds a credential
         upstream = {required: fingerprints[required] for required in entry.requires}
         fingerprints[entry.id] = fingerprint(entry.section, entry.entrypoint, resolved, upstream)
         planned.append(PlannedStep(entry, resolved, fingerprints[entry.id], upstream, entry in selected))
@@ -92,7 +94,13 @@ class RunResult:
 
 
 def run_experiment(options: RunOptions) -> RunResult:
-    """Run an experiment end to end and return what happened to each step."""
+    """Run an experiment end to end and return what happened to each step (``offline``: with every library
+    offline, see :mod:`mirror_neuron.offline`)."""
+    with offline(options.offline):
+        return _run_experiment(options)
+
+
+def _run_experiment(options: RunOptions) -> RunResult:
     experiment = load_experiment(options.config, options.overrides)
     planned = plan(experiment, options.steps)
     out = (options.out or DEFAULT_RUNS_DIR / slug(experiment.info.name)).resolve()
@@ -179,13 +187,13 @@ def _link(out: Path, step_id: str, target: Path) -> None:
 
 
 def _tracked_config(experiment: Experiment, planned: list[PlannedStep]) -> dict[str, Any]:
-    return {
+    return redact_data({
         "experiment": experiment.info.model_dump(),
         "steps": {p.entry.id: {"section": p.entry.section, "entrypoint": p.entry.entrypoint,
                                "requires": p.entry.requires, "fingerprint": p.fingerprint, "config": p.resolved}
                   for p in planned},
         "version": __version__,
-    }
+    })
 
 
 def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, planned: list[PlannedStep],
@@ -201,7 +209,7 @@ def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, pla
                    "summary": r.summary, "path": r.id} for r in records],
     }
     temporary = out / ".run.json.tmp"
-    temporary.write_text(json.dumps(index, indent=2, default=str))
+    temporary.write_text(json.dumps(redact_data(index), indent=2, default=str))
     os.replace(temporary, out / "run.json")
 
 

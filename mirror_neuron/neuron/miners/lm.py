@@ -11,9 +11,10 @@ import functools
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
-from mirror_neuron.models.causal_lm import load_causal_lm, local_files
+from mirror_neuron.errors import UserError
+from mirror_neuron.models.causal_lm import check_model_path, load_causal_lm, local_files
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.neuron.miners.generation_cache import (
     GenerationCache,
@@ -63,6 +64,16 @@ class LanguageModelMiner(Behaviour):
     batch_size: PositiveInt = 64
     cache: bool = True
     latency_median: float = 2.0
+
+    @field_validator("path")
+    @classmethod
+    def _loadable(cls, path: str) -> str:
+        """An unknown tiny model, a missing folder or (offline) an uncached hub id is refused at validation."""
+        try:
+            check_model_path(path)
+        except UserError as error:
+            raise ValueError(error.message) from None
+        return path
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         return self.generate(query, [uid])[0]

@@ -47,11 +47,12 @@ class NeuronModelStep(Step):
         except UserError as error:
             raise ConfigError(error.message, self.context.where("miners")) from None
         self._check_available()
-        check_part("gating", self.config.gating, self.context.where, "gating")
+        base_dir = self.context.config_dir
+        check_part("gating", self.config.gating, self.context.where, "gating", base_dir=base_dir)
         if self.config.reward is not None:
-            check_part("reward", self.config.reward, self.context.where, "reward")
+            check_part("reward", self.config.reward, self.context.where, "reward", base_dir=base_dir)
         if self.config.screen is not None:
-            check_part("filter", self.config.screen, self.context.where, "screen")
+            check_part("filter", self.config.screen, self.context.where, "screen", base_dir=base_dir)
 
     def _check_available(self) -> None:
         """A metagraph whose every uid is a validator or not serving has nothing to query: refused."""

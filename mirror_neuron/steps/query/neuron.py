@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import PositiveFloat, PositiveInt, model_validator
 
-from mirror_neuron.errors import ConfigError
+from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig, TopK
 from mirror_neuron.neuron.neuron import Event, Neuron
@@ -65,8 +65,11 @@ class NeuronQueryStep(Step):
         model, data = self._inputs(inputs)
         prompts = DataPrompts.of(data.table()) if data is not None else DataPrompts([], [], [])
         questions, contexts, references = prompts.questions, prompts.contexts, prompts.references
-        neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
-                        base_dir=self.context.config_dir, contexts=contexts)
+        try:
+            neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
+                            base_dir=self.context.config_dir, contexts=contexts)
+        except UserError as error:  # a part that cannot be built or loaded: point at the model entry
+            raise ConfigError(error.message, self.context.where_entry(model.manifest["id"])) from None
         neuron.dendrite_pool.learn(questions, references)
         if writer.completed:
             neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))
