@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from mirror_neuron.cache import CACHE_DIR
 from mirror_neuron.errors import UserError
+from mirror_neuron.offline import is_offline
 from mirror_neuron.redact import is_redacted, redact, split_credentials
 
 DOWNLOAD_TIMEOUT_S = 30
@@ -40,9 +41,9 @@ def _download(url: str) -> Path:
     if is_redacted(url):
         raise UserError(f"checkpoint {shown} is not in the cache and its credentials are not stored; rerun the "
                         "model step that names it (or set ckpt to a local file)")
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError(f"checkpoint {shown} is not in the cache and the run is offline; download it yourself "
-                        "and set ckpt to the local file")
+    if is_offline():
+        raise UserError(f"cannot download checkpoint {shown} (the run is offline and it is not in the cache); "
+                        "download it yourself and set ckpt to the local file")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + f".part-{os.getpid()}")
     plain, credentials = split_credentials(url)

@@ -225,7 +225,7 @@ def check_model_options(params: dict[str, Any], where: Callable[..., str], *keys
         value = params.get(key)
         if isinstance(value, str) and value != "default":
             try:
-                check_model_path(value, base_dir)
+                check_model_path(value, base_dir, tokenizer=key == "tokenizer")
             except UserError as error:
                 raise ConfigError(error.message, where(*keys, key)) from None
     device = params.get("device")

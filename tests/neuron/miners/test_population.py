@@ -39,7 +39,7 @@ def test_custom_function_and_class_behaviours() -> None:
     ({"echo": 1.5}, "expected a count, a share"),
     ({"length_padder": {"count": 1, "wrods": 3}}, "miners.length_padder: invalid parameters"),
     ({"echo": 9}, "declares 9 miners but the metagraph has 8 uids"),
-    ({"mirror_neuron.errors:UserError": 1}, "neither a miner behaviour class nor a function"),
+    ({"mirror_neuron.errors:UserError": 1}, "is the class UserError, not what is expected: a behaviour"),
 ])
 def test_bad_populations(spec: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
