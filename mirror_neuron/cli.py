@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     from mirror_neuron.errors import UserError
     from mirror_neuron.redact import redact
 
-    interrupts.watch()  # a KeyboardInterrupt a miner raises is its failed call; the user's Ctrl-C stops the run
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
-        return {"run": _run, "validate": _validate, "ls": _ls, "report": _report}[args.command](args)
+        with interrupts.watching():  # a KeyboardInterrupt a miner raises is its failed call; Ctrl-C stops the run
+            return {"run": _run, "validate": _validate, "ls": _ls, "report": _report}[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code

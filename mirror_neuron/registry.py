@@ -224,7 +224,8 @@ def check_user_code(found: Component, params: dict[str, Any]) -> None:
     try:
         inspect.signature(obj).bind(*family.call, **params)
     except TypeError as error:
-        shown = f"{function.__name__}{inspect.signature(obj)}"
+        plain = [str(p.replace(annotation=p.empty)) for p in inspect.signature(obj).parameters.values()]
+        shown = f"{function.__name__}({', '.join(plain)})"
         raise ParamError(f"'{found.name}' cannot be called with ({', '.join(family.call)}"
                          f"{''.join(f', {key}=...' for key in params)}): {shown} ({error}); {expected}", None) from None
 

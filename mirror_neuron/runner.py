@@ -109,6 +109,7 @@ def _run_experiment(options: RunOptions) -> RunResult:
     tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
 
     say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
+    _preflight(planned, store, options.force)
     started_at = _now()
     out.mkdir(parents=True, exist_ok=True)
     tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
@@ -132,6 +133,14 @@ def _run_experiment(options: RunOptions) -> RunResult:
     if verdicts:
         say(verdicts)
     return RunResult(out, records, report, tracker.location)
+
+
+def _preflight(planned: list[PlannedStep], store: Store, force: bool) -> None:
+    """The checks that need data (:meth:`Step.preflight`) of every step that will be computed, before
+    tracking starts: a bad schema leaves no tracked run behind."""
+    for step in planned:
+        if (force and step.selected) or store.finished(step.fingerprint) is None:
+            step.entry.step.preflight()
 
 
 def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> StepRecord:

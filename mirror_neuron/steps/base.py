@@ -87,6 +87,10 @@ class Step(abc.ABC):
         """
         return self.config.model_dump(mode="json", by_alias=True, exclude={"id", "requires"})
 
+    def preflight(self) -> None:
+        """Checks that need more than the config (a data file's fields), run before tracking starts and only
+        for steps that will be computed; raise :class:`~mirror_neuron.errors.ConfigError`. Default: none."""
+
     @abc.abstractmethod
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         """Compute the output, writing it chunk by chunk; return summary figures for tracking.
