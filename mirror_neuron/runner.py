@@ -21,7 +21,7 @@ from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
 from mirror_neuron.offline import offline
 from mirror_neuron.overrides import apply_overrides
-from mirror_neuron.redact import redact_data
+from mirror_neuron.redact import redact, redact_data
 from mirror_neuron.report import load_run, verdicts_text, write_report
 from mirror_neuron.store import Store, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
@@ -112,7 +112,7 @@ def _run_experiment(options: RunOptions) -> RunResult:
     _preflight(planned, store, options.force)
     started_at = _now()
     out.mkdir(parents=True, exist_ok=True)
-    tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
+    tracker.start(redact(experiment.info.name), redact_data(experiment.info.tags), _tracked_config(experiment, planned))
     records: list[StepRecord] = []
     run = report = None
     ok = False
