@@ -128,3 +128,11 @@ def test_a_transform_s_own_failure_is_blamed_on_the_transform(tmp_path: Path, ca
     line = error_line(run_main(capsys, tmp_path, HACKS.format(transform=f"{CODE}:{transform}")),
                       "c.yml: query.transforms (line 8)", message)
     assert "budget" not in line
+
+
+def test_an_lm_miner_whose_model_fails_to_load_stops_at_its_first_call(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")  # looks like a model folder until it is loaded
+    result = run_main(capsys, tmp_path, neuron_config(miners=f"{{lm: {{count: 2, path: '{tmp_path / 'model'}'}}}}"))
+    error_line(result, "c.yml: model (line 7)", "cannot load causal LM")

@@ -76,7 +76,12 @@ class NeuronQueryStep(Step):
         units = self._units(len(questions))
         size = self.config.chunk_size
         for start in range(writer.completed * size, units, size):
-            rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+            try:
+                rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+            except ConfigError:
+                raise
+            except UserError as error:  # a part loaded at its first use (a miner's model) cannot be
+                raise ConfigError(error.message, self.context.where_entry(model.manifest["id"])) from None
             check_miners(neuron, model, self.context)
             final = start + size >= units
             if final and self.config.method != "inference" and not (weights and neuron.steps_done % self.config.weights_every == 0):
