@@ -15,9 +15,17 @@ _MODULE_FLAGS = (("huggingface_hub.constants", "HF_HUB_OFFLINE"), ("datasets.con
                  ("datasets.config", "HF_DATASETS_OFFLINE"))
 
 
+_requested = False  # within offline(): the run was asked to be offline (--offline)
+
+
 def is_offline() -> bool:
     """Whether the hub is off limits (``--offline``, or ``HF_HUB_OFFLINE`` set by the user)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def requested() -> bool:
+    """Whether this run was started with ``--offline`` (then a hub id is refused at validation)."""
+    return _requested
 
 
 @contextlib.contextmanager
@@ -26,7 +34,9 @@ def offline(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
+    global _requested
     saved_env = {name: os.environ.get(name) for name in OFFLINE_ENV}
+    _requested = True
     saved_flags = {}
     os.environ.update(OFFLINE_ENV)
     for module_name, flag in _MODULE_FLAGS:
@@ -37,6 +47,7 @@ def offline(enabled: bool = True) -> Iterator[None]:
     try:
         yield
     finally:
+        _requested = False
         for name, value in saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

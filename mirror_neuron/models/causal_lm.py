@@ -49,9 +49,10 @@ def load_causal_lm(path: str, seed: int = 0, base_dir: Path | None = None) -> tu
 
 def check_model_path(path: str, base_dir: Path | None = None, tokenizer: bool = False) -> None:
     """Check cheaply, before anything loads, that ``path`` can name a model: a known ``tiny:`` architecture,
-    ``smollm2`` with its package, an existing local folder or ``.gguf`` file, or a hub id (offline: one
-    already in the local hub cache). A :class:`UserError` says what is wrong; nothing is imported but the
-    hub's cache lookup. ``tokenizer``: ``path`` names a tokenizer (a folder with its tokenizer files)."""
+    ``smollm2`` with its package, an existing local folder or ``.gguf`` file, or a hub id (with
+    ``--offline``: one already in the local hub cache). ``tokenizer``: ``path`` names a tokenizer (a folder
+    with its tokenizer files). A :class:`UserError` says what is wrong; nothing is imported but the hub's
+    cache lookup."""
     from mirror_neuron.models.tiny import ARCHITECTURES, PREFIX
 
     if is_tiny(path):
@@ -76,9 +77,9 @@ def check_model_path(path: str, base_dir: Path | None = None, tokenizer: bool = 
         raise UserError(f"'{path}' is neither a model directory nor a .gguf file")
     if path.startswith((".", "/", "~")) or path.count("/") > 1 or "\\" in path:
         raise UserError(f"no model folder or file '{path}'" + (f" (looked in {base_dir})" if base_dir else ""))
-    from mirror_neuron.offline import is_offline
+    from mirror_neuron import offline
 
-    if is_offline() and not _in_hub_cache(path, "tokenizer_config.json" if tokenizer else "config.json"):
+    if offline.requested() and not _in_hub_cache(path, "tokenizer_config.json" if tokenizer else "config.json"):
         raise UserError(f"'{path}' is a hub id and the run is offline (it is not in the local hub cache); "
                         "point at a local model folder, a .gguf file, 'smollm2' or 'tiny:gpt2'")
 

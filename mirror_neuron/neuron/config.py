@@ -220,10 +220,11 @@ def check_model_options(params: dict[str, Any], where: Callable[..., str], *keys
                         base_dir: Path | None = None) -> None:
     """The model a component's ``path`` (and ``tokenizer``) names can be found, and its ``device`` exists."""
     from mirror_neuron.models.causal_lm import check_model_path
+    from mirror_neuron.models.embeddings import ALIASES as EMBEDDERS
 
     for key in ("path", "tokenizer"):
         value = params.get(key)
-        if isinstance(value, str) and value != "default":
+        if isinstance(value, str) and value != "default" and value not in EMBEDDERS:  # minilm: the packaged copy
             try:
                 check_model_path(value, base_dir, tokenizer=key == "tokenizer")
             except UserError as error:
@@ -269,8 +270,8 @@ def _check_stack(params: dict[str, Any], where: Callable[..., str], *keys: str) 
     scorers = params.get("scorers")
     if not isinstance(scorers, dict) or not scorers:
         got = "none" if not scorers else f"{type(scorers).__name__} {scorers!r}"[:60]
-        raise ConfigError(f"a reward stack needs at least one scorer, as {{name: {{type: ..., weight: 1.0}}}}; got {got}",
-                          where(*keys, "scorers"))
+        raise ConfigError("a reward stack needs at least one scorer, as {name: {type: ..., weight: 1.0}}; "
+                          f"got {got}", where(*keys, "scorers"))
     for scorer, spec in scorers.items():
         if not isinstance(spec, dict) or "type" not in spec:
             raise ConfigError("a scorer is a mapping with a type (a registered reward model) and an optional weight",

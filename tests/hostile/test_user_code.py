@@ -77,7 +77,6 @@ def test_miner_code_of_the_wrong_shape_is_refused_at_validation(tmp_path: Path, 
 @pytest.mark.parametrize("path, message", [
     ("./no-such-model", "no model folder or file './no-such-model'"),
     ("tiny:nope", "unknown tiny model 'tiny:nope'; use one of tiny:gptj, tiny:gpt2, tiny:gptneo"),
-    ("someone/some-model", "'someone/some-model' is a hub id and the run is offline"),  # tests run offline
 ])
 def test_an_lm_miner_that_cannot_load_is_refused_at_validation(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                path: str, message: str) -> None:
