@@ -73,7 +73,7 @@ FAMILIES: dict[str, Family] = {
                       provider="mirror_neuron.analysis.features:declarations"),
     "transform": Family("text transforms of honest answers: reward-hack candidates and hacking miners "
                         "(`query[].transforms`)", supplied=("answer", "question", "rng"),
-                          call=("answer", "question", "rng")),
+                        call=("answer", "question", "rng")),
 }
 
 
