@@ -121,7 +121,8 @@ class DummyDendritePool:
         for behaviour, answer in zip(behaviours, answers):
             if behaviour.fails_on_purpose:
                 continue
-            health = self.health.setdefault(behaviour.name, StrategyHealth())
+            name = getattr(behaviour, "name", type(behaviour).__name__)  # a class built in code may have none
+            health = self.health.setdefault(name, StrategyHealth())
             health.calls += 1
             if isinstance(answer, BaseException):
                 health.raised += 1
