@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,19 +66,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
+    from mirror_neuron import interrupts
     from mirror_neuron.errors import UserError
+    from mirror_neuron.redact import redact
 
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
-        return {"run": _run, "validate": _validate, "ls": _ls, "report": _report, "verify": _verify}[args.command](args)
+        with interrupts.watching():  # a KeyboardInterrupt a miner raises is its failed call; Ctrl-C stops the run
+            return {"run": _run, "validate": _validate, "ls": _ls, "report": _report, "verify": _verify}[args.command](
+                args)
     except UserError as error:
-        print(f"mirror-neuron: error: {error}", file=sys.stderr)
+        print(f"mirror-neuron: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("mirror-neuron: interrupted; rerun the same command to resume from the last completed chunk",
               file=sys.stderr)
         return 130
+    except SystemExit as exit:  # code a config names (a reward model, a filter) called sys.exit()
+        print(f"mirror-neuron: error: code the config names called sys.exit({exit.code!r}) during the run; "
+              "the run did not finish", file=sys.stderr)
+        return 2
+    except Exception:  # a bug: its traceback helps, but never with a secret in it
+        print(redact(traceback.format_exc()), file=sys.stderr, end="")
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ config class of the step it names (``type`` for models, ``entrypoint`` for the o
 
 from __future__ import annotations
 
+import inspect
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepContext
 from mirror_neuron.yaml_source import KeyPath, YamlSource, format_key_path
 
@@ -36,7 +39,7 @@ class ExperimentInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("experiment", max_length=NAME_CHARACTERS)  # names the run folder and the tracked run
-    seed: int = 0
+    seed: Seed = 0
     tags: list[str] = []
 
 
@@ -95,6 +98,7 @@ def parse_experiment(source: YamlSource) -> Experiment:
         if key not in TOP_LEVEL_KEYS:
             hint = did_you_mean(key, TOP_LEVEL_KEYS)
             raise ConfigError(f"unknown section '{key}'{hint}; valid: {', '.join(TOP_LEVEL_KEYS)}", source.where((key,)))
+    _refuse_nan(data, (), source)
     if not any(data.get(section) for section in SECTIONS):
         raise ConfigError("the config defines no step; add at least one of " + ", ".join(SECTIONS), source.path)
     info = _validate(ExperimentInfo, data.get("experiment") or {}, source, ("experiment",))
@@ -106,6 +110,17 @@ def parse_experiment(source: YamlSource) -> Experiment:
             experiment.entries.append(_parse_entry(section, key_path, raw, source, info.seed, config_dir))
     _check_ids(experiment)
     return experiment
+
+
+def _refuse_nan(value: Any, key_path: KeyPath, source: YamlSource) -> None:
+    """NaN and infinite numbers are refused wherever they are (no setting means them), before a stored
+    config turns them into null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value} ({'NaN' if math.isnan(value) else 'infinity'})",
+                          source.where(key_path))
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        _refuse_nan(child, key_path + (key,), source)
 
 
 def _section_entries(value: Any, section: str, source: YamlSource) -> list[tuple[KeyPath, dict[str, Any]]]:
@@ -140,6 +155,10 @@ def _parse_entry(section: str, key_path: KeyPath, raw: dict[str, Any], source: Y
         raise ConfigError(error.message, source.where(named_at)) from None
     if not (isinstance(step_class, type) and issubclass(step_class, Step)):
         raise ConfigError(f"'{name}' is not a step (a subclass of mirror_neuron.steps.base.Step)",
+                          source.where(named_at))
+    if inspect.isabstract(step_class):
+        missing = ", ".join(sorted(step_class.__abstractmethods__))
+        raise ConfigError(f"'{name}' is an abstract step (it does not implement {missing}); name a step that does",
                           source.where(named_at))
     config = _validate(step_class.config_class, step_class.config_class.normalize(raw), source, key_path)
     context = StepContext(seed=seed, config_dir=config_dir, source=source, key_path=key_path)

@@ -6,12 +6,14 @@ import sys
 import time
 from collections.abc import Callable
 
+from mirror_neuron.redact import redact
+
 PROGRESS_EVERY_S = 2.0
 
 
 def say(message: str) -> None:
-    """Print ``message`` as one line on stderr, at once."""
-    print(message, file=sys.stderr, flush=True)
+    """Print ``message`` as one line on stderr, at once (credentials in URLs masked)."""
+    print(redact(message), file=sys.stderr, flush=True)
 
 
 def chunk_progress(name: str) -> Callable[[int], None]:

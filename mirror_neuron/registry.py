@@ -38,6 +38,17 @@ class Family:
     description: str
     supplied: tuple[str, ...] = ()
     provider: str | None = None  # "module:function" returning generated components, for generated families
+    base: str | None = None  # "module:Class" a config's own class (``module:attr``) must subclass
+    call: tuple[str, ...] | None = None  # the arguments a config's own function is called with (None: no function)
+
+    def expected(self) -> str:
+        """What a config's own code of this family must be, in words."""
+        forms = []
+        if self.base:
+            forms.append(f"a subclass of {self.base.replace(':', '.')}")
+        if self.call is not None:
+            forms.append("a Python function(" + ", ".join((*self.call, "**params")) + ")")
+        return " or ".join(forms) or "a registered component"
 
 
 FAMILIES: dict[str, Family] = {
@@ -49,15 +60,20 @@ FAMILIES: dict[str, Family] = {
                       provider="mirror_neuron.resources:datasets"),
     "dendrite": Family("the neuron's dendrite pool, which queries the miners (`model[].miners` sets its behaviours)",
                        supplied=("behaviours", "seed", "max_completion_chars")),
-    "behaviour": Family("miner behaviours of the dummy dendrite pool (`model[].miners`)"),
-    "gating": Family("gating models of the neuron (`model[].gating.type`)", supplied=("n_uids", "seed")),
+    "behaviour": Family("miner behaviours of the dummy dendrite pool (`model[].miners`)",
+                        base="mirror_neuron.neuron.miners.base:Behaviour", call=("query", "uid", "rng")),
+    "gating": Family("gating models of the neuron (`model[].gating.type`)", supplied=("n_uids", "seed"),
+                     base="mirror_neuron.neuron.gating.base:GatingModelBase"),
     "reward": Family("reward models of the neuron (`model[].reward.type`, a RewardStack's scorers, "
-                     "`model[].kind` of a reward_model step)", supplied=("seed", "base_dir")),
-    "filter": Family("reward filters of a RewardStack (`reward.filters`)", supplied=("embedder",)),
+                     "`model[].kind` of a reward_model step)", supplied=("seed", "base_dir"),
+                     base="mirror_neuron.neuron.reward.base:RewardModelBase"),
+    "filter": Family("reward filters of a RewardStack (`reward.filters`)", supplied=("embedder",),
+                     base="mirror_neuron.neuron.reward.filters.base:Filter"),
     "feature": Family("text features of an analysis (`analysis[].compute`, `x`, `plot`)",
                       provider="mirror_neuron.analysis.features:declarations"),
     "transform": Family("text transforms of honest answers: reward-hack candidates and hacking miners "
-                        "(`query[].transforms`)", supplied=("answer", "question", "rng")),
+                        "(`query[].transforms`)", supplied=("answer", "question", "rng"),
+                        call=("answer", "question", "rng")),
 }
 
 
@@ -165,8 +181,9 @@ class ParamError(UserError):
 def check_params(found: Component, params: dict[str, Any]) -> None:
     """Check the names of the parameters a config gives a component against its declared ones, before
     anything is imported: an unknown name (with the closest valid ones) or a missing required one is a
-    :class:`ParamError`. User code (``module:attr``) is checked when it is built."""
-    if ":" in found.name and found.target == found.name:
+    :class:`ParamError`. User code (``module:attr``) is imported and checked by :func:`check_user_code`."""
+    if is_user_code(found):
+        check_user_code(found, params)
         return
     declared = {param.name: param for param in found.params}
     for key in params:
@@ -177,6 +194,40 @@ def check_params(found: Component, params: dict[str, Any]) -> None:
     missing = [name for name, param in declared.items() if param.required and name not in params]
     if missing:
         raise ParamError(f"{found.family} '{found.name}' needs {', '.join(missing)}", None)
+
+
+def is_user_code(found: Component) -> bool:
+    """Whether ``found`` is a config's own code (``package.module:attr``) rather than a registered name."""
+    return ":" in found.name and found.target == found.name
+
+
+def check_user_code(found: Component, params: dict[str, Any]) -> None:
+    """Check a config's own code against what its family calls (this imports it): a class must subclass
+    the family's base and implement every abstract method; a function must be written in Python and
+    accept the family's arguments plus ``params`` by keyword (``os:system``, ``builtins:eval`` or a
+    function of no arguments are refused). A problem is a :class:`ParamError` saying what is expected."""
+    family = FAMILIES[found.family]
+    obj = found.load()
+    expected = f"a {found.family} from a config's own code is {family.expected()}"
+    if isinstance(obj, type):
+        base = load_target(family.base) if family.base else None
+        if base is None or not issubclass(obj, base):
+            raise ParamError(f"'{found.name}' is the class {obj.__name__}, not what is expected: {expected}", None)
+        if inspect.isabstract(obj):
+            missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
+            raise ParamError(f"'{found.name}' is abstract (it does not implement {missing}); {expected}", None)
+        return
+    function = inspect.unwrap(obj) if callable(obj) else obj
+    if family.call is None or not (inspect.isfunction(function) or inspect.ismethod(function)):
+        kind = "a built-in function" if inspect.isbuiltin(obj) else f"a {type(obj).__name__}"
+        raise ParamError(f"'{found.name}' is {kind}; {expected}", None)
+    try:
+        inspect.signature(obj).bind(*family.call, **params)
+    except TypeError as error:
+        plain = [str(p.replace(annotation=p.empty)) for p in inspect.signature(obj).parameters.values()]
+        shown = f"{function.__name__}({', '.join(plain)})"
+        raise ParamError(f"'{found.name}' cannot be called with ({', '.join(family.call)}"
+                         f"{''.join(f', {key}=...' for key in params)}): {shown} ({error}); {expected}", None) from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -218,6 +269,8 @@ def validate_params(found: Component, params: dict[str, Any]) -> None:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or None
         message = first["msg"].removeprefix("Value error, ")
+        if first["type"] not in ("missing", "value_error"):  # a value error's own message says what it got
+            message = f"{message}, got {first.get('input')!r}"[:300]
         raise ParamError(f"{found.family} '{found.name}': {key}: {message}" if key else
                          f"{found.family} '{found.name}': {message}", key) from None
 

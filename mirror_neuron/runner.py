@@ -18,7 +18,9 @@ from mirror_neuron.errors import UserError, disk_full_is_user_error
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.hashing import code_sha256
 from mirror_neuron.log import chunk_progress, say
+from mirror_neuron.offline import offline
 from mirror_neuron.overrides import override
+from mirror_neuron.redact import redact, redact_data
 from mirror_neuron.report import load_run, verdicts_text, write_report
 from mirror_neuron.run_folder import (
     DEFAULT_RUNS_DIR,
@@ -72,7 +74,7 @@ def plan(experiment: Experiment, steps: str | None) -> list[PlannedStep]:
     fingerprints: dict[str, str] = {}
     planned = []
     for entry in execution_order(experiment, selected):
-        resolved = entry.step.resolve()
+        resolved = redact_data(entry.step.resolve())  # what is stored and tracked never holds a credential
         upstream = {required: fingerprints[required] for required in entry.requires}
         fingerprints[entry.id] = fingerprint(entry.section, entry.entrypoint, resolved, upstream)
         planned.append(PlannedStep(entry, resolved, fingerprints[entry.id], upstream, entry in selected))
@@ -92,7 +94,13 @@ class RunResult:
 
 
 def run_experiment(options: RunOptions) -> RunResult:
-    """Run an experiment end to end and return what happened to each step."""
+    """Run an experiment end to end and return what happened to each step (``offline``: with every library
+    offline, see :mod:`mirror_neuron.offline`)."""
+    with offline(options.offline):
+        return _run_experiment(options)
+
+
+def _run_experiment(options: RunOptions) -> RunResult:
     experiment = load_experiment(options.config, options.overrides)
     planned = plan(experiment, options.steps)
     out = (options.out or default_out(experiment.info.name)).resolve()
@@ -104,10 +112,11 @@ def run_experiment(options: RunOptions) -> RunResult:
     tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
 
     say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
+    _preflight(planned, store, options.force)
     started_at = _now()
     created = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
-    tracker.start(experiment.info.name, experiment.info.tags, _tracked_config(experiment, planned))
+    tracker.start(redact(experiment.info.name), redact_data(experiment.info.tags), _tracked_config(experiment, planned))
     records: list[StepRecord] = []
     run = report = None
     ok = False
@@ -137,6 +146,14 @@ def run_experiment(options: RunOptions) -> RunResult:
     if verdicts:
         say(verdicts)
     return RunResult(out, records, report, tracker.location)
+
+
+def _preflight(planned: list[PlannedStep], store: Store, force: bool) -> None:
+    """The checks that need data (:meth:`Step.preflight`) of every step that will be computed, before
+    tracking starts: a bad schema leaves no tracked run behind."""
+    for step in planned:
+        if (force and step.selected) or store.finished(step.fingerprint) is None:
+            step.entry.step.preflight()
 
 
 def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> StepRecord:
@@ -198,13 +215,13 @@ def _link(out: Path, step_id: str, target: Path) -> None:
 
 
 def _tracked_config(experiment: Experiment, planned: list[PlannedStep]) -> dict[str, Any]:
-    return {
+    return redact_data({
         "experiment": experiment.info.model_dump(),
         "steps": {p.entry.id: {"section": p.entry.section, "entrypoint": p.entry.entrypoint,
                                "requires": p.entry.requires, "fingerprint": p.fingerprint, "config": p.resolved}
                   for p in planned},
         "version": __version__,
-    }
+    })
 
 
 def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, planned: list[PlannedStep],
@@ -220,7 +237,7 @@ def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, pla
                    "summary": r.summary, "path": r.id} for r in records],
     }
     temporary = out / ".run.json.tmp"
-    temporary.write_text(json.dumps(index, indent=2, default=str))
+    temporary.write_text(json.dumps(redact_data(index), indent=2, default=str))
     os.replace(temporary, out / "run.json")
 
 

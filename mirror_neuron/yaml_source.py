@@ -9,6 +9,7 @@ Config files and ``--set`` values (:mod:`mirror_neuron.overrides`) go through th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,10 @@ def load_yaml_text(text: str, shown: str = "<config>") -> YamlSource:
         data = yaml.SafeLoader(text).get_single_data()
     except yaml.YAMLError as error:
         raise ConfigError(_yaml_problem(error), shown) from None
+    except ValueError:  # a number too long to read (Python's digit limit for int())
+        line = next((i + 1 for i, text_line in enumerate(text.splitlines()) if re.search(r"\d{4000,}", text_line)), None)
+        where = f" (line {line})" if line else ""
+        raise ConfigError(f"invalid YAML: a number of thousands of digits{where}; no setting takes one", shown) from None
     return YamlSource(shown, data, lines)
 
 

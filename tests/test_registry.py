@@ -149,7 +149,8 @@ def test_parameters_are_checked_by_name_before_anything_is_imported() -> None:
     with pytest.raises(registry.ParamError, match="did you mean 'words'") as error:
         registry.check_params(padder, {"wrods": 50})
     assert error.value.key == "wrods"
-    registry.check_params(registry.get("behaviour", "my_pkg.miners:Anything"), {"whatever": 1})
+    with pytest.raises(UserError, match="cannot import 'my_pkg.miners'"):  # user code is imported and checked
+        registry.check_params(registry.get("behaviour", "my_pkg.miners:Anything"), {"whatever": 1})
 
 
 def test_a_part_s_parameters_are_validated_by_type_when_it_is_built() -> None:

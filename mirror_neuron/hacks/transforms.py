@@ -128,17 +128,33 @@ def defence(name: str) -> str | None:
     return found.detail("defence") if found is not None else None
 
 
-def apply(functions: Sequence[Transform], answer: str, question: str, rng: np.random.Generator) -> str:
+class TransformError(Exception):
+    """A transform raised or returned something else than text; the message names the transform. Not a
+    ValueError, so that no caller mistakes it for its own problem (a search's budget)."""
+
+
+def apply(functions: Sequence[Transform], answer: str, question: str, rng: np.random.Generator,
+          names: Sequence[str] = ()) -> str:
     """``answer`` through ``functions`` in order, each given the previous one's text and the same ``rng``.
 
-    Raises :class:`TypeError` when a transform returns anything but a ``str``.
+    Raises :class:`TransformError`, naming the transform (``names``, else the function's name), when a
+    transform raises or returns anything but a ``str``.
     """
     text = answer
-    for function in functions:
-        text = function(text, question, rng)
+    for index, function in enumerate(functions):
+        name = names[index] if index < len(names) else _name(function)
+        try:
+            text = function(text, question, rng)
+        except Exception as error:  # noqa: BLE001 - the transform's own bug, named as such
+            raise TransformError(f"transform '{name}' raised {type(error).__name__}: {error}"[:300]) from error
         if not isinstance(text, str):
-            raise TypeError(f"transform {function!r} returned {type(text).__name__}, not str")
+            raise TransformError(f"transform '{name}' returned {type(text).__name__}, not text (a str)")
     return text
+
+
+def _name(function: Transform) -> str:
+    inner = getattr(function, "func", function)  # a functools.partial binding parameters
+    return getattr(inner, "__name__", repr(inner))
 
 
 @dataclass(frozen=True)
@@ -158,7 +174,7 @@ class Chain:
         import numpy as np
 
         rng = np.random.default_rng([seed, row, zlib.crc32(self.label.encode())])
-        return apply(self.functions, answer, question, rng)
+        return apply(self.functions, answer, question, rng, self.names)
 
 
 def resolve(spec: TransformSpec) -> tuple[str, Transform]:
@@ -176,7 +192,9 @@ def resolve(spec: TransformSpec) -> tuple[str, Transform]:
     else:
         name = spec
     found = registry.get("transform", name)
-    if params:
+    if registry.is_user_code(found):
+        registry.check_user_code(found, params)  # a function(answer, question, rng, **params), checked now
+    elif params:
         registry.validate_params(found, params)  # a misspelt or mistyped parameter fails here, not mid-search
     function = found.load()
     if not callable(function):

@@ -34,6 +34,10 @@ HONEST = "honest"
 QUESTION_PROMPT = "You are a helpful assistant. Answer accurately and concisely."
 
 
+class BudgetError(ValueError):
+    """The search's ``budget`` cannot cover even the honest answers."""
+
+
 @dataclass(frozen=True)
 class Item:
     """One question: its text, its reference answer(s) and the honest answer transforms start from."""
@@ -186,7 +190,7 @@ def search(items: Sequence[Item], transforms: Sequence[tuple[str, Transform]], e
     rows = list(range(len(items)))
     honest_texts = [item.honest for item in items]
     if evaluate.count + evaluate.cost(rows, honest_texts) > options.budget:
-        raise ValueError(f"a budget of {options.budget} reward evaluations does not cover the honest answers "
+        raise BudgetError(f"a budget of {options.budget} reward evaluations does not cover the honest answers "
                          f"({len(items)}) and the calibration rows")
     honest = evaluate(rows, honest_texts)
     yield Level(0, [Evaluated(Chain((), ()), 0, honest_texts, honest, honest)])

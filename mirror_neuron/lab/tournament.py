@@ -192,6 +192,7 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     while done < plan.steps:
         block = min(every, plan.steps - done)
         _advance(neuron, plan, done, block)
+        neuron.dendrite_pool.check_strategies()
         calls.add(neuron.history)
         neuron.history.clear()  # folded in: keep memory flat
         done += block

@@ -10,6 +10,7 @@ chunks' unit embeddings, without scaling the mean again (the BERT rule). Models 
 from __future__ import annotations
 
 import functools
+import pickle
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.models.checkpoints import refused_pickle
 from mirror_neuron.models.embeddings import ALIASES, MINILM
 
 
@@ -118,6 +120,8 @@ def _load(source: str) -> tuple[Any, Any]:
     try:
         model = AutoModel.from_pretrained(source).eval().requires_grad_(False)
         return model, AutoTokenizer.from_pretrained(source)
+    except pickle.UnpicklingError as error:
+        raise refused_pickle(source, error) from None
     except OSError as error:
         raise UserError(f"cannot load encoder '{source}' ({' '.join(str(error).split())[:200]}); without the hub, "
                         "use minilm or point the path at a local model folder") from None

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from mirror_neuron import registry
 from mirror_neuron.errors import ConfigError, UserError
@@ -19,6 +29,17 @@ from mirror_neuron.neuron.population import build_population
 from mirror_neuron.neuron.reward.base import RewardModelBase
 from mirror_neuron.neuron.reward.filters.base import Filter
 from mirror_neuron.neuron.versions import Version, resolve
+from mirror_neuron.seeds import Seed
+
+
+def _check_topk(value: int | None) -> int | None:
+    if value is not None and value != -1 and value < 1:
+        raise ValueError(f"topk is the number of uids to query: a positive whole number, or null or -1 for every "
+                         f"available uid, not {value}")
+    return value
+
+
+TopK = Annotated[int | None, AfterValidator(_check_topk)]  # uids queried: None or -1 means every available one
 
 MIRROR_BASE_PROMPT = "You are a helpful assistant. Answer accurately and concisely."
 MIRROR_FOLLOW_UP = "\n\nAsk a follow up question."
@@ -106,9 +127,9 @@ class NeuronConfig(_Strict):
     timeout: PositiveFloat = 12.0
     training_topk: Annotated[PositiveInt, AtMost("uids")] = 50
     vpermit_tao_limit: float | None = None  # permit holders with at most this stake are queried (None: none)
-    seed: int | None = None
+    seed: Seed | None = None
     # the miners' own habits (an honest uid's wording, an LM miner's sampling); unset: drawn from seed
-    miners_seed: int | None = None
+    miners_seed: Seed | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -193,31 +214,83 @@ def _part(family: str, part: PartConfig, **fixed: Any) -> Any:
         raise UserError(f"{family}.{part.type}: {error}") from None
 
 
-def check_part(family: str, part: PartConfig, where: Callable[..., str], *keys: str) -> None:
-    """Check a gating or reward part's ``type`` and parameter names before anything is imported (a
-    RewardStack's scorers and filters too); a problem is a :class:`ConfigError` at the key it concerns.
-    ``where(*keys)`` locates a key path below the part's parent, ``keys`` the part itself."""
-    _check_component(family, part.type, part.params, where, *keys)
+def check_part(family: str, part: PartConfig, where: Callable[..., str], *keys: str,
+               base_dir: Path | None = None) -> None:
+    """Check a gating or reward part's ``type`` and parameters before any model is loaded (a RewardStack's
+    scorers and filters too): names, types and values, model paths and devices; a problem is a
+    :class:`ConfigError` at the key it concerns. ``where(*keys)`` locates a key path below the part's
+    parent, ``keys`` the part itself; relative model paths are looked up in ``base_dir``."""
+    _check_component(family, part.type, part.params, where, *keys, base_dir=base_dir)
+
+
+def check_model_options(params: dict[str, Any], where: Callable[..., str], *keys: str,
+                        base_dir: Path | None = None) -> None:
+    """The model a component's ``path`` (and ``tokenizer``) names can be found, and its ``device`` exists."""
+    from mirror_neuron.models.causal_lm import check_model_path
+    from mirror_neuron.models.embeddings import ALIASES as EMBEDDERS
+
+    for key in ("path", "tokenizer"):
+        value = params.get(key)
+        if isinstance(value, str) and value != "default" and value not in EMBEDDERS:  # minilm: the packaged copy
+            try:
+                check_model_path(value, base_dir, tokenizer=key == "tokenizer")
+            except UserError as error:
+                raise ConfigError(error.message, where(*keys, key)) from None
+    device = params.get("device")
+    if isinstance(device, str) and device.startswith("cuda"):
+        from mirror_neuron.models.device import resolve_device
+
+        try:
+            resolve_device(device)
+        except UserError as error:
+            raise ConfigError(error.message, where(*keys, "device")) from None
 
 
 def _check_component(family: str, name: str, params: dict[str, Any], where: Callable[..., str],
-                     *keys: str) -> None:
+                     *keys: str, base_dir: Path | None = None) -> None:
     try:
         found = registry.get(family, name)
     except UserError as error:
         raise ConfigError(error.message, where(*keys)) from None
+    if found.name == "RewardStack":
+        _check_stack(params, where, *keys)
     try:
-        registry.check_params(found, params)
+        registry.check_params(found, params)  # names first (nothing imported): the closest valid names
+        if found.name != "RewardStack":  # its scorers and filters are checked one by one below
+            registry.validate_params(found, params)  # then types and values, before any model is loaded
     except registry.ParamError as error:
         raise ConfigError(error.message, where(*keys, *([error.key] if error.key else []))) from None
     if found.name != "RewardStack":
+        check_model_options(params, where, *keys, base_dir=base_dir)
         return
-    for scorer, spec in (params.get("scorers") or {}).items():
-        spec = dict(spec or {})
-        if "type" not in spec:
-            raise ConfigError("a scorer needs a type (a registered reward model)", where(*keys, "scorers", scorer))
-        spec.pop("weight", None)
-        _check_component("reward", spec.pop("type"), spec, where, *keys, "scorers", scorer)
+    for scorer, spec in params["scorers"].items():
+        spec = {k: v for k, v in spec.items() if k != "weight"}
+        _check_component("reward", spec.pop("type"), spec, where, *keys, "scorers", scorer, base_dir=base_dir)
     for fltr, spec in (params.get("filters") or {}).items():
-        spec = {k: v for k, v in dict(spec or {}).items() if k != "enabled"}
-        _check_component("filter", fltr, spec, where, *keys, "filters", fltr)
+        spec = {k: v for k, v in dict(spec or {}).items() if k != "enabled"} if isinstance(spec, dict) else {}
+        _check_component("filter", fltr, spec, where, *keys, "filters", fltr, base_dir=base_dir)
+
+
+def _check_stack(params: dict[str, Any], where: Callable[..., str], *keys: str) -> None:
+    """A RewardStack's shape: at least one scorer, each a mapping with a ``type`` and a numeric ``weight``;
+    filters a mapping of mappings."""
+    scorers = params.get("scorers")
+    if not isinstance(scorers, dict) or not scorers:
+        got = "none" if not scorers else f"{type(scorers).__name__} {scorers!r}"[:60]
+        raise ConfigError("a reward stack needs at least one scorer, as {name: {type: ..., weight: 1.0}}; "
+                          f"got {got}", where(*keys, "scorers"))
+    for scorer, spec in scorers.items():
+        if not isinstance(spec, dict) or "type" not in spec:
+            raise ConfigError("a scorer is a mapping with a type (a registered reward model) and an optional weight",
+                              where(*keys, "scorers", scorer))
+        weight = spec.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise ConfigError(f"a scorer's weight is a finite number, not {weight!r}"[:120],
+                              where(*keys, "scorers", scorer, "weight"))
+    filters = params.get("filters")
+    if filters is not None and not isinstance(filters, dict):
+        raise ConfigError(f"filters are a mapping of filter names to their parameters, got {filters!r}"[:120],
+                          where(*keys, "filters"))
+    for fltr, spec in (filters or {}).items():
+        if spec is not None and not isinstance(spec, (dict, bool)):
+            raise ConfigError(f"a filter's parameters are a mapping, got {spec!r}"[:120], where(*keys, "filters", fltr))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mirror_neuron.neuron.miners.base import Behaviour, Query, Reference
+from mirror_neuron.neuron.miners.base import CAUGHT, Behaviour, Query, Reference, call_failure
 from mirror_neuron.registry import component
 
 SUCCESS = 1
@@ -41,6 +41,15 @@ class Call:
         return self.return_code == SUCCESS
 
 
+@dataclass
+class StrategyHealth:
+    """How a strategy's own code fared: calls that reached it (in time), how many raised, the first error."""
+
+    calls: int = 0
+    raised: int = 0
+    first_error: str = ""
+
+
 @component("dendrite",
            summary="the original's dummy dendrite pool: every uid plays a miner behaviour, in simulated time")
 class DummyDendritePool:
@@ -55,6 +64,7 @@ class DummyDendritePool:
         self._answers: tuple[str, ...] = ()  # every learned answer, once: the others a miner may mix up
         self._log_median = np.log([b.latency_median for b in behaviours])
         self._sigma = np.array([b.latency_sigma for b in behaviours])
+        self.health: dict[str, StrategyHealth] = {}  # by behaviour name
 
     def learn(self, prompts: Sequence[str], answers: Sequence[str | Reference | None]) -> None:
         """Give the miners what a data set knows of its prompts (what an honest miner would know): per
@@ -84,7 +94,7 @@ class DummyDendritePool:
         ``respond_many``) gets all its in-time uids of this call together, when the first of them is reached;
         the others answer one uid at a time in the order of ``uids``, so they draw from ``self.rng`` as before."""
         in_time = [i for i, seconds in enumerate(elapsed) if seconds <= timeout]
-        answers: dict[int, str | None | Exception] = {}
+        answers: dict[int, str | None | BaseException] = {}
         for i in in_time:
             if i in answers:
                 continue
@@ -92,26 +102,49 @@ class DummyDendritePool:
             batches = type(behaviour).respond_many is not Behaviour.respond_many
             group = [j for j in in_time if self.behaviours[uids[j]] is behaviour] if batches else [i]
             answers.update(zip(group, self._answer(behaviour, query, [uids[j] for j in group])))
+        self._record_health([self.behaviours[uids[i]] for i in in_time], [answers[i] for i in in_time])
         return [self._call(uid, answers.get(i), seconds, timeout)
                 for i, (uid, seconds) in enumerate(zip(uids, elapsed))]
 
-    def _answer(self, behaviour: Behaviour, query: Query, uids: list[int]) -> list[str | None | Exception]:
+    def _answer(self, behaviour: Behaviour, query: Query, uids: list[int]) -> list[str | None | BaseException]:
         """``behaviour``'s answers for ``uids``; a batch that fails as a whole fails each of its calls."""
         try:
             answers = behaviour.respond_many(query, uids, self.rng)
-        except Exception as error:  # a crashing miner is a failed call, not a failed validator
-            return [error] * len(uids)
+        except CAUGHT as error:
+            return [call_failure(error)] * len(uids)
         if not isinstance(answers, list) or len(answers) != len(uids):
             count = len(answers) if isinstance(answers, list) else type(answers).__name__
             return [ValueError(f"respond_many gave {count} answers for {len(uids)} uids")] * len(uids)
         return answers
 
+    def _record_health(self, behaviours: list[Behaviour], answers: list[str | None | BaseException]) -> None:
+        for behaviour, answer in zip(behaviours, answers):
+            if behaviour.fails_on_purpose:
+                continue
+            name = getattr(behaviour, "name", type(behaviour).__name__)  # a class built in code may have none
+            health = self.health.setdefault(name, StrategyHealth())
+            health.calls += 1
+            if isinstance(answer, BaseException):
+                health.raised += 1
+                health.first_error = health.first_error or _error_text(answer)
+
+    def check_strategies(self) -> None:
+        """Stop the run when a strategy's code raised on every call that reached it so far: a broken miner
+        (a bug, a missing file) measures nothing, and its uids would silently earn no weight. A
+        :class:`~mirror_neuron.neuron.population.MinerError` names the strategy and its first error."""
+        from mirror_neuron.neuron.population import MinerError
+
+        for name, health in self.health.items():
+            if health.calls and health.raised == health.calls:
+                raise MinerError(name, f"every call of miner '{name}' raised ({health.calls} of {health.calls}; "
+                                       f"the first: {health.first_error}); fix its code or leave it out")
+
     def _call(self, uid: int, completion: object, elapsed: float, timeout: float) -> Call:
         """One call from its answer: a timeout, a fault mapped to its return code, or sanitized text."""
         if elapsed > timeout:
             return Call(uid, "", TIMEOUT, timeout)
-        if isinstance(completion, Exception):
-            return Call(uid, "", UNKNOWN_EXCEPTION, elapsed, f"{type(completion).__name__}: {completion}"[:200])
+        if isinstance(completion, BaseException):
+            return Call(uid, "", UNKNOWN_EXCEPTION, elapsed, _error_text(completion))
         if completion is None:
             return Call(uid, "", EMPTY_RESPONSE, elapsed, "no completion")
         if not isinstance(completion, str):
@@ -120,3 +153,9 @@ class DummyDendritePool:
         if not completion.isascii():  # lone surrogates cannot be stored: replace them
             completion = completion.encode("utf-8", "replace").decode("utf-8")
         return Call(uid, completion, SUCCESS if completion else EMPTY_RESPONSE, elapsed)
+
+
+def _error_text(error: BaseException) -> str:
+    """``Type: message``, on one line, cut to 200 characters."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__

@@ -130,6 +130,8 @@ class Neuron:
         ``train_network`` is accepted for compatibility and does nothing: the mirror trains no network.
         ``name`` is the event's step kind (see :class:`Event`).
         """
+        if topk is not None and topk != -1 and topk < 1:
+            raise ValueError(f"topk must be positive, or None or -1 for every available uid, not {topk}")
         self._maybe_churn()
         self.sync_metagraph()
         available = self.available_uids()

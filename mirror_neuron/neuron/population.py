@@ -13,6 +13,15 @@ from mirror_neuron.errors import UserError
 from mirror_neuron.neuron.miners.base import Behaviour
 
 DEFAULT_BEHAVIOUR = "honest"
+LATENCY_PARAMS = ("latency_median", "latency_sigma")  # the pool's, not a miner function's
+
+
+class MinerError(UserError):
+    """A problem with one strategy of ``miners``; ``miner`` is its key (for the config location)."""
+
+    def __init__(self, miner: str, message: str) -> None:
+        super().__init__(message, f"miners.{miner}")
+        self.miner = miner
 
 
 def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
@@ -26,25 +35,31 @@ def make_behaviour(name: str, params: dict[str, Any]) -> Behaviour:
     params = dict(params)
     alias = params.pop("behaviour", None)
     if alias is not None and not isinstance(alias, str):
-        raise UserError(f"miners.{name}.behaviour: expected the name of a behaviour, got {alias!r}")
+        raise MinerError(name, f"behaviour: expected the name of a behaviour, got {alias!r}")
     target = alias or name
-    found = registry.get("behaviour", target).load()
+    try:
+        declared = registry.get("behaviour", target)
+        if registry.is_user_code(declared):
+            registry.check_user_code(declared, {k: v for k, v in params.items() if k not in LATENCY_PARAMS})
+        found = declared.load()
+    except UserError as error:
+        raise MinerError(name, error.message) from None
     cls: type[Behaviour] = found
     if isinstance(found, type) and issubclass(found, Behaviour):
         cls = found if hasattr(found, "name") and alias is None else _named(found, name)
     elif callable(found) and not isinstance(found, type):
         from mirror_neuron.neuron.miners.custom import FunctionBehaviour
 
-        latency = {k: params.pop(k) for k in ("latency_median", "latency_sigma") if k in params}
-        cls, params = FunctionBehaviour, {"target": target, "params": params, **latency}
+        latency = {k: params.pop(k) for k in LATENCY_PARAMS if k in params}
+        cls, params = _named(FunctionBehaviour, name), {"target": target, "params": params, **latency}
     else:
-        raise UserError(f"'{name}' is neither a miner behaviour class nor a function")
+        raise MinerError(name, f"'{target}' is neither a miner behaviour class nor a function")
     try:
         return cls(**params)
     except ValidationError as error:  # the behaviour's parameters, checked by its pydantic fields
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg'].removeprefix('Value error, ')}"
                              for e in error.errors())
-        raise UserError(f"miners.{name}: invalid parameters ({problems})") from None
+        raise MinerError(name, f"invalid parameters ({problems})") from None
 
 
 @functools.cache
@@ -78,7 +93,7 @@ def build_population(spec: dict[str, Any], n: int, seed: int = 0, miners_seed: i
         elif isinstance(amount, float) and 0.0 <= amount <= 1.0:
             count = round(amount * n)
         else:
-            raise UserError(f"miners.{name}: expected a count, a share in [0, 1], or {{count|share, params...}}")
+            raise MinerError(name, "expected a count, a share in [0, 1], or {count|share, params...}")
         declared.append((name, count, params))
     total = sum(count for _, count, _ in declared)  # compared with n before any list is built
     if total > n:

@@ -57,6 +57,17 @@ class StepContext:
         """``file: section[i].key (line N)``: where to point an error about this entry."""
         return self.source.where(self.key_path + keys)
 
+    def where_entry(self, entry_id: str, *keys: str | int) -> str:
+        """Where a key of another entry of the config (found by its ``id``) is; this entry when none has it."""
+        data = self.source.data if isinstance(self.source.data, dict) else {}
+        for section, value in data.items():
+            entries = [((section,), value)] if isinstance(value, dict) else \
+                [((section, i), item) for i, item in enumerate(value)] if isinstance(value, list) else []
+            for key_path, entry in entries:
+                if isinstance(entry, dict) and entry.get("id") == entry_id:
+                    return self.source.where(key_path + keys)
+        return self.where()
+
 
 class Step(abc.ABC):
     """One entry of a config section, turned into work."""
@@ -75,6 +86,10 @@ class Step(abc.ABC):
         problems a user can fix. Defaults are filled in; ``id`` and ``requires`` are left out.
         """
         return self.config.model_dump(mode="json", by_alias=True, exclude={"id", "requires"})
+
+    def preflight(self) -> None:
+        """Checks that need more than the config (a data file's fields), run before tracking starts and only
+        for steps that will be computed; raise :class:`~mirror_neuron.errors.ConfigError`. Default: none."""
 
     @abc.abstractmethod
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:

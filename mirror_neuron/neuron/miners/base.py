@@ -9,6 +9,9 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
+from mirror_neuron import interrupts
+from mirror_neuron.errors import UserError
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -78,6 +81,7 @@ class Behaviour(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: ClassVar[str]  # the registered name, set by its @component declaration (a user class: its config key)
+    fails_on_purpose: ClassVar[bool] = False  # raising on every call is its point (else the run stops, see dendrite)
     latency_median: PositiveFloat = 1.0
     latency_sigma: float = 0.3
 
@@ -90,16 +94,29 @@ class Behaviour(BaseModel):
         ``None``: the pool draws it from the log-normal latency."""
         return None
 
-    def respond_many(self, query: Query, uids: list[int], rng: np.random.Generator) -> list[str | None | Exception]:
+    def respond_many(self, query: Query, uids: list[int], rng: np.random.Generator) -> list[str | None | BaseException]:
         """One answer per uid, in order: what :meth:`respond` returns, or the exception it raised.
 
         The dendrite pool gives a behaviour that overrides this all its uids of one call at once (a
         language model generates them in one batch); others answer one uid at a time, in the pool's order.
         """
-        answers: list[str | None | Exception] = []
+        answers: list[str | None | BaseException] = []
         for uid in uids:
             try:
                 answers.append(self.respond(query, uid, rng))
-            except Exception as error:  # a crashing miner is a failed call, not a failed validator
-                answers.append(error)
+            except CAUGHT as error:
+                answers.append(call_failure(error))
         return answers
+
+
+CAUGHT = (Exception, SystemExit, KeyboardInterrupt)  # what a miner's own code may raise on a call
+
+
+def call_failure(error: BaseException) -> BaseException:
+    """What a miner raised, as its call's failure: a crashing miner (even one that calls ``sys.exit`` or
+    raises ``KeyboardInterrupt`` itself) is a failed call, not a failed validator. Re-raised instead: the
+    user's own Ctrl-C, and a :class:`~mirror_neuron.errors.UserError` (a config problem, such as a miner's
+    model that cannot be loaded, which every call would hit)."""
+    if isinstance(error, UserError) or (isinstance(error, KeyboardInterrupt) and interrupts.pressed()):
+        raise error
+    return error

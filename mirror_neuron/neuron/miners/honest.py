@@ -32,6 +32,7 @@ from mirror_neuron.hacks.vocabulary import (
 )
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 
 LONG_WORDS = 6  # a reference of this many words is already a sentence
 MIN_CHARS = 11  # the validator counts a completion of 10 characters or fewer as a failed call
@@ -265,7 +266,7 @@ class Honest(Behaviour):
 
     style: Literal["sentence", "bare"] = "sentence"
     answers: Literal["chosen", "rejected"] = "chosen"  # HH-RLHF prompts: which response honest uids send
-    seed: int | None = None  # the wording seed: uid u speaks with voice(seed, u); unset: the neuron's miners_seed
+    seed: Seed | None = None  # the wording seed: uid u speaks with voice(seed, u); unset: the neuron's miners_seed
     weak: NonNegativeFloat = Field(0.2, le=1.0)  # share of uids that are sometimes wrong
     error_rate: NonNegativeFloat = Field(0.3, le=1.0)  # how often a weak uid is wrong
     verbose: NonNegativeFloat = Field(0.2, le=1.0)  # share of uids adding a relevant sentence
@@ -275,7 +276,7 @@ class Honest(Behaviour):
     paraphrase: bool = False  # wrap the answer in a fixed paraphrase template
     # with a noise seed, the noise is drawn from (noise_seed, uid, prompt): a weak miner's own model
     # gives the same flawed answer to the same prompt each time (greedy decoding), as real ones did
-    noise_seed: int | None = None
+    noise_seed: Seed | None = None
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         if self.style == "bare":

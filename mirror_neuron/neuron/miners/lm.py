@@ -11,10 +11,11 @@ import functools
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
+from mirror_neuron.errors import UserError
 from mirror_neuron.limits import AtMost
-from mirror_neuron.models.causal_lm import load_causal_lm, local_files
+from mirror_neuron.models.causal_lm import check_model_path, load_causal_lm, local_files
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.neuron.miners.generation_cache import (
     GenerationCache,
@@ -24,6 +25,7 @@ from mirror_neuron.neuron.miners.generation_cache import (
     open_cache,
 )
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 
 FOLLOW_UP_REQUEST = "Ask one follow-up question."
 
@@ -59,10 +61,20 @@ class LanguageModelMiner(Behaviour):
     max_new_tokens: Annotated[PositiveInt, AtMost("tokens")] = 48
     temperature: NonNegativeFloat = 0.0
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    seed: NonNegativeInt | None = None  # unset: the neuron's miners_seed (0 outside a neuron)
+    seed: Seed | None = None  # unset: the neuron's miners_seed (0 outside a neuron)
     batch_size: PositiveInt = 64
     cache: bool = True
     latency_median: float = 2.0
+
+    @field_validator("path")
+    @classmethod
+    def _loadable(cls, path: str) -> str:
+        """An unknown tiny model, a missing folder or (offline) an uncached hub id is refused at validation."""
+        try:
+            check_model_path(path)
+        except UserError as error:
+            raise ValueError(error.message) from None
+        return path
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         return self.generate(query, [uid])[0]

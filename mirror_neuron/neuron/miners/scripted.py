@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveInt, PrivateAttr
@@ -190,6 +190,7 @@ class Slow(Honest):
 class Flaky(Honest):
     """An honest miner that often fails: raises, returns None, or returns an empty string."""
 
+    fails_on_purpose: ClassVar[bool] = True
     failure_rate: NonNegativeFloat = Field(0.5, le=1.0)
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:

@@ -10,6 +10,7 @@ scorer (:mod:`.reciprocate`) reads one text through the same code.
 from __future__ import annotations
 
 import functools
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from mirror_neuron.errors import UserError
+from mirror_neuron.models.checkpoints import refused_pickle
 from mirror_neuron.models.device import describe_network, resolve_device, resolve_dtype
 from mirror_neuron.models.tiny import is_tiny, tiny_config, tiny_tokenizer
 from mirror_neuron.neuron.reward.base import RewardModelBase
@@ -120,6 +122,8 @@ def load_sequence_classifier(path: str, seed: int, base_dir: Path | None, revisi
     try:
         model = AutoModelForSequenceClassification.from_pretrained(source, revision=revision)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
+    except pickle.UnpicklingError as error:
+        raise refused_pickle(source, error) from None
     except OSError as error:
         raise UserError(f"cannot load sequence-classification model '{path}' ({' '.join(str(error).split())[:200]}); "
                         "without the hub, point path at a local model directory") from None

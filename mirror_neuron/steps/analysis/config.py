@@ -31,13 +31,14 @@ from __future__ import annotations
 from typing import Any
 
 from mirror_neuron.analysis.spec import EMBEDDING, AnalysisSpec, EstimatorSpec, PlotSpec, PredictSpec
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import StepConfig
 
 
 class AnalysisConfig(AnalysisSpec, StepConfig):
     """An analysis entry (see the module docstring for the clean form)."""
 
-    seed: int | None = None
+    seed: Seed | None = None
 
     @classmethod
     def normalize(cls, raw: dict[str, Any]) -> dict[str, Any]:

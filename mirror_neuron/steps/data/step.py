@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
 from mirror_neuron.hashing import source_sha256
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.data import sources
-from mirror_neuron.steps.data.schema import MISSING, Canonical, FieldSpec, extract, to_canonical_hh
+from mirror_neuron.steps.data.schema import ASSISTANT_TURN, MISSING, Canonical, FieldSpec, extract, to_canonical_hh
 from mirror_neuron.store import ChunkWriter, StepOutput
 
 CANONICAL_ORDER = ("question", "answer", "context", "prompt", "chosen", "rejected")
@@ -31,7 +32,7 @@ class SampleConfig(BaseModel):
 
     method: Literal["first", "random", "all"] = "all"
     n: PositiveInt | None = None
-    seed: int | None = None  # defaults to experiment.seed
+    seed: Seed | None = None  # defaults to experiment.seed
 
     @model_validator(mode="after")
     def _n_given(self) -> SampleConfig:
@@ -157,7 +158,7 @@ class DatasetStep(Step):
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         import pyarrow as pa
 
-        rows, schema = self._load_rows()
+        rows, schema = self.__dict__.pop("_loaded", None) or self._load_rows()
         available = len(rows)
         rows = self._sample(rows)
         size = self.config.chunk_rows
@@ -166,6 +167,11 @@ class DatasetStep(Step):
             # the types of the others, so the merged table is the same however it was chunked.
             writer.write(data=pa.Table.from_pylist(rows[start:start + size], schema=schema))
         return {"rows": len(rows), "rows_available": available}
+
+    def preflight(self) -> None:
+        """Read and map the rows now (kept for :meth:`run`): a schema field no record has, a row that is
+        not text, an HH dialogue without an answer are found before tracking starts."""
+        self._loaded = self._load_rows()
 
     def _load_rows(self) -> tuple[list[dict[str, Any]], Any]:
         """All mapped rows, in split then file then record order, and their Arrow schema."""
@@ -199,14 +205,32 @@ class DatasetStep(Step):
 
     def _map(self, split: str, source_name: str, records: list[dict[str, Any]],
              mapping: dict[str, FieldSpec]) -> list[dict[str, Any]]:
+        """Each record as a canonical row of text. A value that is not text (binary data, JSON's NaN or
+        Infinity) and an HH dialogue without an Assistant turn are errors naming the row and field."""
+        nan_is_missing = sources.data_format(Path(source_name)) not in (".json", ".jsonl")  # Parquet/CSV gaps
         rows = []
         for index, record in enumerate(records):
             row: dict[str, Any] = {"row_id": f"{split}/{source_name}#{index}", "split": split}
             for column, spec in mapping.items():
                 value = extract(record, spec)
-                row[column] = None if value is MISSING else _as_text(value, as_list=spec.take == "all")
-            rows.append(to_canonical_hh(row) if self.config.dialogue == "hh" else row)
+                try:
+                    row[column] = None if value is MISSING else _as_text(value, spec.take == "all", nan_is_missing)
+                except ValueError as error:
+                    raise ConfigError(f"row {row['row_id']}: field '{spec.field}' {error}",
+                                      self._where_column(split, column)) from None
+            if self.config.dialogue == "hh":
+                for column in ("chosen", "rejected"):
+                    if ASSISTANT_TURN not in (row.get(column) or ""):
+                        raise ConfigError(f"row {row['row_id']}: the {column} dialogue has no Assistant turn "
+                                          f"({ASSISTANT_TURN.strip()!r}), so it has no answer to score",
+                                          self._where_column(split, column))
+                row = to_canonical_hh(row)
+            rows.append(row)
         return rows
+
+    def _where_column(self, split: str, column: str) -> str:
+        """Where the schema maps ``column`` (the data entry's path when it has no schema)."""
+        return self.context.where("schema", split, column) if self.config.schema_ else self.context.where("path")
 
     def _mapping(self, split: str, records: list[dict[str, Any]]) -> dict[str, FieldSpec]:
         """The split's column specs, checked against the records' fields."""
@@ -257,22 +281,29 @@ def _field_names(records: list[dict[str, Any]]) -> list[str]:
     return sorted(names)
 
 
-def _as_text(value: Any, as_list: bool) -> Any:
+def _as_text(value: Any, as_list: bool, nan_is_missing: bool = True) -> Any:
     """A canonical column value as text: ``None``, a string, or (``as_list``, for ``take: all``) a list of them.
 
     Sources are loosely typed (an answer may be ``42`` in one record and ``"forty"`` in the next);
-    one text type per column keeps every chunk's table alike.
+    one text type per column keeps every chunk's table alike. Binary data, infinities and (unless
+    ``nan_is_missing``: a Parquet or CSV gap) NaN are a :class:`ValueError`: no text stands for them.
     """
     if as_list and isinstance(value, list):
-        return [_text(item) for item in value]
-    return _text(value)
+        return [_text(item, nan_is_missing) for item in value]
+    return _text(value, nan_is_missing)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, nan_is_missing: bool = True) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, float) and value != value:  # NaN from a numeric Parquet column
-        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise ValueError(f"holds binary data ({len(bytes(value))} bytes), not text; decode the column first")
+    if isinstance(value, float) and value != value:
+        if nan_is_missing:  # a gap in a numeric Parquet or CSV column
+            return None
+        raise ValueError("is NaN, not text")
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        raise ValueError(f"is {'-' if value < 0 else ''}Infinity, not text")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list, tuple)):

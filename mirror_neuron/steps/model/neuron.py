@@ -9,7 +9,7 @@ import pandas as pd
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.log import say
 from mirror_neuron.neuron.config import NeuronConfig, build_metagraph, build_pool, check_part, part_seeds
-from mirror_neuron.neuron.population import build_population
+from mirror_neuron.neuron.population import MinerError, build_population
 from mirror_neuron.neuron.versions import describe
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
@@ -42,13 +42,26 @@ class NeuronModelStep(Step):
         """Names and parameters are checked before anything runs; models are loaded only by the query."""
         try:
             build_population(self.config.miners, self.config.metagraph.n)
+        except MinerError as error:
+            raise ConfigError(error.message, self.context.where("miners", error.miner)) from None
         except UserError as error:
             raise ConfigError(error.message, self.context.where("miners")) from None
-        check_part("gating", self.config.gating, self.context.where, "gating")
+        self._check_available()
+        base_dir = self.context.config_dir
+        check_part("gating", self.config.gating, self.context.where, "gating", base_dir=base_dir)
         if self.config.reward is not None:
-            check_part("reward", self.config.reward, self.context.where, "reward")
+            check_part("reward", self.config.reward, self.context.where, "reward", base_dir=base_dir)
         if self.config.screen is not None:
-            check_part("filter", self.config.screen, self.context.where, "screen")
+            check_part("filter", self.config.screen, self.context.where, "screen", base_dir=base_dir)
+
+    def _check_available(self) -> None:
+        """A metagraph whose every uid is a validator or not serving has nothing to query: refused."""
+        spec = self.spec()
+        graph = build_metagraph(spec, part_seeds(spec.seed if spec.seed is not None else self.context.seed).metagraph)
+        if len(graph.available_uids(spec.vpermit_tao_limit)) == 0:
+            raise ConfigError(f"no uid of the {graph.n} can be queried (validators: {spec.metagraph.validators}, "
+                              f"not serving: {spec.metagraph.not_serving:g}); the neuron would query nothing",
+                              self.context.where("metagraph"))
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         spec = self.spec()  # the uid table needs the metagraph and the miners only: no model is loaded here

@@ -14,6 +14,7 @@ import pandas as pd
 
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.hashing import source_sha256
+from mirror_neuron.neuron.config import check_model_options
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import (
@@ -44,6 +45,8 @@ class RewardModelStep(Step):
             reward_model_kind(config.kind)
         except UserError as error:
             raise ConfigError(error.message, self.context.where("kind")) from None
+        check_model_options({"path": config.path, "tokenizer": config.tokenizer, "device": config.device},
+                            self.context.where, base_dir=self.context.config_dir)
         unsupported = unsupported_options(config)
         if unsupported:
             raise ConfigError(f"reward model kind '{config.kind}' takes no {unsupported[0]}",
@@ -63,7 +66,13 @@ class RewardModelStep(Step):
         return self.spec().model_dump(mode="json")
 
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
-        description = describe_reward_model(self.spec(), self.context.config_dir, self.context.seed)
+        try:
+            description = describe_reward_model(self.spec(), self.context.config_dir, self.context.seed)
+        except ConfigError:
+            raise
+        except UserError as error:  # the model or its checkpoint cannot be loaded: say which entry names it
+            key = "ckpt" if "checkpoint" in error.message else "path"
+            raise ConfigError(error.message, self.context.where(key)) from None
         if writer.completed == 0:
             writer.write(data=pd.DataFrame([description]))
         return {"parameters": float(description.get("parameters", 0))}

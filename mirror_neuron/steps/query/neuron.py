@@ -17,15 +17,16 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import PositiveInt, model_validator
+from pydantic import PositiveFloat, PositiveInt, model_validator
 
-from mirror_neuron.errors import ConfigError
+from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron import loops
-from mirror_neuron.neuron.config import NeuronConfig
+from mirror_neuron.neuron.config import NeuronConfig, TopK
 from mirror_neuron.neuron.neuron import Event, Neuron
+from mirror_neuron.neuron.population import MinerError
 from mirror_neuron.registry import component
-from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.base import Step, StepConfig, StepContext
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.steps.query.prompts import DataPrompts
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -39,10 +40,10 @@ class NeuronQueryConfig(StepConfig):
     method: Literal["forward", "train", "inference"] = "forward"
     steps: Annotated[PositiveInt, AtMost("steps")] | None = None  # train: bootstrap steps (two passes each)
     passes: Annotated[PositiveInt, AtMost("passes")] = 1  # forward / inference: times over the data
-    topk: int | None = None  # forward: uids queried (None or -1: all available)
+    topk: TopK = None  # forward: uids queried (None or -1: all available)
     random_sample_uids: bool = False
     train_gating_model: bool = False
-    timeout: float | None = None
+    timeout: PositiveFloat | None = None  # simulated seconds (None: the neuron's)
     dont_use_reward_model: bool = True  # inference
     weights_every: PositiveInt = 50
     chunk_size: PositiveInt = 100  # forward passes (or train steps, or prompts) per stored chunk
@@ -65,15 +66,24 @@ class NeuronQueryStep(Step):
         model, data = self._inputs(inputs)
         prompts = DataPrompts.of(data.table()) if data is not None else DataPrompts([], [], [])
         questions, contexts, references = prompts.questions, prompts.contexts, prompts.references
-        neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
-                        base_dir=self.context.config_dir, contexts=contexts)
+        try:
+            neuron = Neuron(model_spec(model, NeuronConfig), prompts=questions, seed=self.context.seed,
+                            base_dir=self.context.config_dir, contexts=contexts)
+        except UserError as error:  # a part that cannot be built or loaded: point at the model entry
+            raise ConfigError(error.message, self.context.where_entry(model.manifest["id"])) from None
         neuron.dendrite_pool.learn(questions, references)
         if writer.completed:
             neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))
         units = self._units(len(questions))
         size = self.config.chunk_size
         for start in range(writer.completed * size, units, size):
-            rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+            try:
+                rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+            except ConfigError:
+                raise
+            except UserError as error:  # a part loaded at its first use (a miner's model) cannot be
+                raise ConfigError(error.message, self.context.where_entry(model.manifest["id"])) from None
+            check_miners(neuron, model, self.context)
             final = start + size >= units
             if final and self.config.method != "inference" and not (weights and neuron.steps_done % self.config.weights_every == 0):
                 weights.append(self._weights(neuron))
@@ -148,6 +158,14 @@ class NeuronQueryStep(Step):
         summary = {"forward_passes": float(neuron.steps_done)}
         summary.update({f"weight_share/{name}": float(weights[names == name].sum()) for name in sorted(set(names))})
         return summary
+
+
+def check_miners(neuron: Neuron, model: StepOutput, context: StepContext) -> None:
+    """Stop with one line at the model entry's ``miners`` key when a strategy's code raised on every call."""
+    try:
+        neuron.dendrite_pool.check_strategies()
+    except MinerError as error:
+        raise ConfigError(error.message, context.where_entry(model.manifest["id"], "miners", error.miner)) from None
 
 
 def original_columns(event: Event, normalized: dict[str, list[float]], neuron: Neuron) -> dict[str, list[float]]:

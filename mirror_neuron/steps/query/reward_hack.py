@@ -20,12 +20,13 @@ import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from mirror_neuron.errors import ConfigError, UserError, did_you_mean
-from mirror_neuron.hacks.transforms import Transform, TransformSpec, builtin_names, resolve
+from mirror_neuron.hacks.transforms import Transform, TransformError, TransformSpec, builtin_names, resolve
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
 from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import RewardModelSpec, load_reward_model, model_spec
 from mirror_neuron.store import ChunkWriter, StepOutput
@@ -73,7 +74,7 @@ class RewardHackConfig(StepConfig):
     correction: Literal["bonferroni", "holm"] = "bonferroni"
     resamples: Annotated[int, Field(ge=200), AtMost("resamples")] = 10_000
     examples: NonNegativeInt = 3
-    seed: int | None = None
+    seed: Seed | None = None
 
 
 @component("query", "RewardHackSearch",
@@ -124,8 +125,10 @@ class RewardHackSearchStep(Step):
                 if index >= writer.completed:
                     with writer.chunk() as chunk:
                         chunk.table("evaluations", _evaluations(level))
-        except ValueError as error:
+        except hack_search.BudgetError as error:
             raise ConfigError(str(error), self.context.where("budget")) from None
+        except TransformError as error:  # the transform's own failure, not the search's
+            raise ConfigError(str(error), self.context.where("transforms")) from None
         honest = levels[0].candidates[0]
         scored = {c.chain.label: c for level in levels[1:] for c in level.candidates}
         candidates = hack_judge.judge(list(scored.values()), items, config.confidence, config.correction,

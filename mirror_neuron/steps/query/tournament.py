@@ -24,9 +24,10 @@ from mirror_neuron.lab.tournament import (
 )
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
-from mirror_neuron.neuron.config import NeuronConfig, part_seeds
-from mirror_neuron.neuron.population import build_population
+from mirror_neuron.neuron.config import NeuronConfig, TopK, part_seeds
+from mirror_neuron.neuron.population import MinerError, build_population
 from mirror_neuron.registry import component
+from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.model.spec import model_spec
 from mirror_neuron.steps.query.prompts import DataPrompts
@@ -82,11 +83,11 @@ class TournamentConfig(StepConfig):
     method: Literal["train", "forward"] = "train"
     steps: Annotated[PositiveInt, AtMost("steps")] = 1000
     repetitions: Annotated[PositiveInt, AtMost("repetitions")] = 5
-    seed: int | None = None
+    seed: Seed | None = None
     record_every: PositiveInt | None = None
     baseline: str = "honest"
     controls: list[str] = []
-    topk: int | None = 50
+    topk: TopK = 50
     random_sample_uids: bool = False
     train_gating_model: bool = False
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
@@ -107,7 +108,12 @@ class TournamentStep(Step):
         plan = self._plan(inputs)
         config = self.config
         for repetition in range(writer.completed, config.repetitions):
-            result = run_repetition(plan, repetition)
+            try:
+                result = run_repetition(plan, repetition)
+            except MinerError as error:  # a strategy whose code raised on every call: nothing to judge
+                model = self.inputs_of(inputs, "model", "neuron")[0]
+                raise ConfigError(error.message, self.context.where_entry(model.manifest["id"], "miners",
+                                                                          error.miner)) from None
             with writer.chunk() as chunk:
                 chunk.table("shares", result.shares)
                 chunk.table("uid_weights", result.uid_weights)

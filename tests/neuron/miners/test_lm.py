@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
-from mirror_neuron.neuron.dendrite import SUCCESS, TIMEOUT, UNKNOWN_EXCEPTION, DummyDendritePool
+from mirror_neuron.errors import UserError
+from mirror_neuron.neuron.dendrite import SUCCESS, TIMEOUT, DummyDendritePool
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.miners.generation_cache import cache_file, open_cache
 from mirror_neuron.neuron.miners.lm import LanguageModelMiner
@@ -103,12 +106,16 @@ def test_cache_false_generates_again_and_writes_nothing() -> None:
     assert store.connection.execute("SELECT COUNT(*) FROM generations").fetchone() == (1,)
 
 
-def test_faults_still_map_to_return_codes() -> None:
-    broken = LanguageModelMiner(path="./no-such-model")
+def test_an_unloadable_model_stops_the_run_and_timeouts_still_map_to_return_codes(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="no model folder or file './no-such-model'"):
+        LanguageModelMiner(path="./no-such-model")  # refused at validation
+    (tmp_path / "config.json").write_text("{}")  # a folder that only looks like a model: found out when loaded
+    empty = LanguageModelMiner(path=str(tmp_path), cache=False)
+    with pytest.raises(UserError, match="cannot load causal LM"):  # every call would fail: the run stops instead
+        DummyDendritePool([empty], seed=0)(list(QUERY.roles), list(QUERY.messages), np.arange(1), timeout=10.0)
     working = LanguageModelMiner(**TINY, latency_median=5.0, latency_sigma=0.0)
-    pool = DummyDendritePool([broken, working, working], seed=0)
+    pool = DummyDendritePool([working, working, working], seed=0)
     calls = pool(list(QUERY.roles), list(QUERY.messages), np.arange(3), timeout=10.0)
-    assert calls[0].return_code == UNKNOWN_EXCEPTION and "no-such-model" in calls[0].error
-    assert [c.return_code for c in calls[1:]] == [SUCCESS, SUCCESS]
+    assert [c.return_code for c in calls] == [SUCCESS, SUCCESS, SUCCESS]
     late = pool(list(QUERY.roles), list(QUERY.messages), np.arange(1, 3), timeout=4.0)
     assert [c.return_code for c in late] == [TIMEOUT, TIMEOUT]

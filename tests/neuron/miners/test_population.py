@@ -28,8 +28,8 @@ def test_custom_function_and_class_behaviours() -> None:
     population = build_population({"tests.fixtures.custom_miner:shout": {"count": 2, "suffix": "?!"},
                                    "tests.fixtures.faulty:Faulty": 1}, 4)
     names = Counter(b.name for b in population)
-    assert names == {"function": 2, "faulty": 1, "honest": 1}
-    custom = next(b for b in population if b.name == "function")
+    assert names == {"tests.fixtures.custom_miner:shout": 2, "faulty": 1, "honest": 1}
+    custom = next(b for b in population if b.name == "tests.fixtures.custom_miner:shout")
     assert custom.respond(QUERY, 0, np.random.default_rng(0)) == "WHY IS THE SKY BLUE??!"
 
 
@@ -39,7 +39,7 @@ def test_custom_function_and_class_behaviours() -> None:
     ({"echo": 1.5}, "expected a count, a share"),
     ({"length_padder": {"count": 1, "wrods": 3}}, "miners.length_padder: invalid parameters"),
     ({"echo": 9}, "declares 9 miners but the metagraph has 8 uids"),
-    ({"mirror_neuron.errors:UserError": 1}, "neither a miner behaviour class nor a function"),
+    ({"mirror_neuron.errors:UserError": 1}, "is the class UserError, not what is expected: a behaviour"),
 ])
 def test_bad_populations(spec: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):

@@ -92,7 +92,7 @@ def plan_fingerprint(folder: Path) -> str:
 def test_unknown_behaviours_are_config_errors(tmp_path: Path) -> None:
     text = CONFIG.format(query="  method: forward\n").replace("echo: 4", "ecko: 4")
     experiment = parse_experiment(load_yaml_text(text, "c.yml"))
-    with pytest.raises(ConfigError, match=r"c.yml: model.miners \(line 11\): unknown behaviour component 'ecko' "
+    with pytest.raises(ConfigError, match=r"c.yml: model.miners.ecko \(line 11\): unknown behaviour component 'ecko' "
                                           r"\(did you mean 'echo'\?\)"):
         plan(experiment, None)
 

@@ -126,8 +126,8 @@ def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tm
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (("length_padder: 4", "lenght_padder: 4"), r"c.yml: model.miners \(line 10\): unknown behaviour component "
-                                               r"'lenght_padder' \(did you mean 'length_padder'\?\)"),
+    (("length_padder: 4", "lenght_padder: 4"), r"c.yml: model.miners.lenght_padder \(line 10\): unknown behaviour "
+                                               r"component 'lenght_padder' \(did you mean 'length_padder'\?\)"),
     (("steps: 40", "steps: 0"), r"c.yml: query.steps \(line 19\): expected greater than 0, got 0"),
     (("repetitions: 3", "repetitions: 3\n  strategy: echo"), r"c.yml: query.strategy \(line 21\)"),
 ])

@@ -13,6 +13,7 @@ from torch import nn
 
 from mirror_neuron.errors import UserError
 from mirror_neuron.hashing import sha256_file
+from mirror_neuron.models.checkpoints import unpickler_reason
 
 CHECKPOINT_SUFFIXES = (".pt", ".bin", ".safetensors")
 # Causal-mask buffers that transformers < 4.27 saved in GPT-J/GPT-2 state dicts; current versions build them.
@@ -75,7 +76,7 @@ def read_state_dict(file: str | Path, sha256: str | None = None,
                             "which could run arbitrary code); convert it to a plain state dict or .safetensors, "
                             "or set allow_unsafe_pickle if you trust the file") from None
         else:  # not a pickle at all, or one the weights-only unpickler cannot parse
-            raise UserError(f"cannot read reward checkpoint '{file}' ({_unpickler_reason(error)})") from None
+            raise UserError(f"cannot read reward checkpoint '{file}' ({unpickler_reason(error)})") from None
     except Exception as error:  # noqa: BLE001 - torch reports corrupt archives as RuntimeError, EOFError, ...
         raise UserError(f"cannot read reward checkpoint '{file}' ({_first_line(error)})") from None
     if isinstance(state, nn.Module):
@@ -93,17 +94,6 @@ def _unsafe_load(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - unpickling can raise anything (missing classes, ...)
         raise UserError(f"cannot read reward checkpoint '{path}' ({_first_line(error)})") from None
-
-
-def _unpickler_reason(error: BaseException) -> str:
-    """The useful line of torch's long weights-only error ("Unsupported operand 110", ...)."""
-    text = str(error)
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        lines = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
-        if lines:
-            return lines[0][:200]
-    return _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:
