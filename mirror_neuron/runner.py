@@ -152,7 +152,7 @@ def _preflight(planned: list[PlannedStep], store: Store, force: bool) -> None:
     """The checks that need data (:meth:`Step.preflight`) of every step that will be computed, before
     tracking starts: a bad schema leaves no tracked run behind."""
     for step in planned:
-        if (force and step.selected) or store.finished(step.fingerprint) is None:
+        if (force and step.selected) or not store.has_finished(step.fingerprint):
             step.entry.step.preflight()
 
 

@@ -376,6 +376,10 @@ class Store:
         path = self.root / fp[:20]
         return StepOutput(path) if (path / MANIFEST).is_file() else None
 
+    def has_finished(self, fp: str) -> bool:
+        """Whether a finished output of ``fp`` is there, without reading it (:meth:`reusable` checks it)."""
+        return (self.root / fp[:20] / MANIFEST).is_file()
+
     def reusable(self, fp: str) -> tuple[StepOutput | None, Damage | None]:
         """The finished output of ``fp`` once it matches its manifest (see :func:`check_output`), and what was
         set aside: a damaged output is renamed to ``<fp>.damaged-<t>`` and None returned, to be computed

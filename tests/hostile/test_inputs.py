@@ -86,7 +86,7 @@ def test_the_neuron_config_is_valid(here: Path, capsys: pytest.CaptureFixture[st
     ("    resamples: 1000", "    resamples: 1000000000", "query[1].resamples (line 23)", "resamples"),
     ("{length_padding: {words: 300}}", "{length_padding: {words: 1000000000}}", "query[2].transforms[0] (line 28)",
      "words"),
-    ("{count: 2, words: 200}", "{count: 2, words: 1000000000}", "model.miners (line 9)", "words"),
+    ("{count: 2, words: 200}", "{count: 2, words: 1000000000}", "model.miners.length_padder (line 11)", "words"),
 ])
 def test_counts_past_their_limit_are_refused_at_validation(here: Path, capsys: pytest.CaptureFixture[str], old: str,
                                                             new: str, where: str, limit: str) -> None:
