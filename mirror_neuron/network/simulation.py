@@ -88,6 +88,9 @@ def validator_stakes(config: NetworkConfig, seed: int) -> tuple[np.ndarray, list
     if not rest and abs(total_given - 1) > 1e-9:
         raise UserError(f"validators: the groups' stake shares sum to {total_given:g}; with every group setting "
                         "one they must sum to 1")
+    if rest and total_given > 1 - 1e-9:
+        raise UserError(f"validators: the groups' stake shares sum to {total_given:g}, leaving no stake for "
+                        f"{', '.join(rest)}")
     counted = sum(groups[name].count for name in rest)
     rng = np.random.default_rng(seed)
     stakes = []

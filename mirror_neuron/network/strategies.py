@@ -94,7 +94,8 @@ class Player:
         """Work between two weight settings (only validators that evaluate miners do any)."""
 
     def weights(self, view: ChainView) -> np.ndarray | None:
-        return self.strategy.weights(view, self.rng)
+        row = self.strategy.weights(view, self.rng)
+        return None if row is None else within_rules(row, self.seat.population.rules, view.miner_uids)
 
     def registered(self, uids: np.ndarray) -> None:
         """``uids`` were re-registered under new hotkeys."""
@@ -125,20 +126,26 @@ class ValidatorStrategy(BaseModel):
         raise NotImplementedError
 
 
-def within_limit(row: np.ndarray, rules: WeightRules, candidates: np.ndarray) -> np.ndarray | None:
-    """``row`` normalized so the chain accepts it: no weight above ``max_weight_limit`` (the excess goes
-    to the other ``candidates``, in proportion, or evenly when they hold none); None for an empty row."""
+def within_rules(row: np.ndarray, rules: WeightRules, candidates: np.ndarray) -> np.ndarray | None:
+    """``row`` normalized so the chain accepts it: at least ``min_allowed_weights`` entries (a tiny floor
+    on the other ``candidates`` when it has fewer) and no weight above ``max_weight_limit`` (the excess
+    goes to the other candidates, in proportion, or evenly when they hold none); None for an empty row."""
     row = np.clip(np.nan_to_num(np.asarray(row, dtype=np.float64)), 0, None)
+    if row.ndim != 1:
+        return row  # the network refuses it, naming the validator
     if row.sum() <= 0:
         return None
-    limit = rules.max_weight_limit / U16 * LIMIT_MARGIN
     row = row / row.sum()
-    if row.max() <= limit:
+    limit = rules.max_weight_limit / U16 * LIMIT_MARGIN
+    if (row > 0).sum() >= rules.min_allowed_weights and row.max() <= limit:
         return row
     floor = np.zeros_like(row)
-    floor[candidates] = 1e-9
+    floor[candidates] = 1e-4 * row.max()
+    row = np.where(row > 0, row, floor)
+    if row.max() <= limit * row.sum():
+        return row / row.sum()
     capped = np.zeros_like(row)
-    capped[candidates] = cap_weights(row[candidates] + floor[candidates], limit)
+    capped[candidates] = cap_weights(row[candidates] / row[candidates].sum(), limit)
     return capped
 
 

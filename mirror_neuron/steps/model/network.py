@@ -9,8 +9,8 @@ import pandas as pd
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.network.config import NetworkConfig
 from mirror_neuron.network.honest import Honest
-from mirror_neuron.network.simulation import build_groups, validator_stakes
-from mirror_neuron.network.strategies import Cabal
+from mirror_neuron.network.simulation import validator_stakes
+from mirror_neuron.network.strategies import Cabal, make_strategy
 from mirror_neuron.neuron.config import PartConfig, check_part, part_seeds
 from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
@@ -74,9 +74,9 @@ class NetworkModelStep(Step):
         labels = set(_labels(config, population))
         for name, group in config.validators.items():
             try:
-                (_, _, strategy), = build_groups(config.model_copy(update={"validators": {name: group}}))
+                strategy = make_strategy(group.strategy, group.params)
             except UserError as error:
-                raise ConfigError(error.message.split(": ", 1)[-1], where("validators", name)) from None
+                raise ConfigError(error.message, where("validators", name)) from None
             if isinstance(strategy, Honest):
                 neuron = strategy.neuron
                 for part in ("gating", "reward"):
