@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mirror_neuron.figures import figure
+from mirror_neuron.verdicts import Interval, Verdict
 
 
 def validator_dividends(epochs: pd.DataFrame, warmup: int) -> pd.DataFrame:
@@ -105,3 +106,27 @@ def plot_g_ratios(groups: pd.DataFrame, path: Path) -> Path:
         axes.set_ylabel("G: dividends per stake / median honest")
         axes.set_title("Dividends per stake by validator group")
     return path
+
+
+def judge_groups(groups: pd.DataFrame, baseline: str, confidence: float, repetitions: int) -> list[Verdict]:
+    """A verdict on each validator group besides the baseline, by its G ratio's interval over repetitions:
+    ``exploit`` (above 1: the strategy earns more per stake than honest work), ``penalized`` (below 1),
+    ``neutral`` (1 inside), ``inconclusive`` (one repetition gives no interval)."""
+    records = []
+    for row in groups[(groups["side"] == "validators") & (groups["strategy"] != baseline)].itertuples():
+        g, low, high = float(row.g_ratio), float(row.ci_low), float(row.ci_high)
+        if not np.isfinite(low):
+            verdict, why = "inconclusive", "one repetition gives no interval; set repetitions: 2 or more"
+        elif low > 1:
+            verdict, why = "exploit", "more per stake than honest validators earn"
+        elif high < 1:
+            verdict, why = "penalized", "less per stake than honest validators earn"
+        else:
+            verdict, why = "neutral", "no more per stake than honest validators earn"
+        shown = f" [{low:.3f}, {high:.3f}]" if np.isfinite(low) else ""
+        sentence = (f"{row.group} ({row.strategy}) earns G = {g:.3f}{shown} times the dividends per stake of the "
+                    f"median {baseline} validator: {why}.")
+        records.append(Verdict(str(row.group), verdict, sentence, g, Interval(low, high, confidence),
+                               {"strategy": str(row.strategy), "emission_share": float(row.emission_share),
+                                "repetitions": repetitions}))
+    return records

@@ -184,7 +184,9 @@ class Network:
 
     # -- one epoch -----------------------------------------------------------------------------------
 
-    def step(self) -> EpochStep:
+    def step(self, forward_passes: int | None = None) -> EpochStep:
+        """Run the next epoch; each validator makes ``forward_passes`` passes first (default: the chain's
+        ``forward_passes_per_block`` times the blocks of an epoch)."""
         index, block = self.epoch, self.block(self.epoch)
         first = self.block(index - 1) + 1 if index else 0
         permits = self._permits()
@@ -194,7 +196,7 @@ class Network:
             for commit in self.queue.due(index):
                 calls.append(Call("reveal", self.store.set_weights(
                     commit.uid, list(commit.uids), list(commit.values), block=first, has_permit=bool(permits[commit.uid]))))
-        passes = self.config.chain.passes_per_epoch
+        passes = self.config.chain.passes_per_epoch if forward_passes is None else forward_passes
         for player in self.players:
             player.forward(passes)
         setting = block - 1

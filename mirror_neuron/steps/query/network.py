@@ -20,6 +20,7 @@ from mirror_neuron.network.config import NetworkConfig
 from mirror_neuron.network.metrics import (
     bootstrap_mean,
     g_ratios,
+    judge_groups,
     performance,
     plot_emission_shares,
     plot_g_ratios,
@@ -30,6 +31,7 @@ from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.query.prompts import DataPrompts
 from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.verdicts import NETWORK, to_table
 
 STATE = "state"
 SHARE_PLOT = "plots/emission_share.png"
@@ -62,7 +64,9 @@ class NetworkQueryConfig(StepConfig):
     (per repetition and uid: label, calls scored, token F1 against the reference), ``validators``
     (dividends and dividends per stake after the warm-up), ``groups`` (per strategy group: emission
     share, G ratio with ci_low/ci_high) and ``performance`` (per epoch: honest miners' share, consensus
-    spread, emission-weighted F1). Plots: ``plots/emission_share.png``, ``plots/g_ratio.png``.
+    spread, emission-weighted F1) and ``verdicts`` (per validator group besides the baseline: ``exploit``
+    when its G ratio's interval lies above 1, ``penalized`` below, ``neutral`` around it, ``inconclusive``
+    with one repetition). Plots: ``plots/emission_share.png``, ``plots/g_ratio.png``.
     """
 
     epochs: Annotated[PositiveInt, AtMost("steps")] = 100
@@ -233,6 +237,9 @@ class NetworkQueryStep(Step):
                 chunk.table("validators", validators)
                 chunk.table("groups", groups)
                 chunk.table("performance", perf)
+                verdicts = judge_groups(groups, config.baseline, config.confidence, config.repetitions)
+                if verdicts:
+                    chunk.table("verdicts", to_table(verdicts, NETWORK))
                 plot_emission_shares(shares, chunk.file(SHARE_PLOT))
                 plot_g_ratios(groups, chunk.file(G_PLOT))
         late = perf[perf["epoch"] >= config.warmup]

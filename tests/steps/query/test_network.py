@@ -38,7 +38,7 @@ query:
   repetitions: 2
   record_matrices: true
 """
-TABLES = ("epochs", "shares", "set_weights", "matrices", "miners", "validators", "groups", "performance")
+TABLES = ("epochs", "shares", "set_weights", "matrices", "miners", "validators", "groups", "performance", "verdicts")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,10 @@ def test_a_network_run_stores_the_chain_per_epoch_and_judges_the_validator_group
     assert summary["rejected_set_weights"] == 0
     assert sorted(p.name for p in output.plots()) == ["emission_share.png", "g_ratio.png"]
     assert set(output.table("miners")["label"]) == {"honest", "slow"}
+    verdicts = output.table("verdicts")
+    assert verdicts["subject"].tolist() == ["copiers"] and verdicts["estimate"].iloc[0] == copiers["g_ratio"]
+    assert verdicts["sentence"].iloc[0].startswith("copiers (copier) earns G = ")
+    assert "verdicts of query 'run':" in whole.stderr
 
 
 def test_an_interrupted_network_run_resumes_at_the_next_block_of_epochs(whole: Run, tmp_path: Path) -> None:
