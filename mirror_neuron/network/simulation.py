@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -127,7 +126,7 @@ class Network:
         self.bonds: np.ndarray | None = None
         self.permits: np.ndarray | None = None
         self.epoch = 0
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed)  # the chain's own draws: which miners churn
 
     @classmethod
     def build(cls, config: NetworkConfig, prompts: list[str], references: list[Reference | None] | None = None,
@@ -200,7 +199,7 @@ class Network:
         for player in self.players:
             player.forward(passes)
         setting = block - 1
-        view = ChainView(index, index, setting, self.consensus, self.store.weights, self.stake,
+        view = ChainView(-1, index, setting, self.consensus, self.store.weights, self.stake,
                          self.population.miner_uids, self.population.labels)
         for player in self.players:
             view.uid = player.seat.uid
@@ -291,12 +290,3 @@ class Network:
             self.population.quality.f1_sum[:], self.population.quality.calls[:] = state["quality"]
         for player, player_state in zip(self.players, state["players"]):
             player.set_state(player_state, folder)
-
-    # -- reading -------------------------------------------------------------------------------------
-
-    def group_of(self) -> dict[int, Group]:
-        return {int(uid): group for group in self.groups for uid in group.uids}
-
-    def describe(self) -> dict[str, Any]:
-        return {"uids": self.population.n, "validators": len(self.rows), "miners": len(self.population.miner_uids),
-                "passes_per_epoch": self.config.chain.passes_per_epoch}
