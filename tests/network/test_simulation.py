@@ -129,3 +129,10 @@ def test_strategies_are_named_like_miners_and_user_functions_work() -> None:
     net = network({"mine": {"strategy": "tests.network.user_strategy:first_miner", "count": 1}})
     calls = net.step().calls
     assert calls[0].outcome.accepted and net.store.weights[0, net.population.miner_uids[0]] == 1.0
+
+
+def test_an_offline_validator_sets_nothing_and_a_lazy_one_only_every_few_epochs() -> None:
+    net = network({"offline": {"strategy": "offline"}, "lazy": {"strategy": "lazy", "every": 2}})
+    setters = [[call.outcome.uid for call in net.step().calls] for _ in range(4)]
+    assert setters == [[1], [], [1], []]
+    assert net.store.last_update[0] == -1 and net.store.weights[0].sum() == 0
