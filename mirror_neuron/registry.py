@@ -74,11 +74,12 @@ FAMILIES: dict[str, Family] = {
     "transform": Family("text transforms of honest answers: reward-hack candidates and hacking miners "
                         "(`query[].transforms`)", supplied=("answer", "question", "rng"),
                         call=("answer", "question", "rng")),
+    "validator_strategy": Family("validator strategies of a network (`model[].validators.<group>.strategy`)"),
 }
 
 
 # Families whose classes carry their registered name as ``cls.name`` (set by the declaration).
-NAMED_FAMILIES = ("behaviour", "filter")
+NAMED_FAMILIES = ("behaviour", "filter", "validator_strategy")
 
 
 @dataclass(frozen=True)

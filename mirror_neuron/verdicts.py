@@ -70,7 +70,9 @@ HACK_SEARCH = Vocabulary("RewardHackSearch", {"exploit": "alarm", "improvement":
                                               "penalized": "caution"})
 ANALYSIS = Vocabulary("analysis", {"length": "caution", "beyond_length": "notable", "weak": "quiet",
                                    "unpredictable": "quiet"})
-VOCABULARIES = (TOURNAMENT, HACK_SEARCH, ANALYSIS)
+NETWORK = Vocabulary("Network", {"exploit": "alarm", "neutral": "quiet", "penalized": "caution",
+                                 "inconclusive": "broken"})
+VOCABULARIES = (TOURNAMENT, HACK_SEARCH, ANALYSIS, NETWORK)
 
 
 def tone(verdict: str) -> Tone | None:

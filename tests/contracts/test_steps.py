@@ -39,6 +39,12 @@ model:
     type: reward_model
     path: tiny:gptj
     device: cpu
+  - id: net
+    type: network
+    metagraph: {{n: 12}}
+    miners: {{echo: 3}}
+    validators: {{honest: {{count: 2, topk: 4}}, copier: {{strategy: copier}}}}
+    chain: {{tempo: 4, forward_passes_per_block: 1, weights_set_rate_limit: 5, max_weight_limit: 65535}}
 query:
   - id: events
     requires: [neuron, nq]
@@ -67,6 +73,19 @@ query:
     entrypoint: RewardModel
     chunk_size: 4
     chunk_rows: 4
+  - id: network
+    requires: [net, nq]
+    entrypoint: Network
+    epochs: 4
+    chunk_epochs: 2
+    warmup: 1
+    repetitions: 2
+  - id: monte_carlo
+    entrypoint: ConsensusMonteCarlo
+    vary: weight_stddev
+    values: [0.0]
+    grid_points: 5
+    workers: 1
 analysis:
   id: drivers
   requires: [events]
@@ -79,7 +98,8 @@ analysis:
 """
 # registered entrypoint -> the entry of CONFIG that exercises it
 CASES = {"Dataset": "nq", "neuron": "neuron", "reward_model": "scorer", "Neuron": "events",
-         "Tournament": "tournament", "RewardHackSearch": "hacks", "RewardModel": "scores", "analysis": "drivers"}
+         "Tournament": "tournament", "RewardHackSearch": "hacks", "RewardModel": "scores", "analysis": "drivers",
+         "network": "net", "Network": "network", "ConsensusMonteCarlo": "monte_carlo"}
 STEPS = [component for family in STEP_FAMILIES for component in registry.components(family)]
 
 

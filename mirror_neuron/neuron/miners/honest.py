@@ -286,7 +286,9 @@ class Honest(Behaviour):
             speaker = voice(seed, uid, Skill(self.weak, self.error_rate, self.verbose, self.terse))
             if query.question:
                 return speaker.question.format(topic=topic(query.prompt))
-            mistakes = np.random.default_rng([seed & (2**63 - 1), uid, _crc(query.prompt)]) if self.greedy else rng
+            mistakes = None  # a uid that is never wrong draws nothing (a generator per call is costly)
+            if speaker.error_rate > 0:
+                mistakes = np.random.default_rng([seed & (2**63 - 1), uid, _crc(query.prompt)]) if self.greedy else rng
             answer = sentence_answer(query, speaker, mistakes, self.answers)
         if query.question:
             return answer

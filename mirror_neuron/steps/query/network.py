@@ -1,0 +1,257 @@
+"""``entrypoint: Network``: run a ``type: network`` model for E epochs and store what the chain did.
+
+Requires the network model and a data entry (the honest validators' prompts). One stored chunk per
+``chunk_epochs`` epochs of a repetition, with the chain's and every validator's state, so a killed run
+resumes at the next block of epochs; then a chunk with the judged figures and plots.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from mirror_neuron.errors import ConfigError
+from mirror_neuron.limits import AtMost
+from mirror_neuron.network.config import NetworkConfig
+from mirror_neuron.network.metrics import (
+    bootstrap_mean,
+    g_ratios,
+    judge_groups,
+    performance,
+    plot_emission_shares,
+    plot_g_ratios,
+    validator_dividends,
+)
+from mirror_neuron.network.simulation import EpochStep, Network
+from mirror_neuron.registry import component
+from mirror_neuron.steps.base import Step, StepConfig
+from mirror_neuron.steps.query.prompts import DataPrompts
+from mirror_neuron.store import ChunkWriter, StepOutput
+from mirror_neuron.verdicts import NETWORK, to_table
+
+STATE = "state"
+SHARE_PLOT = "plots/emission_share.png"
+G_PLOT = "plots/g_ratio.png"
+PER_UID = ("consensus", "rank", "trust", "incentive", "validator_trust", "dividends", "emission", "miner_emission",
+           "validator_emission", "active_stake")
+
+
+class NetworkQueryConfig(StepConfig):
+    """A network run over the model it requires (``type: network``) and a data entry's prompts::
+
+        query:
+          id: run
+          requires: [net, prompts]
+          entrypoint: Network
+          epochs: 100            # epochs per repetition
+          repetitions: 1         # repetition r reseeds the whole network from (seed, r)
+          chunk_epochs: 10       # epochs per stored chunk (a killed run resumes at the next one)
+          warmup: 10             # first epochs left out of the G ratio and the shares
+          baseline: honest       # the miner strategy counted as honest, and the validator strategy G is relative to
+          record_matrices: false # also store each epoch's weight and bond matrices (non-zero entries)
+          confidence: 0.95       # of the G ratio's bootstrap interval over repetitions
+          resamples: 2000
+
+    Tables: ``epochs`` (repetition, epoch, block, uid, role, group, strategy, stake, consensus, rank,
+    trust, incentive, validator_trust, dividends, emission, miner_emission, validator_emission,
+    active_stake; emission in rao), ``shares`` (repetition, epoch, side, group, uids, share of the
+    epoch's emission), ``set_weights`` (every set, commit and reveal: accepted, the chain's error and
+    reason), ``matrices`` (on request: repetition, epoch, validator, uid, weight, bond), ``miners``
+    (per repetition and uid: label, calls scored, token F1 against the reference), ``validators``
+    (dividends and dividends per stake after the warm-up), ``groups`` (per strategy group: emission
+    share, G ratio with ci_low/ci_high) and ``performance`` (per epoch: honest miners' share, consensus
+    spread, emission-weighted F1) and ``verdicts`` (per validator group besides the baseline: ``exploit``
+    when its G ratio's interval lies above 1, ``penalized`` below, ``neutral`` around it, ``inconclusive``
+    with one repetition). Plots: ``plots/emission_share.png``, ``plots/g_ratio.png``.
+    """
+
+    epochs: Annotated[PositiveInt, AtMost("steps")] = 100
+    repetitions: Annotated[PositiveInt, AtMost("repetitions")] = 1
+    chunk_epochs: PositiveInt = 10
+    warmup: NonNegativeInt = 10
+    baseline: str = "honest"
+    record_matrices: bool = False
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+    resamples: Annotated[int, Field(ge=200), AtMost("resamples")] = 2000
+
+    @model_validator(mode="after")
+    def _warmup_leaves_epochs(self) -> NetworkQueryConfig:
+        if self.warmup >= self.epochs:
+            raise ValueError(f"warmup ({self.warmup}) must leave some of the {self.epochs} epochs")
+        return self
+
+
+@component("query", "Network",
+           summary="run a network for E epochs: consensus, incentive, dividends, emission per uid; G ratio, shares")
+class NetworkQueryStep(Step):
+    section = "query"
+    config_class = NetworkQueryConfig
+    config: NetworkQueryConfig
+
+    def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
+        network_config, prompts = self._inputs(inputs)
+        config = self.config
+        per_repetition = math.ceil(config.epochs / config.chunk_epochs)
+        total = config.repetitions * per_repetition
+        network: Network | None = None
+        for chunk_index in range(writer.completed, total):
+            repetition, block = divmod(chunk_index, per_repetition)
+            if network is None or block == 0:
+                network = Network.build(network_config, prompts.questions, prompts.references, prompts.contexts,
+                                        seed=self._seed(network_config, repetition), base_dir=self.context.config_dir)
+                if block:
+                    network.load(writer.chunk_dir(chunk_index - 1) / STATE)
+            steps = [network.step() for _ in range(block * config.chunk_epochs,
+                                                   min((block + 1) * config.chunk_epochs, config.epochs))]
+            with writer.chunk() as chunk:
+                chunk.table("epochs", self._epochs(network, steps, repetition))
+                chunk.table("shares", self._shares(network, steps, repetition))
+                chunk.table("set_weights", self._calls(network, steps, repetition))
+                if config.record_matrices:
+                    chunk.table("matrices", self._matrices(network, steps, repetition))
+                if block == per_repetition - 1 and network.population.quality is not None:
+                    chunk.table("miners", self._quality(network, repetition))
+                network.save(chunk.directory / STATE)
+        return self._judge(writer, total)
+
+    def sample_table(self) -> str:
+        return "groups"
+
+    def _inputs(self, inputs: dict[str, StepOutput]) -> tuple[NetworkConfig, DataPrompts]:
+        models, data = self.inputs_of(inputs, "model", "network"), self.inputs_of(inputs, "data")
+        if len(models) != 1 or len(data) != 1:
+            raise ConfigError("a Network query requires one model entry of type network and one data entry (the "
+                              "honest validators' prompts)", self.context.where("requires"))
+        prompts = DataPrompts.of(data[0].table())
+        if not prompts.questions:
+            raise ConfigError("the data entry holds no prompts (no question or prompt column)",
+                              self.context.where("requires"))
+        network = NetworkConfig.model_validate(models[0].manifest["config"])
+        if self.config.baseline not in {g.strategy for g in network.validators.values()} | {"honest"}:
+            raise ConfigError(f"baseline '{self.config.baseline}' is no validator strategy of the network",
+                              self.context.where("baseline"))
+        return network, prompts
+
+    def _seed(self, network: NetworkConfig, repetition: int) -> int:
+        seed = network.seed if network.seed is not None else self.context.seed
+        return seed if repetition == 0 else int(np.random.SeedSequence([seed, repetition]).generate_state(1)[0])
+
+    # -- per chunk -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _frame_base(network: Network, repetition: int) -> dict[str, Any]:
+        population = network.population
+        role = np.where(np.arange(population.n) < len(network.rows), "validator", "miner")
+        strategy = np.array(population.labels, dtype=object)
+        for group in network.groups:
+            strategy[group.uids] = group.strategy_name
+        return {"repetition": repetition, "uid": np.arange(population.n), "role": role,
+                "group": population.labels.astype(str), "strategy": strategy.astype(str),
+                "stake": network.stake / network.stake.sum()}
+
+    def _epochs(self, network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+        base = self._frame_base(network, repetition)
+        frames = [pd.DataFrame({**base, "epoch": step.epoch, "block": step.block,
+                                **{name: getattr(step.result, name) for name in PER_UID}}) for step in steps]
+        table = pd.concat(frames, ignore_index=True)
+        return table[["repetition", "epoch", "block", *[c for c in table.columns if c not in
+                                                        ("repetition", "epoch", "block")]]]
+
+    def _shares(self, network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+        labels = network.population.labels.astype(str)
+        validators = np.arange(network.population.n) < len(network.rows)
+        rows = []
+        for step in steps:
+            total = step.result.emission.sum() + float(step.result.owner_emission)
+            for side, mask, paid in (("miners", ~validators, step.result.miner_emission),
+                                     ("validators", validators, step.result.validator_emission)):
+                for group in dict.fromkeys(labels[mask]):
+                    chosen = mask & (labels == group)
+                    rows.append({"repetition": repetition, "epoch": step.epoch, "side": side, "group": group,
+                                 "uids": int(chosen.sum()), "share": float(paid[chosen].sum() / total) if total else 0.0})
+        return pd.DataFrame(rows)
+
+    @staticmethod
+    def _calls(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+        labels = network.population.labels
+        rows = [{"repetition": repetition, "epoch": step.epoch, "block": call.outcome.block, "uid": call.outcome.uid,
+                 "group": str(labels[call.outcome.uid]), "action": call.action, "accepted": call.outcome.accepted,
+                 "error": call.outcome.error or "", "reason": call.outcome.reason or ""}
+                for step in steps for call in step.calls]
+        columns = ["repetition", "epoch", "block", "uid", "group", "action", "accepted", "error", "reason"]
+        return pd.DataFrame(rows, columns=columns)
+
+    @staticmethod
+    def _matrices(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+        frames = []
+        for step in steps:
+            weights, bonds = step.result.weights, step.result.bonds
+            row, uid = np.nonzero((weights > 0) | (bonds > 0))
+            frames.append(pd.DataFrame({"repetition": repetition, "epoch": step.epoch,
+                                        "validator": network.rows[row], "uid": uid,
+                                        "weight": weights[row, uid], "bond": bonds[row, uid]}))
+        return pd.concat(frames, ignore_index=True)
+
+    @staticmethod
+    def _quality(network: Network, repetition: int) -> pd.DataFrame:
+        quality = network.population.quality
+        miners = network.population.miner_uids
+        return pd.DataFrame({"repetition": repetition, "uid": miners,
+                             "label": network.population.labels[miners].astype(str),
+                             "calls": quality.calls[miners], "f1": quality.f1[miners]})
+
+    # -- the judged figures --------------------------------------------------------------------------
+
+    def _judge(self, writer: ChunkWriter, total: int) -> dict[str, float]:
+        config = self.config
+        chunks = range(total)
+        epochs = writer.read_tables("epochs", chunks=chunks)
+        shares = writer.read_tables("shares", chunks=chunks)
+        calls = writer.read_tables("set_weights", chunks=chunks)
+        miners = writer.read_tables("miners")
+        f1 = miners if len(miners) else None
+        validators = validator_dividends(epochs, config.warmup)
+        ratios = g_ratios(validators, config.baseline)
+        perf = performance(epochs, f1, config.baseline)
+        kept = shares[shares["epoch"] >= config.warmup]
+        rows = []
+        for (side, group), part in kept.groupby(["side", "group"], sort=False):
+            row = {"side": side, "group": group, "uids": int(part["uids"].iloc[0]),
+                   "emission_share": float(part.groupby("repetition")["share"].mean().mean()),
+                   "g_ratio": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+            if side == "validators":
+                values = ratios.loc[ratios["group"] == group, "g_ratio"].to_numpy()
+                row["strategy"] = str(ratios.loc[ratios["group"] == group, "strategy"].iloc[0])
+                row["g_ratio"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+                row["ci_low"], row["ci_high"] = bootstrap_mean(values, config.resamples, config.confidence, 0)
+            else:
+                row["strategy"] = group
+            rows.append(row)
+        groups = pd.DataFrame(rows)
+        if writer.completed == total:
+            with writer.chunk() as chunk:
+                chunk.table("validators", validators)
+                chunk.table("groups", groups)
+                chunk.table("performance", perf)
+                verdicts = judge_groups(groups, config.baseline, config.confidence, config.repetitions)
+                if verdicts:
+                    chunk.table("verdicts", to_table(verdicts, NETWORK))
+                plot_emission_shares(shares, chunk.file(SHARE_PLOT))
+                plot_g_ratios(groups, chunk.file(G_PLOT))
+        late = perf[perf["epoch"] >= config.warmup]
+        summary = {"honest_miner_share": float(late["honest_miner_share"].mean()),
+                   "consensus_spread": float(late["consensus_spread"].mean()),
+                   "rejected_set_weights": float((~calls["accepted"].astype(bool)).sum()) if len(calls) else 0.0}
+        if "emission_weighted_f1" in late:
+            summary["emission_weighted_f1"] = float(late["emission_weighted_f1"].mean())
+        for row in groups.itertuples():
+            summary[f"share/{row.side}/{row.group}"] = float(row.emission_share)
+            if row.side == "validators":
+                summary[f"g/{row.group}"] = float(row.g_ratio)
+                summary[f"g_low/{row.group}"] = float(row.ci_low)
+                summary[f"g_high/{row.group}"] = float(row.ci_high)
+        return summary
