@@ -3,15 +3,17 @@ groups and the chain, with subnet 1's 2023 values as defaults (see :mod:`mirror_
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
-from mirror_neuron.chain.params import PPM, U16, ChainParams, Version, WeightRules, YumaParams
+from mirror_neuron.chain.params import PPM, ChainParams, Version, WeightRules, YumaParams
 from mirror_neuron.limits import AtMost
 from mirror_neuron.neuron.config import MetagraphConfig
 
 OWNER_CUTS = {"50/50": 0, "18/41/41": 11796}  # emission split (miners/validators, or owner/miners/validators)
+YUMA, RULES, CHAIN = YumaParams(), WeightRules(), ChainParams()  # the chain layer's defaults: one source of truth
 
 
 class _Strict(BaseModel):
@@ -27,25 +29,25 @@ class ChainConfig(_Strict):
     ``50/50`` (2023) or ``18/41/41`` (an 18% owner cut first).
     """
 
-    tempo: Annotated[PositiveInt, AtMost("steps")] = 99
+    tempo: Annotated[PositiveInt, AtMost("steps")] = CHAIN.tempo
     netuid: NonNegativeInt = 1
     forward_passes_per_block: float = Field(0.2, ge=0.0, le=100.0)
-    version: Version = "yuma1-2023"
-    kappa: int = 32767
-    bonds_moving_average: int = 900_000
-    bonds_penalty: int = U16
+    version: Version = YUMA.version
+    kappa: int = YUMA.kappa
+    bonds_moving_average: int = YUMA.bonds_moving_average
+    bonds_penalty: int = YUMA.bonds_penalty
     liquid_alpha: bool | None = None
-    alpha_low: int = 45875
-    alpha_high: int = 58982
-    alpha_sigmoid_steepness: float = 1000.0
-    activity_cutoff: NonNegativeInt = 5000
-    max_allowed_validators: PositiveInt = 128
-    min_allowed_weights: NonNegativeInt = 8
-    max_weight_limit: int = 455
-    weights_set_rate_limit: NonNegativeInt = 100
+    alpha_low: int = YUMA.alpha_low
+    alpha_high: int = YUMA.alpha_high
+    alpha_sigmoid_steepness: float = YUMA.alpha_sigmoid_steepness
+    activity_cutoff: NonNegativeInt = YUMA.activity_cutoff
+    max_allowed_validators: PositiveInt = YUMA.max_allowed_validators
+    min_allowed_weights: NonNegativeInt = RULES.min_allowed_weights
+    max_weight_limit: int = RULES.max_weight_limit
+    weights_set_rate_limit: NonNegativeInt = RULES.weights_set_rate_limit
     commit_reveal: Literal["off"] | Annotated[PositiveInt, Field(le=100)] = "off"
     emission_split: Literal["50/50", "18/41/41"] = "50/50"
-    emission_per_block: NonNegativeInt = 142_223_000
+    emission_per_block: NonNegativeInt = CHAIN.emission_per_block
 
     @field_validator("bonds_moving_average")
     @classmethod
@@ -63,14 +65,14 @@ class ChainConfig(_Strict):
     def passes_per_epoch(self) -> int:
         return round(self.forward_passes_per_block * (self.tempo + 1))
 
+    def _fields_of(self, params: type) -> dict[str, Any]:
+        """This config's values of the chain-layer dataclass ``params``'s fields that it declares."""
+        return {f.name: getattr(self, f.name) for f in fields(params) if f.name in type(self).model_fields}
+
     def params(self) -> ChainParams:
         """The chain layer's parameters (a value out of the chain's range is a ConfigError at ``chain.KEY``)."""
-        yuma = YumaParams(version=self.version, kappa=self.kappa, bonds_moving_average=self.bonds_moving_average,
-                          bonds_penalty=self.bonds_penalty, liquid_alpha=self.liquid_alpha, alpha_low=self.alpha_low,
-                          alpha_high=self.alpha_high, alpha_sigmoid_steepness=self.alpha_sigmoid_steepness,
-                          activity_cutoff=self.activity_cutoff, max_allowed_validators=self.max_allowed_validators,
-                          owner_cut=OWNER_CUTS[self.emission_split])
-        rules = WeightRules(self.min_allowed_weights, self.max_weight_limit, self.weights_set_rate_limit)
+        yuma = YumaParams(**self._fields_of(YumaParams), owner_cut=OWNER_CUTS[self.emission_split])
+        rules = WeightRules(**self._fields_of(WeightRules))
         return ChainParams(yuma=yuma, weights=rules, tempo=self.tempo, commit_reveal=self.reveal_period,
                            emission_per_block=self.emission_per_block)
 
