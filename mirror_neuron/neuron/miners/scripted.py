@@ -139,7 +139,7 @@ class Copycat(HackingMiner):
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         if query.question:
-            answer = follow_up_question(query) if self.style == "bare" else voice(0, BACKEND).question.format(
+            answer = follow_up_question(query) if self.style == "bare" else voice(self.seed or 0, BACKEND).question.format(
                 topic=topic(query.prompt))
         else:
             answer = self.honest(query, BACKEND)
