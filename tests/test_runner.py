@@ -17,26 +17,12 @@ from mirror_neuron import hashing
 from mirror_neuron.hashing import PACKAGE_ROOT, code_sha256
 from mirror_neuron.runner import RunOptions, run_experiment
 from tests.conftest import REPO, run_cli
-
-CONFIG = """
-experiment: {{name: resume, seed: 1}}
-tracking: {{backend: none}}
-data:
-  id: prompts
-  path: builtin:prompts
-  schema: {{all: {{question: question, answer: answer}}}}
-query:
-  id: slow
-  requires: [prompts]
-  entrypoint: tests.fixtures.slow_step:SlowEcho
-  rows_per_chunk: 4
-  delay_s: {delay}
-"""
+from tests.fixtures.slow_step import slow_echo_config
 
 
 def write(tmp_path: Path, delay: float = 0.0) -> Path:
     path = tmp_path / "config.yml"
-    path.write_text(CONFIG.format(delay=delay))
+    path.write_text(slow_echo_config("resume", delay_s=delay))
     return path
 
 

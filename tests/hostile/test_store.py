@@ -22,24 +22,11 @@ from mirror_neuron.store import CHUNKS, MANIFEST, Store, check_output
 from tests.conftest import REPO
 from tests.fixtures.interrupt import stopped_after
 from tests.fixtures.runs import Run, run_config
+from tests.fixtures.slow_step import slow_echo_config
 from tests.fixtures.store_faults import KILL_POINTS
 from tests.steps.query.test_neuron import CONFIG as NEURON_CONFIG
 
-CONFIG = """
-experiment: {{name: store, seed: 1}}
-tracking: {{backend: none}}
-data:
-  id: prompts
-  path: builtin:prompts
-  schema: {{all: {{question: question, answer: answer}}}}
-query:
-  id: slow
-  requires: [prompts]
-  entrypoint: tests.fixtures.slow_step:SlowEcho
-  rows_per_chunk: {rows}
-  delay_s: 0
-"""
-SLOW = CONFIG.format(rows=4)  # 48 prompts: 12 chunks
+SLOW = slow_echo_config("store", rows_per_chunk=4, delay_s=0)  # 48 prompts: 12 chunks
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +159,7 @@ def test_verify_names_each_damaged_output_and_exits_1(tmp_path: Path, capsys: py
     store = tmp_path / "store"
     finished = run_config(tmp_path, SLOW).output.path
     with stopped_after(4, "slow"):
-        run_config(tmp_path, CONFIG.format(rows=3))
+        run_config(tmp_path, slow_echo_config("store", rows_per_chunk=3, delay_s=0))
     [partial] = store.glob("*.partial")
     assert cli.main(["verify", "--store", str(store)]) == 0
     assert capsys.readouterr().out == f"{store}: 3 outputs verified (1 partial)\n"
@@ -189,7 +176,7 @@ def test_verify_names_each_damaged_output_and_exits_1(tmp_path: Path, capsys: py
                        "2 damaged (a run sets each aside and computes it again)")
 
     run_config(tmp_path, SLOW)
-    run_config(tmp_path, CONFIG.format(rows=3))
+    run_config(tmp_path, slow_echo_config("store", rows_per_chunk=3, delay_s=0))
     assert cli.main(["verify", "--store", str(store)]) == 0
     set_aside = "2 folder(s) set aside earlier (*.damaged-*)"
     assert capsys.readouterr().out == f"{store}: 3 outputs verified (0 partial); {set_aside}\n"
