@@ -71,7 +71,7 @@ HACK_SEARCH = Vocabulary("RewardHackSearch", {"exploit": "alarm", "improvement":
 ANALYSIS = Vocabulary("analysis", {"length": "caution", "beyond_length": "notable", "weak": "quiet",
                                    "unpredictable": "quiet"})
 NETWORK = Vocabulary("Network", {"exploit": "alarm", "neutral": "quiet", "penalized": "caution",
-                                 "inconclusive": "broken"})
+                                 "failed": "broken", "inconclusive": "broken", "weight_leak": "caution"})
 VOCABULARIES = (TOURNAMENT, HACK_SEARCH, ANALYSIS, NETWORK)
 
 

@@ -126,18 +126,25 @@ def gating_filters(reward_model: object) -> list[str]:
     return [name for name, _, enabled in filters if enabled or every]
 
 
-class _Calls:
+class CallCounts:
     """Per-uid counts folded in from events: calls, successful calls, short answers (a success return
     code but :data:`MIN_COMPLETION_CHARS` or fewer characters), the sum and sum of squares of the
-    rewards, and per gating filter the scored completions it zeroed."""
+    rewards, and per gating filter (:meth:`track`) the scored completions it zeroed. Several neurons
+    may fold their events into one tally (a network's honest validators)."""
 
-    def __init__(self, n: int, filters: list[str]) -> None:
+    def __init__(self, n: int, filters: list[str] = ()) -> None:
         self.calls = np.zeros(n, dtype=np.int64)
         self.successes = np.zeros(n, dtype=np.int64)
         self.short = np.zeros(n, dtype=np.int64)
         self.reward_sum = np.zeros(n)
         self.reward_sq_sum = np.zeros(n)
-        self.zeroed = {name: np.zeros(n, dtype=np.int64) for name in filters}
+        self.zeroed: dict[str, np.ndarray] = {}
+        self.track(filters)
+
+    def track(self, filters: list[str]) -> None:
+        """Count the completions each of ``filters`` zeroes from now on."""
+        for name in filters:
+            self.zeroed.setdefault(name, np.zeros(len(self.calls), dtype=np.int64))
 
     def add(self, events: list[Event]) -> None:
         for event in events:
@@ -165,6 +172,18 @@ class _Calls:
                 "reward_sum": self.reward_sum, "reward_sq_sum": self.reward_sq_sum,
                 **{f"{ZEROED}{name}": counts for name, counts in self.zeroed.items()}}
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What :meth:`restore` needs to carry on counting (a resumed run)."""
+        return {"calls": self.calls, "successes": self.successes, "short": self.short, "reward_sum": self.reward_sum,
+                "reward_sq_sum": self.reward_sq_sum, **{f"{ZEROED}{k}": v for k, v in self.zeroed.items()}}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        for name, values in state.items():
+            if name.startswith(ZEROED):
+                self.zeroed[name.removeprefix(ZEROED)] = np.array(values, dtype=np.int64)
+            else:
+                getattr(self, name)[:] = values
+
 
 def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes.
@@ -182,7 +201,7 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
     names = sorted(set(labels))
     codes = np.array([names.index(label) for label in labels])
     counts = np.bincount(codes, minlength=len(names))
-    calls = _Calls(neuron.metagraph.n, gating_filters(neuron.reward_model))
+    calls = CallCounts(neuron.metagraph.n, gating_filters(neuron.reward_model))
     snapshots: list[pd.DataFrame] = []
     paths: list[pd.DataFrame] = []
     every = plan.snapshot_every
@@ -264,9 +283,10 @@ def plot_weight_share(shares: pd.DataFrame, path: Path, baseline: str = "honest"
 
 
 def plot_weight_per_uid(trajectories: pd.DataFrame, uid_weights: pd.DataFrame, path: Path, baseline: str = "honest",
-                        unit: str = "step") -> Path:
-    """Weight per uid over steps by strategy: thick lines, the mean weight per available uid of each
-    strategy (mean over repetitions); thin lines, each available uid of the first repetition."""
+                        unit: str = "step", measure: str = "weight") -> Path:
+    """Weight (or the ``measure`` the ``weight`` columns hold) per uid over steps by strategy: thick lines,
+    the mean per available uid of each strategy (mean over repetitions); thin lines, each available uid
+    of the first repetition."""
     available = uid_weights.loc[uid_weights["available"], ["repetition", "uid"]]
     paths = trajectories.merge(available, on=["repetition", "uid"])
     mean = paths.groupby(["behaviour", "repetition", "step"])["weight"].mean().groupby(["behaviour", "step"]).mean()
@@ -282,9 +302,9 @@ def plot_weight_per_uid(trajectories: pd.DataFrame, uid_weights: pd.DataFrame, p
                       label=behaviour)
         repetitions = trajectories["repetition"].nunique()
         axes.set_xlabel(unit)
-        axes.set_ylabel("weight per uid")
-        axes.set_title(f"Weight per uid by strategy (thick: mean of {repetitions} repetitions; thin: each uid "
-                       "of the first)", fontsize=9)
+        axes.set_ylabel(f"{measure} per uid")
+        axes.set_title(f"{measure.capitalize()} per uid by strategy (thick: mean of {repetitions} repetitions; "
+                       "thin: each uid of the first)", fontsize=9)
         axes.set_ylim(bottom=0)
         axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return path

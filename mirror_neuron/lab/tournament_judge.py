@@ -22,7 +22,8 @@ when any of these holds:
   sentence counts the short answers, 10 characters or fewer, when they make most of the failures);
 - a filter that gates the reward zeroed more than ``max_zeroed_share`` (half) of its scored
   completions: honest answers cannot pass the defense, so nothing is compared with a fair baseline;
-- every one of its scored completions got the same reward: the reward separates nothing.
+- every one of its scored completions got the same reward: the reward separates nothing;
+- it earned no weight at all (a network whose honest validators' weights never reached the chain).
 
 Convergence: the moving average needs about ``1 / (1 - alpha)`` scored calls per uid to settle
 (``alpha``: the neuron's ``weights.alpha``; 100 at 0.99). When the baseline's uids got fewer (the
@@ -83,6 +84,8 @@ class JudgeOptions:
     alpha: float | None = None  # the neuron's weights.alpha: the convergence check (None: no check)
     controls: tuple[str, ...] = ()  # strategies that must come out neutral
     max_zeroed_share: float = 0.5  # a filter zeroing more of the baseline's completions makes it unhealthy
+    averages: int = 1  # moving averages the calls are spread over (a network's honest validators keep one each)
+    measure: str = "weight"  # what the uid table's ``weight`` column holds, as sentences name it
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def baseline_health(uids: pd.DataFrame, options: JudgeOptions) -> Health:
     figures = _health_figures(frame)
     calls, successes = float(frame["calls"].sum()), float(frame["successes"].sum())
     figures["success_rate"] = successes / calls if calls else np.nan
-    settle = 1.0 / (1.0 - options.alpha) if options.alpha is not None and options.alpha < 1 else (
+    figures["earned"] = float(frame["weight"].sum())
+    settle = options.averages / (1.0 - options.alpha) if options.alpha is not None and options.alpha < 1 else (
         np.inf if options.alpha is not None else np.nan)
     converged = not (figures["median_calls"] < settle)  # NaN (no alpha, or no uid) is no evidence against
     short = float(frame["short_calls"].sum()) if "short_calls" in frame else 0.0
@@ -237,6 +241,9 @@ def _problem(figures: dict[str, float], calls: float, successes: float, short: f
         return (f"{base} miners' calls succeeded {rate:.0%} of the time (min_success_rate "
                 f"{options.min_success_rate:.0%}), so no ratio to them means anything: give {base} miners answers "
                 "the validator counts as successful (more than 10 characters, within the timeout)")
+    if not figures.get("earned", 1.0):
+        return (f"{base} miners earned no {options.measure}, so no ratio to them means anything: run longer, or "
+                "check that the validators' weights were set (a network's set_weights table)")
     zeroed = {key.removeprefix(ZEROED): share for key, share in figures.items()
               if key.startswith(ZEROED) and share > options.max_zeroed_share}
     if zeroed:
@@ -322,10 +329,10 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
         return f"{name} cannot be compared with {base} miners: too few uids were queried or {base} earned no weight."
     interval = f"{100 * row.confidence:.4g}% CI {row.ci_low:.2f}-{row.ci_high:.2f}, {repetitions} repetition" + \
         ("s" if repetitions != 1 else "")
-    earns = f"{name} earns {row.ratio:.2f}x the weight per uid of {base} miners ({interval})"
+    earns = f"{name} earns {row.ratio:.2f}x the {options.measure} per uid of {base} miners ({interval})"
     if width_zero(row):
-        earns += (" (an interval of width 0: every repetition and uid of it earned the same weight relative to "
-                  f"{base}, which shows no spread, not certainty)")
+        earns += (" (an interval of width 0: every repetition and uid of it earned the same "
+                  f"{options.measure} relative to {base}, which shows no spread, not certainty)")
     if row.verdict == "weight_leak":
         return (f"{earns}, though every reward it got was 0: the moving-average rule gives each successful uid a "
                 "share of the weight whatever its reward (the 2023 softmax scatter), so this is a weight leak, "
@@ -337,7 +344,7 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
     if row.verdict == "failed":
         if row.success_rate < options.min_success_rate:
             return (f"{name}'s calls succeeded {row.success_rate:.0%} of the time: it failed to answer, so its "
-                    f"{row.ratio:.2f}x of {base} weight says nothing about the validator's defenses.")
+                    f"{row.ratio:.2f}x of {base} {options.measure} says nothing about the validator's defenses.")
         return (f"{earns}, but only because {1 - row.success_rate:.0%} of its calls failed; per successful call it "
                 f"earns {row.adjusted_ratio:.2f}x: failed, not penalized.")
     return f"{earns}: not distinguishable from {base}."
@@ -352,7 +359,8 @@ def _flags(row: tuple, options: JudgeOptions, health: Health, flagged: int) -> s
                  f"{flagged} of {controls} control{'s' if controls != 1 else ''} flagged, so this tournament's "
                  "verdicts are suspect.")
     if not health.converged:
+        rule = "1 / (1 - alpha)" if options.averages == 1 else f"{options.averages} validators x 1 / (1 - alpha)"
         text += (f" Not converged: {options.baseline} uids got a median of {health.median_calls:g} scored calls, "
-                 f"fewer than the {health.calls_to_settle:.0f} (1 / (1 - alpha), alpha {options.alpha:g}) the "
+                 f"fewer than the {health.calls_to_settle:.0f} ({rule}, alpha {options.alpha:g}) the "
                  "moving average needs to settle; run more steps or query more uids per step.")
     return text

@@ -11,6 +11,7 @@ from pydantic import field_validator
 
 from mirror_neuron.chain.params import U16
 from mirror_neuron.lab.quality import token_f1
+from mirror_neuron.lab.tournament import gating_filters
 from mirror_neuron.network.strategies import LIMIT_MARGIN, ChainView, Player, Seat, ValidatorStrategy, pool_for
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
@@ -92,6 +93,8 @@ class HonestPlayer(Player):
                              seed=seat.seed, base_dir=population.base_dir, contexts=population.contexts)
         self.neuron.dendrite_pool.learn(population.prompts, population.references)
         self.topk = strategy.topk if strategy.topk is not None else config.training_topk
+        if population.calls is not None:
+            population.calls.track(gating_filters(self.neuron.reward_model))
 
     def forward(self, passes: int) -> None:
         prompts = self.seat.population.prompts
@@ -106,6 +109,8 @@ class HonestPlayer(Player):
                 known = references.get(prompt)
                 for event in self.neuron.history:
                     quality.add(event.uids, event.completions, known.answer if known else None)
+            if self.seat.population.calls is not None:
+                self.seat.population.calls.add(self.neuron.history)
             self.neuron.history.clear()
 
     def weights(self, view: ChainView) -> np.ndarray | None:

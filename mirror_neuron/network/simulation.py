@@ -28,7 +28,7 @@ from mirror_neuron.chain.params import ChainParams
 from mirror_neuron.chain.weights import SetWeightsOutcome, WeightStore, check_set_weights
 from mirror_neuron.chain.yuma import EpochInputs, EpochResult, epoch
 from mirror_neuron.errors import UserError
-from mirror_neuron.lab.tournament import strategy_labels
+from mirror_neuron.lab.tournament import CallCounts, strategy_labels
 from mirror_neuron.network.config import NetworkConfig
 from mirror_neuron.network.honest import Quality
 from mirror_neuron.network.strategies import (
@@ -154,7 +154,7 @@ class Network:
         population = Population(n, np.arange(validators), np.arange(validators, n), [placeholder] * validators
                                 + behaviours, labels, metagraph, config.rules(), list(prompts),
                                 list(contexts or []), list(references or []), base_dir,
-                                Quality(n) if has_references else None)
+                                Quality(n) if has_references else None, CallCounts(n))
         built = build_groups(config)
         groups, players = [], []
         start = 0
@@ -265,6 +265,7 @@ class Network:
             if self.queue else [],
             "quality": [self.population.quality.f1_sum, self.population.quality.calls]
             if self.population.quality else None,
+            "calls": self.population.calls.state(),
             "players": [player.save(folder) for player in self.players],
         }
         text, arrays = pack(state)
@@ -288,5 +289,6 @@ class Network:
                                   for uid, epoch_, block, uids, values in state["pending"]]
         if self.population.quality is not None and state["quality"] is not None:
             self.population.quality.f1_sum[:], self.population.quality.calls[:] = state["quality"]
+        self.population.calls.restore(state["calls"])
         for player, player_state in zip(self.players, state["players"]):
             player.set_state(player_state, folder)

@@ -50,6 +50,7 @@ class Population:
     references: list[Any] = field(default_factory=list)
     base_dir: Path | None = None
     quality: Any = None  # the honest validators' tally of answer quality (network.honest.Quality), with references
+    calls: Any = None  # the honest validators' tally of every miner's calls and rewards (lab.tournament.CallCounts)
 
 
 @dataclass

@@ -126,3 +126,13 @@ def test_the_short_answer_sentence_counts_them_and_names_the_honest_style() -> N
         "(honest miners' calls succeeded 30% of the time, min_success_rate 50%); use honest: {style: sentence} or "
         "longer references.")
     assert strategies.set_index("behaviour").loc["honest", "short_share"] == pytest.approx(0.7)
+
+
+def test_a_baseline_that_earned_nothing_makes_every_verdict_inconclusive() -> None:
+    uids = pd.DataFrame({"repetition": 0, "uid": range(8), "behaviour": ["honest"] * 6 + ["echo"] * 2,
+                         "available": True, "weight": [0.0] * 6 + [0.5] * 2, "calls": 10, "successes": 10,
+                         "short_calls": 0, "reward_sum": [2.0, 3.0] * 4, "reward_sq_sum": [1.0, 2.0] * 4})
+    _, verdicts = judge(uids, JudgeOptions(resamples=200, measure="emission share"))
+    assert verdicts["verdict"].tolist() == ["inconclusive"]
+    assert verdicts["sentence"].iloc[0].startswith(
+        "echo cannot be judged: honest miners earned no emission share, so no ratio to them means anything")

@@ -8,25 +8,33 @@ resumes at the next block of epochs; then a chunk with the judged figures and pl
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError
+from mirror_neuron.lab.tournament import judge_seed, plot_weight_per_uid, strategy_labels
+from mirror_neuron.lab.tournament_judge import JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
 from mirror_neuron.network.config import NetworkConfig
 from mirror_neuron.network.metrics import (
     bootstrap_mean,
+    emission_paths,
     g_ratios,
     judge_groups,
+    miner_uids,
+    miner_verdicts,
     performance,
     plot_emission_shares,
     plot_g_ratios,
+    validator_baseline_problem,
     validator_dividends,
 )
 from mirror_neuron.network.simulation import EpochStep, Network
+from mirror_neuron.neuron.config import NeuronConfig, part_seeds
+from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.query.prompts import DataPrompts
@@ -35,7 +43,9 @@ from mirror_neuron.verdicts import NETWORK, to_table
 
 STATE = "state"
 SHARE_PLOT = "plots/emission_share.png"
+UID_PLOT = "plots/emission_per_uid.png"
 G_PLOT = "plots/g_ratio.png"
+MEASURE = "emission share"  # what a miner strategy is judged by
 PER_UID = ("consensus", "rank", "trust", "incentive", "validator_trust", "dividends", "emission", "miner_emission",
            "validator_emission", "active_stake")
 
@@ -52,21 +62,33 @@ class NetworkQueryConfig(StepConfig):
           chunk_epochs: 10       # epochs per stored chunk (a killed run resumes at the next one)
           warmup: 10             # first epochs left out of the G ratio and the shares
           baseline: honest       # the miner strategy counted as honest, and the validator strategy G is relative to
+          controls: []           # miner strategies that must come out neutral (honest miners under another label)
           record_matrices: false # also store each epoch's weight and bond matrices (non-zero entries)
-          confidence: 0.95       # of the G ratio's bootstrap interval over repetitions
+          confidence: 0.95       # of the bootstrap intervals (G over repetitions; miners' ratios as in a Tournament)
+          correction: bonferroni # miners' intervals corrected for the number of strategies judged (or none)
           resamples: 2000
+          min_success_rate: 0.5  # a miner strategy whose calls succeed less often than this has failed
+          max_zeroed_share: 0.5  # a filter zeroing more of the baseline miners' completions: inconclusive
 
     Tables: ``epochs`` (repetition, epoch, block, uid, role, group, strategy, stake, consensus, rank,
     trust, incentive, validator_trust, dividends, emission, miner_emission, validator_emission,
     active_stake; emission in rao), ``shares`` (repetition, epoch, side, group, uids, share of the
     epoch's emission), ``set_weights`` (every set, commit and reveal: accepted, the chain's error and
     reason), ``matrices`` (on request: repetition, epoch, validator, uid, weight, bond), ``miners``
-    (per repetition and uid: label, calls scored, token F1 against the reference), ``validators``
+    (per repetition and uid: label, calls scored, token F1 against the reference), ``miner_calls`` (per
+    repetition and miner uid: behaviour, available, and the honest validators' tally of its calls,
+    successes, short answers, rewards and zeroed completions), ``uid_emission`` (the same with its share
+    of the emission after the warm-up as ``weight``), ``strategies`` (the tournament judge's table over
+    it), ``validators``
     (dividends and dividends per stake after the warm-up), ``groups`` (per strategy group: emission
     share, G ratio with ci_low/ci_high) and ``performance`` (per epoch: honest miners' share, consensus
-    spread, emission-weighted F1) and ``verdicts`` (per validator group besides the baseline: ``exploit``
-    when its G ratio's interval lies above 1, ``penalized`` below, ``neutral`` around it, ``inconclusive``
-    with one repetition). Plots: ``plots/emission_share.png``, ``plots/g_ratio.png``.
+    spread, emission-weighted F1) and ``verdicts``: per miner strategy besides the baseline, the
+    Tournament's verdicts (:mod:`mirror_neuron.lab.tournament_judge`) on its emission share per uid against
+    honest miners', with the same baseline checks and controls; per validator group besides the baseline,
+    ``exploit`` when its G ratio's interval lies above 1, ``penalized`` below, ``neutral`` around it,
+    ``inconclusive`` with one repetition or when the baseline validators are unhealthy (most of their
+    set_weights rejected, no dividends). Plots: ``plots/emission_share.png``,
+    ``plots/emission_per_uid.png``, ``plots/g_ratio.png``.
     """
 
     epochs: Annotated[PositiveInt, AtMost("steps")] = 100
@@ -74,9 +96,13 @@ class NetworkQueryConfig(StepConfig):
     chunk_epochs: PositiveInt = 10
     warmup: NonNegativeInt = 10
     baseline: str = "honest"
+    controls: list[str] = []
     record_matrices: bool = False
     confidence: float = Field(0.95, gt=0.0, lt=1.0)
+    correction: Literal["bonferroni", "none"] = "bonferroni"
     resamples: Annotated[int, Field(ge=200), AtMost("resamples")] = 2000
+    min_success_rate: float = Field(0.5, ge=0.0, le=1.0)
+    max_zeroed_share: float = Field(0.5, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _warmup_leaves_epochs(self) -> NetworkQueryConfig:
@@ -113,10 +139,12 @@ class NetworkQueryStep(Step):
                 chunk.table("set_weights", self._calls(network, steps, repetition))
                 if config.record_matrices:
                     chunk.table("matrices", self._matrices(network, steps, repetition))
-                if block == per_repetition - 1 and network.population.quality is not None:
-                    chunk.table("miners", self._quality(network, repetition))
+                if block == per_repetition - 1:
+                    chunk.table("miner_calls", self._miner_calls(network, repetition))
+                    if network.population.quality is not None:
+                        chunk.table("miners", self._quality(network, repetition))
                 network.save(chunk.directory / STATE)
-        return self._judge(writer, total)
+        return self._judge(network_config, writer, total)
 
     def sample_table(self) -> str:
         return "groups"
@@ -134,7 +162,36 @@ class NetworkQueryStep(Step):
         if self.config.baseline not in {g.strategy for g in network.validators.values()} | {"honest"}:
             raise ConfigError(f"baseline '{self.config.baseline}' is no validator strategy of the network",
                               self.context.where("baseline"))
+        self._check_miner_strategies(network)
         return network, prompts
+
+    def _check_miner_strategies(self, network: NetworkConfig) -> None:
+        """The baseline and every control must be miner strategies some uid plays."""
+        seeds = part_seeds(network.seed if network.seed is not None else self.context.seed)
+        miners_seed = network.miners_seed if network.miners_seed is not None else seeds.miners
+        behaviours = build_population(network.miners, network.metagraph.n, seeds.population, miners_seed)
+        strategies = sorted(set(strategy_labels(network.miners, behaviours, miners_seed)))
+        if self.config.baseline not in strategies:
+            raise ConfigError(f"the baseline '{self.config.baseline}' is played by no miner of the network; its "
+                              f"miner strategies are {', '.join(strategies)}", self.context.where("baseline"))
+        for index, control in enumerate(self.config.controls):
+            if control == self.config.baseline or control not in strategies:
+                why = "is the baseline" if control == self.config.baseline else "is played by no miner"
+                raise ConfigError(f"the control '{control}' {why}; a control is a miner strategy besides the "
+                                  f"baseline ({', '.join(strategies)})", self.context.where("controls", index))
+
+    def _judge_options(self, network: NetworkConfig) -> JudgeOptions:
+        """How miner strategies are judged: the Tournament's rules, convergence by the honest validators'
+        slowest moving average spread over all of them."""
+        config = self.config
+        honest = [g for g in network.validators.values() if g.strategy == "honest"]
+        alphas = [NeuronConfig.model_validate({k: v for k, v in dict(g.params.get("neuron") or {}).items()
+                                               if k != "seed"}).weights.alpha for g in honest]
+        seed = network.seed if network.seed is not None else self.context.seed
+        return JudgeOptions(config.baseline, config.confidence, config.correction, config.resamples,
+                            config.min_success_rate, judge_seed(seed), max(alphas) if alphas else None,
+                            tuple(config.controls), config.max_zeroed_share,
+                            averages=max(1, sum(g.count for g in honest)), measure=MEASURE)
 
     def _seed(self, network: NetworkConfig, repetition: int) -> int:
         seed = network.seed if network.seed is not None else self.context.seed
@@ -197,6 +254,15 @@ class NetworkQueryStep(Step):
         return pd.concat(frames, ignore_index=True)
 
     @staticmethod
+    def _miner_calls(network: Network, repetition: int) -> pd.DataFrame:
+        population = network.population
+        miners = population.miner_uids
+        return pd.DataFrame({"repetition": repetition, "uid": miners,
+                             "behaviour": population.labels[miners].astype(str),
+                             "available": population.metagraph.is_serving[miners].astype(bool),
+                             **{name: values[miners] for name, values in population.calls.columns().items()}})
+
+    @staticmethod
     def _quality(network: Network, repetition: int) -> pd.DataFrame:
         quality = network.population.quality
         miners = network.population.miner_uids
@@ -206,7 +272,7 @@ class NetworkQueryStep(Step):
 
     # -- the judged figures --------------------------------------------------------------------------
 
-    def _judge(self, writer: ChunkWriter, total: int) -> dict[str, float]:
+    def _judge(self, network: NetworkConfig, writer: ChunkWriter, total: int) -> dict[str, float]:
         config = self.config
         chunks = range(total)
         epochs = writer.read_tables("epochs", chunks=chunks)
@@ -214,6 +280,9 @@ class NetworkQueryStep(Step):
         calls = writer.read_tables("set_weights", chunks=chunks)
         miners = writer.read_tables("miners")
         f1 = miners if len(miners) else None
+        options = self._judge_options(network)
+        uid_emission = miner_uids(epochs, writer.read_tables("miner_calls"), config.warmup)
+        strategies, judged = judge(uid_emission, options)
         validators = validator_dividends(epochs, config.warmup)
         ratios = g_ratios(validators, config.baseline)
         perf = performance(epochs, f1, config.baseline)
@@ -232,15 +301,21 @@ class NetworkQueryStep(Step):
                 row["strategy"] = group
             rows.append(row)
         groups = pd.DataFrame(rows)
+        problem = validator_baseline_problem(validators, calls, config.baseline)
+        verdicts = miner_verdicts(strategies, judged) + judge_groups(groups, config.baseline, config.confidence,
+                                                                     config.repetitions, problem)
         if writer.completed == total:
             with writer.chunk() as chunk:
+                chunk.table("uid_emission", uid_emission)
+                chunk.table("strategies", strategies)
                 chunk.table("validators", validators)
                 chunk.table("groups", groups)
                 chunk.table("performance", perf)
-                verdicts = judge_groups(groups, config.baseline, config.confidence, config.repetitions)
                 if verdicts:
                     chunk.table("verdicts", to_table(verdicts, NETWORK))
                 plot_emission_shares(shares, chunk.file(SHARE_PLOT))
+                plot_weight_per_uid(emission_paths(epochs), uid_emission, chunk.file(UID_PLOT), config.baseline,
+                                    "epoch", MEASURE)
                 plot_g_ratios(groups, chunk.file(G_PLOT))
         late = perf[perf["epoch"] >= config.warmup]
         summary = {"honest_miner_share": float(late["honest_miner_share"].mean()),
@@ -248,6 +323,11 @@ class NetworkQueryStep(Step):
                    "rejected_set_weights": float((~calls["accepted"].astype(bool)).sum()) if len(calls) else 0.0}
         if "emission_weighted_f1" in late:
             summary["emission_weighted_f1"] = float(late["emission_weighted_f1"].mean())
+        summary.update({f"ratio/miners/{row.behaviour}": float(row.ratio) for row in strategies.itertuples()})
+        summary.update({f"verdicts/{v}": float(sum(r.verdict == v for r in verdicts)) for v in NETWORK.verdicts})
+        summary["baseline/healthy"] = float(baseline_health(uid_emission, options).problem is None and problem is None)
+        summary["converged"] = float(bool(strategies["converged"].iloc[0]))
+        summary["controls/flagged"] = float(flagged_controls(strategies))
         for row in groups.itertuples():
             summary[f"share/{row.side}/{row.group}"] = float(row.emission_share)
             if row.side == "validators":

@@ -38,7 +38,8 @@ query:
   repetitions: 2
   record_matrices: true
 """
-TABLES = ("epochs", "shares", "set_weights", "matrices", "miners", "validators", "groups", "performance", "verdicts")
+TABLES = ("epochs", "shares", "set_weights", "matrices", "miners", "miner_calls", "uid_emission", "strategies",
+          "validators", "groups", "performance", "verdicts")
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +68,47 @@ def test_a_network_run_stores_the_chain_per_epoch_and_judges_the_validator_group
     assert summary["g/copiers"] == pytest.approx(copiers["g_ratio"])
     assert 0 < summary["honest_miner_share"] <= 0.5 and 0 < summary["emission_weighted_f1"] <= 1
     assert summary["rejected_set_weights"] == 0
-    assert sorted(p.name for p in output.plots()) == ["emission_share.png", "g_ratio.png"]
+    assert sorted(p.name for p in output.plots()) == ["emission_per_uid.png", "emission_share.png", "g_ratio.png"]
     assert set(output.table("miners")["label"]) == {"honest", "slow"}
-    verdicts = output.table("verdicts")
-    assert verdicts["subject"].tolist() == ["copiers"] and verdicts["estimate"].iloc[0] == copiers["g_ratio"]
-    assert verdicts["sentence"].iloc[0].startswith("copiers (copier) earns G = ")
+    verdicts = output.table("verdicts").set_index(["side", "subject"])
+    assert list(verdicts.index) == [("miners", "slow"), ("validators", "copiers")]
+    assert verdicts.loc[("validators", "copiers"), "estimate"] == copiers["g_ratio"]
+    assert verdicts.loc[("validators", "copiers"), "sentence"].startswith("copiers (copier) earns G = ")
+    # miners mostly timing out: the honest validators' tally says their calls failed
+    assert verdicts.loc[("miners", "slow"), "verdict"] == "failed"
+    calls = output.table("miner_calls")
+    assert calls.groupby("behaviour")["successes"].sum()["slow"] < calls.groupby("behaviour")["calls"].sum()["slow"] / 2
     assert "verdicts of query 'run':" in whole.stderr
+
+
+TOURNAMENT = CONFIG.replace("miners: {slow: 4}", "miners: {length_padder: 4, honest_twin: {behaviour: honest, count: 4}}") \
+    .replace("copiers: {count: 1, strategy: copier}", "lazy: {count: 1, strategy: lazy}") \
+    .replace("cap: 50}}", "cap: 50}, weights: {alpha: 0.9}}") \
+    .replace("  record_matrices: true", "  controls: [honest_twin]").replace("  epochs: 6\n", "  epochs: 8\n")
+
+
+def test_a_network_tournament_judges_miner_strategies_by_their_emission_per_uid(tmp_path: Path) -> None:
+    run = run_config(tmp_path, TOURNAMENT)
+    verdicts = run.output.table("verdicts").set_index(["side", "subject"])
+    strategies = run.output.table("strategies").set_index("behaviour")
+    # a reward that pays for words: padded answers take more of the emission per uid than honest ones
+    assert verdicts.loc[("miners", "length_padder"), "verdict"] == "exploit"
+    assert "emission share per uid of honest miners" in verdicts.loc[("miners", "length_padder"), "sentence"]
+    assert verdicts.loc[("miners", "honest_twin"), "verdict"] == "neutral"
+    assert strategies.loc["length_padder", "ratio"] > 1 > strategies.loc["honest_twin", "ratio"] - 0.2
+    # validators setting random weights earn less per stake than honest ones
+    assert verdicts.loc[("validators", "lazy"), "verdict"] == "penalized"
+    summary = run.result.records[-1].summary
+    assert summary["controls/flagged"] == 0 and summary["baseline/healthy"] == 1
+    assert summary["ratio/miners/length_padder"] == pytest.approx(strategies.loc["length_padder", "ratio"])
+
+
+def test_a_network_whose_honest_validators_set_no_weight_is_inconclusive(tmp_path: Path) -> None:
+    config = TOURNAMENT.replace("weights_set_rate_limit: 5", "weights_set_rate_limit: 12")  # once every 3 epochs
+    verdicts = run_config(tmp_path, config).output.table("verdicts").set_index(["side", "subject"])
+    validators = verdicts.loc["validators"]
+    assert set(validators["verdict"]) == {"inconclusive"}
+    assert "the chain accepted 38% of the honest validators' set_weights (mostly" in validators["sentence"].iloc[0]
 
 
 def test_an_interrupted_network_run_resumes_at_the_next_block_of_epochs(whole: Run, tmp_path: Path) -> None:
