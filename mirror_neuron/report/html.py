@@ -177,6 +177,8 @@ def _steps_table(run: RunView) -> str:
         rows = ", ".join(f"{esc(t)}: {n:,}" for t, n in s.rows.items()) or NONE
         seconds = f"{s.seconds:.1f}" if isinstance(s.seconds, (int, float)) else ""
         status = _status("missing" if s.output is None else s.status)
+        if run.earlier(s):
+            status += f" <span class=\"muted\">(by an earlier run, started {esc(run.earlier(s))})</span>"
         body.append(f"<tr><td><a href=\"#{_anchor(s)}\">{esc(s.id)}</a></td><td>{esc(s.section)}</td>"
                     f"<td><code>{esc(s.entrypoint)}</code></td><td>{status}</td><td>{rows}</td>"
                     f"<td class=\"num\">{seconds}</td><td class=\"mono\" title=\"{esc(s.fingerprint)}\">"

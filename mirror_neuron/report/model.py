@@ -51,6 +51,7 @@ class StepView:
     rows: dict[str, int]
     seconds: float | None
     summary: dict[str, Any]
+    run_started_at: str = ""  # when the run that recorded this step started
     output: StepOutput | None = None
     problem: str = ""  # why the stored output could not be read
     verdicts: TableView | None = None
@@ -99,6 +100,11 @@ class RunView:
     def step(self, step_id: str) -> StepView | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    def earlier(self, step: StepView) -> str:
+        """When the earlier run that recorded ``step`` started; empty for a step of the latest run."""
+        latest = str(self.index.get("started_at") or "")
+        return step.run_started_at if step.run_started_at and step.run_started_at != latest else ""
+
     @property
     def not_run(self) -> list[str]:
         """Planned steps the run did not reach (it stopped early)."""
@@ -129,7 +135,8 @@ def _load_step(out: Path, entry: dict[str, Any]) -> StepView:
     step = StepView(
         id=entry["id"], section=str(entry.get("section", "")), entrypoint=str(entry.get("entrypoint", "")),
         status=str(entry.get("status", "")), fingerprint=str(entry.get("fingerprint", "")),
-        rows=dict(entry.get("rows") or {}), seconds=entry.get("seconds"), summary=dict(entry.get("summary") or {}))
+        rows=dict(entry.get("rows") or {}), seconds=entry.get("seconds"), summary=dict(entry.get("summary") or {}),
+        run_started_at=str(entry.get("run_started_at") or ""))
     link = out / str(entry.get("path") or entry["id"])
     if not link.is_dir():
         step.problem = f"the stored output is gone: {link} does not lead to a finished output"

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 
 from mirror_neuron.report.model import SENTENCE_CHARS, RunView, cell_text
 
 COLUMNS = (("subject", 32), ("verdict", 16), ("sentence", SENTENCE_CHARS))  # column, at most this many characters
 
 
-def verdicts_text(run: RunView) -> str:
-    """Every step's verdicts: one block per step, one aligned line per row ending with its sentence.
-    Empty when no step wrote verdicts."""
+def verdicts_text(run: RunView, steps: Collection[str] | None = None) -> str:
+    """Every step's verdicts (or those of the ``steps`` named): one block per step, one aligned line per row
+    ending with its sentence. Empty when no step wrote verdicts."""
     blocks = []
     for step in run.steps:
-        if step.verdicts is None:
+        if step.verdicts is None or (steps is not None and step.id not in steps):
             continue
         rows = [tuple(_terminal(cell_text(getattr(record, column), limit)) for column, limit in COLUMNS)
                 for record in step.records]
