@@ -17,11 +17,11 @@ def verdicts_text(run: RunView, steps: Collection[str] | None = None) -> str:
     for step in run.steps:
         if step.verdicts is None or (steps is not None and step.id not in steps):
             continue
-        rows = [tuple(_terminal(cell_text(getattr(record, column), limit)) for column, limit in COLUMNS)
+        rows = [tuple(terminal_safe(cell_text(getattr(record, column), limit)) for column, limit in COLUMNS)
                 for record in step.records]
         subject_width = max([len("subject"), *(len(r[0]) for r in rows)])
         verdict_width = max([len("verdict"), *(len(r[1]) for r in rows)])
-        lines = [f"verdicts of {step.section} '{_terminal(step.id)}':",
+        lines = [f"verdicts of {step.section} '{terminal_safe(step.id)}':",
                  f"  {'subject':<{subject_width}}  {'verdict':<{verdict_width}}  sentence"]
         lines += [f"  {s:<{subject_width}}  {v:<{verdict_width}}  {t}" for s, v, t in rows]
         if not step.verdicts.complete:
@@ -30,6 +30,6 @@ def verdicts_text(run: RunView, steps: Collection[str] | None = None) -> str:
     return "\n".join(blocks)
 
 
-def _terminal(text: str) -> str:
+def terminal_safe(text: str) -> str:
     """``text`` without control characters (a completion must not drive the terminal)."""
     return "".join(c if unicodedata.category(c)[0] != "C" else f"\\x{ord(c):02x}" for c in text)
