@@ -103,6 +103,18 @@ class StepComparison:
         return self.a is not None and self.b is not None and bool(self.a.fingerprint) \
             and self.a.fingerprint == self.b.fingerprint
 
+    @property
+    def state(self) -> str:
+        """``only in A``, ``only in B``, ``the same stored output`` or ``outputs differ``."""
+        if self.a is None or self.b is None:
+            return "only in B" if self.a is None else "only in A"
+        return "the same stored output" if self.same_output else "outputs differ"
+
+    def shown(self, changed_only: bool) -> tuple[list[FigureRow], list[VerdictRow]]:
+        """The figures and verdicts to show: all, or with ``changed_only`` those that differ."""
+        return ([f for f in self.figures if f.changed or not changed_only],
+                [v for v in self.verdicts if v.changed or not changed_only])
+
 
 @dataclass
 class Comparison:
@@ -186,15 +198,14 @@ def comparison_text(comparison: Comparison, changed_only: bool = False) -> str:
         lines.append("config: the same")
     for step in comparison.steps:
         lines += ["", terminal_safe(_step_heading(step))]
-        figures = [f for f in step.figures if f.changed or not changed_only]
+        figures, verdicts = step.shown(changed_only)
         if figures:
             rows = [("figure", "A", "B", "delta")]
             rows += [(f.name, _value(f.a), _value(f.b), _delta(f.delta)) for f in figures]
             lines += _aligned(rows)
-        verdicts = [v for v in step.verdicts if v.changed or not changed_only]
         if verdicts:
             rows = [("verdict of", "A", "", "B", "")]
-            rows += [(v.subject, _verdict(v.a), "->", _verdict(v.b), _verdict_change(v)) for v in verdicts]
+            rows += [(v.subject, _verdict(v.a), "->", _verdict(v.b), verdict_change(v)) for v in verdicts]
             lines += _aligned(rows)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -203,10 +214,9 @@ def _step_heading(step: StepComparison) -> str:
     shown = step.a or step.b
     kind = f"{shown.section} {shown.entrypoint}" if shown else ""
     if step.a is None or step.b is None:
-        where = "B" if step.a is None else "A"
-        return f"step '{step.id}' ({kind}): only in {where}"
+        return f"step '{step.id}' ({kind}): {step.state}"
     if step.same_output:
-        return f"step '{step.id}' ({kind}): the same stored output ({step.a.fingerprint[:12]})"
+        return f"step '{step.id}' ({kind}): {step.state} ({step.a.fingerprint[:12]})"
     return f"step '{step.id}' ({kind}): {step.a.fingerprint[:12]} -> {step.b.fingerprint[:12]}"
 
 
@@ -235,7 +245,7 @@ def _verdict(record: Verdict | None) -> str:
     return f"{cell_text(record.verdict, 40)} {estimate}" if estimate else cell_text(record.verdict, 40)
 
 
-def _verdict_change(row: VerdictRow) -> str:
+def verdict_change(row: VerdictRow) -> str:
     """``flipped; intervals overlap``, ``intervals disjoint``, ... (empty when nothing can be said)."""
     notes = ["flipped"] if row.flipped else []
     if row.overlap is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from mirror_neuron.report import RunView, StepView, TableView, load_run
 from mirror_neuron.report.compare import ABSENT, Change, compare_runs, comparison_text
+from mirror_neuron.report.html import comparison_section
 from mirror_neuron.runner import RunOptions, run_experiment
 from mirror_neuron.verdicts import TOURNAMENT, Interval, Verdict, to_table
 from tests.conftest import run_cli
@@ -114,3 +115,17 @@ def test_compare_command_refuses_a_folder_that_is_no_run_on_one_line(judged_run:
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [f"mirror-neuron: error: {tmp_path}: no run.json here; is it the "
                                                   "output folder of a `mirror-neuron run`?"]
+
+
+def test_a_page_shows_the_comparison_as_one_escaped_section(tmp_path: Path) -> None:
+    a = RunView(tmp_path / "a", {"experiment": {"name": "x", "seed": 0}}, [
+        verdict_step("tournament", [record("<b>echo</b>", "exploit", 1.5, 2.5)], {"ratio/echo": 2.0})])
+    b = RunView(tmp_path / "b", {"experiment": {"name": "x", "seed": 1}}, [
+        verdict_step("tournament", [record("<b>echo</b>", "neutral", 0.7, 1.3)], {"ratio/echo": 1.0})])
+    section = comparison_section(compare_runs(a, b))
+    assert section.startswith("<section class=\"comparison\">") and section.endswith("</section>")
+    assert "<b>" not in section and "&lt;b&gt;echo&lt;/b&gt;" in section
+    assert "<tr><td><code>experiment.seed</code></td><td class=\"num\">0</td><td class=\"num\">1</td></tr>" in section
+    assert "<td class=\"num\">-1</td>" in section  # the delta of ratio/echo
+    assert '<span class="badge alarm">exploit</span> <span class="mono">2 [1.5, 2.5] (95%)</span>' in section
+    assert "<td>flipped; intervals disjoint</td>" in section
