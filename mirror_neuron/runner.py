@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from mirror_neuron.run_folder import (
 )
 from mirror_neuron.store import StepOutput, Store, check_output, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
-from mirror_neuron.yaml_source import load_yaml_file
+from mirror_neuron.yaml_source import dict_as_yaml, load_yaml_dict, load_yaml_file
 
 
 @dataclass
@@ -48,7 +49,7 @@ class PlannedStep:
 
 @dataclass
 class RunOptions:
-    config: Path
+    config: Path | Mapping[str, Any]  # a YAML file, or the config as a Python mapping
     offline: bool = False
     steps: str | None = None
     overrides: list[str] = field(default_factory=list)
@@ -57,9 +58,10 @@ class RunOptions:
     force: bool = False
 
 
-def load_experiment(config: Path, overrides: list[str]) -> Experiment:
-    """Read, override and validate a config; raises :class:`UserError` on any problem."""
-    source = load_yaml_file(config)
+def load_experiment(config: Path | Mapping[str, Any], overrides: list[str]) -> Experiment:
+    """Read (a file, or a mapping as if it were one), override and validate a config; raises
+    :class:`UserError` on any problem."""
+    source = load_yaml_dict(config) if isinstance(config, Mapping) else load_yaml_file(config)
     if overrides:
         override(source, overrides)
     experiment = parse_experiment(source)
@@ -270,7 +272,9 @@ def _earlier_steps(out: Path, current: set[str]) -> dict[str, dict[str, Any]]:
     return kept
 
 
-def _config_text(config: Path) -> str | None:
+def _config_text(config: Path | Mapping[str, Any]) -> str | None:
+    if isinstance(config, Mapping):
+        return dict_as_yaml(config)
     try:
         return Path(config).read_text(encoding="utf-8", errors="replace")
     except OSError:

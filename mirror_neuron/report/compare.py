@@ -132,30 +132,42 @@ def compare_runs(a: RunView, b: RunView) -> Comparison:
 
 def config_changes(a: RunView, b: RunView) -> list[Change]:
     """Every dotted key whose value differs between the runs' resolved configs (:func:`run_config`)."""
-    left, right = run_config(a), run_config(b)
+    return diff_config(run_config(a), run_config(b))
+
+
+def diff_config(left: dict[str, Any], right: dict[str, Any]) -> list[Change]:
+    """The keys of two flattened configs (:func:`flatten`) whose values differ, ``left``'s order first."""
     keys = list(left) + [k for k in right if k not in left]
-    return [Change(k, left.get(k, ABSENT), right.get(k, ABSENT)) for k in keys
-            if left.get(k, ABSENT) != right.get(k, ABSENT)]
+    changes = [Change(k, left.get(k, ABSENT), right.get(k, ABSENT)) for k in keys
+               if left.get(k, ABSENT) != right.get(k, ABSENT)]
+    return [c for c in changes if not _emptied(c, left, right)]
+
+
+def _emptied(change: Change, left: dict[str, Any], right: dict[str, Any]) -> bool:
+    """An empty mapping on one side where the other side has keys below it: those keys tell the change."""
+    other = right if change.a == {} else left if change.b == {} else None
+    return other is not None and ABSENT in (change.a, change.b) and any(k.startswith(f"{change.key}.") for k in other)
 
 
 def run_config(run: RunView) -> dict[str, Any]:
     """A run's config as dotted keys: ``experiment.seed``, then each step's resolved config (from its manifest,
     as it was fingerprinted) under its id: ``tournament.steps``, ``neuron.miners.echo``."""
-    flat = _flatten(run.experiment, "experiment")
+    flat = flatten(run.experiment, "experiment")
     for step in run.steps:
         manifest = step.manifest
         if manifest:
             flat[f"{step.id}.entrypoint"] = manifest.get("entrypoint", step.entrypoint)
-            flat.update(_flatten(manifest.get("config") or {}, step.id))
+            flat.update(flatten(manifest.get("config") or {}, step.id))
     return flat
 
 
-def _flatten(value: Any, prefix: str) -> dict[str, Any]:
-    """Mappings become dotted keys; every other value (a list included) is one value."""
+def flatten(value: Any, prefix: str) -> dict[str, Any]:
+    """``value`` under ``prefix`` as dotted keys: mappings become keys; every other value (a list included)
+    is one value."""
     if isinstance(value, dict) and value:
         flat: dict[str, Any] = {}
         for key, child in value.items():
-            flat.update(_flatten(child, f"{prefix}.{key}"))
+            flat.update(flatten(child, f"{prefix}.{key}"))
         return flat
     return {prefix: value}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mirror_neuron.report import RunView, StepView, TableView, load_run
-from mirror_neuron.report.compare import ABSENT, Change, compare_runs, comparison_text
+from mirror_neuron.report.compare import ABSENT, Change, compare_runs, comparison_text, diff_config, flatten
 from mirror_neuron.report.html import comparison_section
 from mirror_neuron.runner import RunOptions, run_experiment
 from mirror_neuron.verdicts import TOURNAMENT, Interval, Verdict, to_table
@@ -94,6 +94,15 @@ def test_intervals_that_moved_and_steps_or_subjects_only_one_run_has(tmp_path: P
     assert "ratio/echo 2 1 -1" in lines and "label 1 (absent)" in lines
     unchanged = comparison_text(compare_runs(a, a), changed_only=True)
     assert "config: the same" in unchanged and "echo" not in unchanged and "ratio/echo" not in unchanged
+
+
+def test_a_filter_switched_on_is_one_change_not_two() -> None:
+    def config(filters: dict) -> dict:
+        return flatten({"reward": {"type": "RewardStack", "filters": filters}}, "neuron")
+
+    assert diff_config(config({}), config({"blacklist": {}})) == [Change("neuron.reward.filters.blacklist", ABSENT, {})]
+    assert diff_config(config({"blacklist": {"banned": ["x"]}}), config({})) == [
+        Change("neuron.reward.filters.blacklist.banned", ["x"], ABSENT)]
 
 
 def test_a_subject_with_control_characters_cannot_drive_the_terminal(tmp_path: Path) -> None:
