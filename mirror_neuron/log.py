@@ -37,13 +37,15 @@ def chunk_progress(name: str) -> Callable[[int], None]:
 
 @contextlib.contextmanager
 def step_named(name: str) -> Iterator[None]:
-    """Inside the block, :class:`Progress` lines start with ``name`` (the runner names the step it runs)."""
+    """Inside the block, :class:`Progress` lines start with ``name`` (the runner names the step it runs); a
+progress line left open on a terminal (the step failed) is ended with it."""
     global _step_name
     previous, _step_name = _step_name, name
     try:
         yield
     finally:
         _step_name = previous
+        _end_open_line()
 
 
 class Progress:

@@ -75,3 +75,14 @@ def test_progress_updates_one_line_on_a_terminal(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("seconds, text", [(0.4, "0s"), (45, "45s"), (185, "3m05s"), (7830, "2h10m")])
 def test_durations_read_at_a_glance(seconds: float, text: str) -> None:
     assert log.duration_text(seconds) == text
+
+
+def test_a_step_that_fails_mid_line_leaves_the_terminal_on_a_new_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = Terminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(log, "PROGRESS_EVERY_S", 0.0)
+    with pytest.raises(RuntimeError), log.step_named("[1/1] query 'q'"):
+        log.Progress("forward passes", 10).advance()
+        raise RuntimeError("a miner's model failed")
+    assert stream.getvalue().startswith("\r[1/1] query 'q': forward passes 1/10 (10%), ETA 0s")
+    assert stream.getvalue().endswith("\x1b[K\n")
