@@ -235,9 +235,8 @@ def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, pla
     steps = {r.id: {"id": r.id, "section": r.section, "entrypoint": r.entrypoint, "status": r.status,
                     "fingerprint": r.fingerprint, "rows": r.rows, "seconds": round(r.seconds, 3),
                     "summary": r.summary, "path": r.id, "run_started_at": started_at} for r in records}
-    earlier = _earlier_steps(out, set(steps))
     order = [entry.id for entry in execution_order(experiment, experiment.entries)]
-    steps.update({step_id: earlier[step_id] for step_id in order if step_id in earlier})
+    steps.update(_earlier_steps(out, [step_id for step_id in order if step_id not in steps]))
     index = {
         "experiment": experiment.info.model_dump(), "config": experiment.source.path,
         "config_text": _config_text(options.config), "overrides": options.overrides, "selected": options.steps,
@@ -250,10 +249,10 @@ def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, pla
     os.replace(temporary, out / "run.json")
 
 
-def _earlier_steps(out: Path, current: set[str]) -> dict[str, dict[str, Any]]:
-    """The steps an earlier run of this folder recorded and this run did not run, by id: those whose link
-    still leads to the output recorded, whole (checked against its manifest). Each keeps the start time
-    of the run that recorded it (``run_started_at``)."""
+def _earlier_steps(out: Path, wanted: list[str]) -> dict[str, dict[str, Any]]:
+    """The records an earlier run of this folder left of the ``wanted`` steps, by id: those whose link still
+    leads to the output recorded, whole (checked against its manifest). Each keeps the start time of the
+    run that recorded it (``run_started_at``)."""
     try:
         previous = json.loads((out / "run.json").read_text())
     except (OSError, UnicodeDecodeError, ValueError):
@@ -261,14 +260,13 @@ def _earlier_steps(out: Path, current: set[str]) -> dict[str, dict[str, Any]]:
     entries = previous.get("steps") if isinstance(previous, dict) else None
     kept: dict[str, dict[str, Any]] = {}
     for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or entry["id"] in current:
+        if not isinstance(entry, dict) or entry.get("id") not in wanted or not entry.get("fingerprint"):
             continue
-        link = out / str(entry.get("path") or entry["id"])
-        if not link.is_dir() or not str(entry.get("fingerprint")) or check_output(link.resolve()):
+        link = out / entry["id"]  # a step id of the experiment: a plain name
+        if not link.is_dir() or check_output(link.resolve()) or StepOutput(link).fingerprint != entry["fingerprint"]:
             continue
-        if StepOutput(link).fingerprint != entry["fingerprint"]:
-            continue
-        kept[entry["id"]] = {**entry, "run_started_at": entry.get("run_started_at") or previous.get("started_at")}
+        kept[entry["id"]] = {**entry, "path": entry["id"],
+                             "run_started_at": entry.get("run_started_at") or previous.get("started_at")}
     return kept
 
 
