@@ -84,7 +84,9 @@ class VerdictRow:
     def changed(self) -> bool:
         if self.a is None or self.b is None:
             return True
-        return self.flipped or (self.a.estimate, self.a.interval) != (self.b.estimate, self.b.interval)
+        figures = [(self.a.estimate, self.b.estimate)] + [
+            (getattr(self.a.interval, name), getattr(self.b.interval, name)) for name in ("low", "high", "level")]
+        return self.flipped or not all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in figures)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mirror_neuron.report import RunView, StepView, TableView, load_run
-from mirror_neuron.report.compare import ABSENT, Change, compare_runs, comparison_text, diff_config, flatten
+from mirror_neuron.report.compare import ABSENT, Change, VerdictRow, compare_runs, comparison_text, diff_config, flatten
 from mirror_neuron.report.html import comparison_section
 from mirror_neuron.runner import RunOptions, run_experiment
 from mirror_neuron.verdicts import TOURNAMENT, Interval, Verdict, to_table
@@ -92,6 +92,7 @@ def test_intervals_that_moved_and_steps_or_subjects_only_one_run_has(tmp_path: P
     assert "step 'search' (query Tournament): only in B" in lines
     assert "experiment.tags (absent) -> ['t']" in lines
     assert "ratio/echo 2 1 -1" in lines and "label 1 (absent)" in lines
+    assert not VerdictRow("x", Verdict("x", "neutral", ""), Verdict("x", "neutral", "", float("nan"))).changed
     unchanged = comparison_text(compare_runs(a, a), changed_only=True)
     assert "config: the same" in unchanged and "echo" not in unchanged and "ratio/echo" not in unchanged
 
