@@ -105,7 +105,8 @@ class StepView:
 
 @dataclass
 class RunView:
-    """A whole run: the experiment, the run's facts and its steps, in run order."""
+    """A whole run: the experiment, the run's facts and its steps (those of earlier runs into the folder too), in
+    the experiment's order."""
 
     out: Path
     index: dict[str, Any]
