@@ -1,4 +1,4 @@
-"""``mirror-neuron``: run, validate, list, report and verify. Parsing only; the work lives in
+"""``mirror-neuron``: run, validate, list, report, compare and verify. Parsing only; the work lives in
 :mod:`mirror_neuron.runner` (and :mod:`mirror_neuron.store` for ``verify``).
 
 Heavy libraries are imported inside the commands, so ``--help`` answers at once.
@@ -17,7 +17,7 @@ from mirror_neuron import __version__
 if TYPE_CHECKING:
     from mirror_neuron.registry import Component
 
-COMMANDS = ("run", "validate", "ls", "report", "verify")
+COMMANDS = ("run", "validate", "ls", "report", "compare", "verify")
 LS_NAME_WIDTH = 28  # characters of the name column of `ls`
 
 
@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run", required=True, type=Path, metavar="DIR",
                         help="the run's output folder (holding run.json), e.g. runs/dummy")
 
+    compare = commands.add_parser("compare", help="two runs side by side: config diff, figures and verdicts")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="a run's output folder (holding run.json)")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run to compare it with")
+    compare.add_argument("--changed", action="store_true", help="show only the figures and verdicts that differ")
+
     verify = commands.add_parser("verify", help="check every stored output against its manifest")
     verify.add_argument("--store", type=Path, metavar="DIR",
                         help="the store to check (default $MIRROR_NEURON_STORE or runs/.store)")
@@ -74,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
         with interrupts.watching():  # a KeyboardInterrupt a miner raises is its failed call; Ctrl-C stops the run
-            return {"run": _run, "validate": _validate, "ls": _ls, "report": _report, "verify": _verify}[args.command](
-                args)
+            return {"run": _run, "validate": _validate, "ls": _ls, "report": _report, "compare": _compare,
+                    "verify": _verify}[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
@@ -123,6 +128,14 @@ def _report(args: argparse.Namespace) -> int:
     from mirror_neuron.report import load_run, write_report
 
     print(f"report:  {write_report(load_run(args.run))}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mirror_neuron.report import load_run
+    from mirror_neuron.report.compare import compare_runs, comparison_text
+
+    print(comparison_text(compare_runs(load_run(args.run_a), load_run(args.run_b)), args.changed), end="")
     return 0
 
 

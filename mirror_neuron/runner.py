@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from mirror_neuron.config import Entry, Experiment, parse_experiment
 from mirror_neuron.errors import UserError, disk_full_is_user_error
 from mirror_neuron.graph import check_requires, execution_order, select_steps
 from mirror_neuron.hashing import code_sha256
-from mirror_neuron.log import chunk_progress, say
+from mirror_neuron.log import chunk_progress, say, step_named
 from mirror_neuron.offline import offline
 from mirror_neuron.overrides import override
 from mirror_neuron.redact import redact, redact_data
@@ -30,9 +31,9 @@ from mirror_neuron.run_folder import (
     missing_folders,
     remove_if_empty,
 )
-from mirror_neuron.store import Store, fingerprint
+from mirror_neuron.store import StepOutput, Store, check_output, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
-from mirror_neuron.yaml_source import load_yaml_file
+from mirror_neuron.yaml_source import dict_as_yaml, load_yaml_dict, load_yaml_file
 
 
 @dataclass
@@ -48,7 +49,7 @@ class PlannedStep:
 
 @dataclass
 class RunOptions:
-    config: Path
+    config: Path | Mapping[str, Any]  # a YAML file, or the config as a Python mapping
     offline: bool = False
     steps: str | None = None
     overrides: list[str] = field(default_factory=list)
@@ -57,9 +58,10 @@ class RunOptions:
     force: bool = False
 
 
-def load_experiment(config: Path, overrides: list[str]) -> Experiment:
-    """Read, override and validate a config; raises :class:`UserError` on any problem."""
-    source = load_yaml_file(config)
+def load_experiment(config: Path | Mapping[str, Any], overrides: list[str]) -> Experiment:
+    """Read (a file, or a mapping as if it were one), override and validate a config; raises
+    :class:`UserError` on any problem."""
+    source = load_yaml_dict(config) if isinstance(config, Mapping) else load_yaml_file(config)
     if overrides:
         override(source, overrides)
     experiment = parse_experiment(source)
@@ -142,7 +144,7 @@ def _run_experiment(options: RunOptions) -> RunResult:
             if ok:
                 raise
             # the run already failed (a full disk fails this too): its own error is the one to tell
-    verdicts = verdicts_text(run) if run else ""
+    verdicts = verdicts_text(run, {r.id for r in records}) if run else ""  # earlier runs' steps: in the report
     if verdicts:
         say(verdicts)
     return RunResult(out, records, report, tracker.location)
@@ -184,7 +186,8 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
         writer.on_chunk = chunk_progress(name)
         started_at = _now()
         try:
-            summary = entry.step.run({r: store.finished(step.upstream[r]) for r in entry.requires}, writer)
+            with step_named(name):
+                summary = entry.step.run({r: store.finished(step.upstream[r]) for r in entry.requires}, writer)
         except BaseException:
             store.discard_if_empty(writer)
             raise
@@ -226,22 +229,50 @@ def _tracked_config(experiment: Experiment, planned: list[PlannedStep]) -> dict[
 
 def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, planned: list[PlannedStep],
                      records: list[StepRecord], tracking: str | None, started_at: str, ok: bool) -> None:
-    """``run.json``: everything the report needs besides the stored outputs the step links lead to."""
+    """``run.json``: everything the report needs besides the stored outputs the step links lead to. Its
+    steps are this run's, and the latest record of every other step of the experiment an earlier run left
+    (see :func:`_earlier_steps`), in the experiment's order."""
+    steps = {r.id: {"id": r.id, "section": r.section, "entrypoint": r.entrypoint, "status": r.status,
+                    "fingerprint": r.fingerprint, "rows": r.rows, "seconds": round(r.seconds, 3),
+                    "summary": r.summary, "path": r.id, "run_started_at": started_at} for r in records}
+    order = [entry.id for entry in execution_order(experiment, experiment.entries)]
+    steps.update(_earlier_steps(out, [step_id for step_id in order if step_id not in steps]))
     index = {
         "experiment": experiment.info.model_dump(), "config": experiment.source.path,
         "config_text": _config_text(options.config), "overrides": options.overrides, "selected": options.steps,
         "version": __version__, "git_commit": git_commit(), "started_at": started_at, "finished_at": _now(),
         "ok": ok, "tracking": tracking, "planned": [p.entry.id for p in planned],
-        "steps": [{"id": r.id, "section": r.section, "entrypoint": r.entrypoint, "status": r.status,
-                   "fingerprint": r.fingerprint, "rows": r.rows, "seconds": round(r.seconds, 3),
-                   "summary": r.summary, "path": r.id} for r in records],
+        "steps": sorted(steps.values(), key=lambda step: order.index(step["id"])),
     }
     temporary = out / ".run.json.tmp"
     temporary.write_text(json.dumps(redact_data(index), indent=2, default=str))
     os.replace(temporary, out / "run.json")
 
 
-def _config_text(config: Path) -> str | None:
+def _earlier_steps(out: Path, wanted: list[str]) -> dict[str, dict[str, Any]]:
+    """The records an earlier run of this folder left of the ``wanted`` steps, by id: those whose link still
+    leads to the output recorded, whole (checked against its manifest). Each keeps the start time of the
+    run that recorded it (``run_started_at``)."""
+    try:
+        previous = json.loads((out / "run.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    entries = previous.get("steps") if isinstance(previous, dict) else None
+    kept: dict[str, dict[str, Any]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("id") not in wanted or not entry.get("fingerprint"):
+            continue
+        link = out / entry["id"]  # a step id of the experiment: a plain name
+        if not link.is_dir() or check_output(link.resolve()) or StepOutput(link).fingerprint != entry["fingerprint"]:
+            continue
+        kept[entry["id"]] = {**entry, "path": entry["id"],
+                             "run_started_at": entry.get("run_started_at") or previous.get("started_at")}
+    return kept
+
+
+def _config_text(config: Path | Mapping[str, Any]) -> str | None:
+    if isinstance(config, Mapping):
+        return dict_as_yaml(config)
     try:
         return Path(config).read_text(encoding="utf-8", errors="replace")
     except OSError:

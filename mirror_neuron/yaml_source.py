@@ -9,7 +9,9 @@ Config files and ``--set`` values (:mod:`mirror_neuron.overrides`) go through th
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,45 @@ def load_yaml_text(text: str, shown: str = "<config>") -> YamlSource:
         where = f" (line {line})" if line else ""
         raise ConfigError(f"invalid YAML: a number of thousands of digits{where}; no setting takes one", shown) from None
     return YamlSource(shown, data, lines)
+
+
+DICT_SOURCE = "<dict>"  # how errors name a config given as a Python dict
+
+
+def dict_as_yaml(config: Mapping[str, Any]) -> str:
+    """A config given as a Python mapping, as the YAML text it stands for: strings, numbers, booleans, None,
+    lists (or tuples) and mappings; a path becomes its string. Anything else is a :class:`ConfigError`
+    naming its key path."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"the config must be a mapping of sections, got {type(config).__name__}", DICT_SOURCE)
+    return yaml.safe_dump(_plain(config, ()), sort_keys=False, allow_unicode=True)
+
+
+def load_yaml_dict(config: Mapping[str, Any]) -> YamlSource:
+    """A config given as a Python mapping, loaded through the same checks as a file (:func:`load_yaml_text`);
+    errors name its key paths, with no line."""
+    source = load_yaml_text(dict_as_yaml(config), DICT_SOURCE)
+    source.lines.clear()  # the lines of a text the user never saw
+    return source
+
+
+def _plain(value: Any, key_path: KeyPath) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, (str, int, float, bool)):
+                raise ConfigError(f"a key must be text, got {type(key).__name__}",
+                                  f"{DICT_SOURCE}: {format_key_path(key_path)}" if key_path else DICT_SOURCE)
+        return {key: _plain(child, key_path + (str(key),)) for key, child in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(child, key_path + (index,)) for index, child in enumerate(value)]
+    if callable(getattr(value, "tolist", None)):  # a numpy scalar or array
+        return _plain(value.tolist(), key_path)
+    raise ConfigError(f"expected a string, number, boolean, null, list or mapping, got {type(value).__name__}",
+                      f"{DICT_SOURCE}: {format_key_path(key_path)}")
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -28,12 +28,14 @@ import pandas as pd
 
 from mirror_neuron.figures import figure, pyplot
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, judge
+from mirror_neuron.log import Progress
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
 from mirror_neuron.neuron.dendrite import SUCCESS
 from mirror_neuron.neuron.miners.base import Behaviour, Reference
 from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
 from mirror_neuron.neuron.population import make_behaviour, with_seed
+from mirror_neuron.neuron.reward.memo import MEMO
 
 SNAPSHOTS = 25  # weight snapshots per repetition when record_every is not set
 MAX_UID_SNAPSHOTS = 100  # per-uid weight snapshots per repetition at most (every k-th share snapshot)
@@ -185,8 +187,24 @@ class CallCounts:
                 getattr(self, name)[:] = values
 
 
-def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
-    """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes.
+def tournament_progress(plan: TournamentPlan, completed: int = 0) -> Progress:
+    """The progress of a tournament's steps over all its repetitions (``completed`` of them already done):
+    steps done with an ETA, repetitions done, scorer calls and cache hits."""
+    since = MEMO.counts()
+    unit = "training steps" if plan.method == "train" else "forward passes"
+
+    def details() -> str:
+        done = f"{progress.done // plan.steps}/{plan.repetitions} repetitions done"
+        scored = MEMO.activity(since)
+        return f"{done}, {scored}" if scored else done
+
+    progress = Progress(unit, plan.steps * plan.repetitions, plan.steps * completed, details)
+    return progress
+
+
+def run_repetition(plan: TournamentPlan, repetition: int, progress: Progress | None = None) -> Repetition:
+    """Run one repetition with its own seed; the neuron's history is folded in and dropped as it goes
+    (``progress`` advances by every block of steps done).
 
     The miners keep their habits from one repetition to the next (the same wording, the same sampling
     seeds: ``miners_seed``, drawn from the tournament's seed when unset); roles, latencies and gating change.
@@ -215,6 +233,8 @@ def run_repetition(plan: TournamentPlan, repetition: int) -> Repetition:
         calls.add(neuron.history)
         neuron.history.clear()  # folded in: keep memory flat
         done += block
+        if progress is not None:
+            progress.advance(block)
         uids, weights = neuron.compute_weights()
         snapshots.append(pd.DataFrame({"repetition": repetition, "step": done, "behaviour": names,
                                        "uids": counts, "share": np.bincount(codes, weights, len(names))}))
@@ -247,7 +267,8 @@ def run_tournament(plan: TournamentPlan, options: JudgeOptions | None = None) ->
     """Every repetition in turn, then the verdicts (``options`` default: baseline ``honest``, 95%, and
     the neuron's ``weights.alpha`` for the convergence check)."""
     options = options or JudgeOptions(seed=judge_seed(plan.seed), alpha=plan.neuron.weights.alpha)
-    repetitions = [run_repetition(plan, r) for r in range(plan.repetitions)]
+    progress = tournament_progress(plan)
+    repetitions = [run_repetition(plan, r, progress) for r in range(plan.repetitions)]
     shares = pd.concat([r.shares for r in repetitions], ignore_index=True)
     uid_weights = pd.concat([r.uid_weights for r in repetitions], ignore_index=True)
     trajectories = pd.concat([r.trajectories for r in repetitions], ignore_index=True)

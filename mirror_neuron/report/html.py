@@ -13,6 +13,7 @@ import numbers
 from pathlib import Path
 from typing import Any
 
+from mirror_neuron.report.compare import ABSENT, Comparison, VerdictRow, verdict_change
 from mirror_neuron.report.model import (
     CELL_CHARS,
     FIRST_ROWS,
@@ -177,6 +178,8 @@ def _steps_table(run: RunView) -> str:
         rows = ", ".join(f"{esc(t)}: {n:,}" for t, n in s.rows.items()) or NONE
         seconds = f"{s.seconds:.1f}" if isinstance(s.seconds, (int, float)) else ""
         status = _status("missing" if s.output is None else s.status)
+        if run.earlier(s):
+            status += f" <span class=\"muted\">(by an earlier run, started {esc(run.earlier(s))})</span>"
         body.append(f"<tr><td><a href=\"#{_anchor(s)}\">{esc(s.id)}</a></td><td>{esc(s.section)}</td>"
                     f"<td><code>{esc(s.entrypoint)}</code></td><td>{status}</td><td>{rows}</td>"
                     f"<td class=\"num\">{seconds}</td><td class=\"mono\" title=\"{esc(s.fingerprint)}\">"
@@ -325,3 +328,46 @@ def _step(run: RunView, step: StepView) -> str:
         parts.append(_manifest(run, step))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def comparison_section(comparison: Comparison, changed_only: bool = False) -> str:
+    """Two runs side by side as one ``<section>`` of a page (a sweep's report): the config keys that differ,
+    then per step its figures (A, B, delta) and its verdicts (badges, estimates, flipped, overlap)."""
+    a, b = comparison.a, comparison.b
+    parts = [f"<section class=\"comparison\"><h2>{esc(a.name)} and {esc(b.name)}</h2>",
+             _facts([("A", _mono(a.out)), ("B", _mono(b.out))])]
+    if comparison.config:
+        rows = "".join(f"<tr><td><code>{esc(c.key)}</code></td>{_td(_shown(c.a))}{_td(_shown(c.b))}</tr>"
+                       for c in comparison.config)
+        parts.append(f"<h3>Config</h3><div class=\"scroll\"><table><thead><tr><th>key</th><th>A</th><th>B</th>"
+                     f"</tr></thead><tbody>{rows}</tbody></table></div>")
+    else:
+        parts.append("<h3>Config</h3><p class=\"note\">The same in both runs.</p>")
+    for step in comparison.steps:
+        parts.append(f"<h3>{esc(step.id)} <span class=\"muted\">({esc(step.state)})</span></h3>")
+        figures, verdicts = step.shown(changed_only)
+        if figures:
+            rows = "".join(f"<tr><td>{esc(f.name)}</td>{_td(_shown(f.a))}{_td(_shown(f.b))}"
+                           f"{_td(f.delta if f.delta is not None else '')}</tr>" for f in figures)
+            parts.append("<div class=\"scroll\"><table><thead><tr><th>figure</th><th>A</th><th>B</th><th>delta</th>"
+                         f"</tr></thead><tbody>{rows}</tbody></table></div>")
+        if verdicts:
+            rows = "".join(f"<tr><td>{esc(cell_text(v.subject))}</td>{_side(v, 'a')}{_side(v, 'b')}"
+                           f"<td>{esc(verdict_change(v))}</td></tr>" for v in verdicts)
+            parts.append("<div class=\"scroll\"><table class=\"verdicts\"><thead><tr><th>subject</th><th>A</th>"
+                         f"<th>B</th><th>change</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _shown(value: Any) -> Any:
+    return "(absent)" if value is ABSENT else value
+
+
+def _side(row: VerdictRow, side: str) -> str:
+    record: Verdict | None = getattr(row, side)
+    if record is None:
+        return f"<td>{NONE}</td>"
+    estimate = estimate_text(record)
+    return f"<td>{_badge(record.verdict)}" + (f" <span class=\"mono\">{esc(estimate)}</span>" if estimate else "") \
+        + "</td>"

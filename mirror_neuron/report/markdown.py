@@ -30,6 +30,7 @@ def render_markdown(run: RunView) -> str:
         rows = ", ".join(f"{_md(t)}: {n}" for t, n in s.rows.items())
         seconds = f"{s.seconds:.1f}" if isinstance(s.seconds, (int, float)) else ""
         status = s.status if s.output is not None else "missing"
+        status += f" (by an earlier run, started {run.earlier(s)})" if run.earlier(s) else ""
         lines.append(f"| {_md(s.id)} | {_md(s.section)} | {_md(s.entrypoint)} | {_md(status)} | {rows} | {seconds} | "
                      f"`{_code(s.fingerprint[:12])}` |")
     for s in run.steps:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mirror_neuron.errors import UserError
+from mirror_neuron.errors import UserError, did_you_mean
 from mirror_neuron.neuron.versions import describe
 from mirror_neuron.store import StepOutput, check_output
-from mirror_neuron.verdicts import Verdict, from_table
+from mirror_neuron.verdicts import COLUMNS, Verdict, from_table
 
 RUN_INDEX = "run.json"
 VERDICTS = "verdicts"
@@ -51,6 +51,7 @@ class StepView:
     rows: dict[str, int]
     seconds: float | None
     summary: dict[str, Any]
+    run_started_at: str = ""  # when the run that recorded this step started
     output: StepOutput | None = None
     problem: str = ""  # why the stored output could not be read
     verdicts: TableView | None = None
@@ -72,6 +73,28 @@ class StepView:
         """The verdicts shown (all, or the first of many), as records; empty when the step wrote none."""
         return from_table(self.verdicts.frame) if self.verdicts is not None else []
 
+    def dataframe(self, name: str | None = None) -> Any:  # -> pandas.DataFrame
+        """Stored table ``name`` whole (default: ``data``, else the step's only table besides its verdicts)."""
+        output = self._stored()
+        if name is None:
+            others = [t for t in output.rows if t != VERDICTS]
+            name = "data" if "data" in output.rows else others[0] if len(others) == 1 else ""
+            if not name:
+                raise UserError(f"step '{self.id}' has the tables {', '.join(output.rows)}; name one")
+        if name not in output.rows:
+            raise UserError(f"step '{self.id}' has no table '{name}'{did_you_mean(name, output.rows)}; its tables "
+                            f"are {', '.join(output.rows) or 'none'}")
+        return output.table(name)
+
+    def dataframes(self) -> dict[str, Any]:  # -> dict[str, pandas.DataFrame]
+        """Every stored table of the step, whole, by name."""
+        return {name: self._stored().table(name) for name in self._stored().rows}
+
+    def _stored(self) -> StepOutput:
+        if self.output is None:
+            raise UserError(f"step '{self.id}' has no stored output to read: {self.problem}")
+        return self.output
+
     @property
     def lead_plots(self) -> list[Path]:
         """The plots shown first with the verdicts (a tournament's weight over time), in :data:`LEAD_PLOTS` order."""
@@ -82,7 +105,8 @@ class StepView:
 
 @dataclass
 class RunView:
-    """A whole run: the experiment, the run's facts and its steps, in run order."""
+    """A whole run: the experiment, the run's facts and its steps (those of earlier runs into the folder too), in
+    the experiment's order."""
 
     out: Path
     index: dict[str, Any]
@@ -98,6 +122,36 @@ class RunView:
 
     def step(self, step_id: str) -> StepView | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    def __getitem__(self, step_id: str) -> StepView:
+        step = self.step(step_id)
+        if step is None:
+            ids = [s.id for s in self.steps]
+            raise KeyError(f"no step '{step_id}' in {self.out}{did_you_mean(step_id, ids)}; its steps are "
+                           f"{', '.join(ids)}")
+        return step
+
+    @property
+    def manifests(self) -> dict[str, dict[str, Any]]:
+        """Each step's manifest (resolved config, fingerprints, times, files) by step id; empty when its stored
+        output is gone."""
+        return {s.id: s.manifest for s in self.steps}
+
+    def verdicts(self) -> Any:  # -> pandas.DataFrame
+        """Every step's stored verdicts, whole, in one table: ``step``, then the verdicts table's columns."""
+        import pandas as pd
+
+        frames = [s.dataframe(VERDICTS).assign(step=s.id) for s in self.steps
+                  if s.output is not None and VERDICTS in s.output.rows]
+        if not frames:
+            return pd.DataFrame(columns=["step", *COLUMNS])
+        frame = pd.concat(frames, ignore_index=True)
+        return frame[["step", *(c for c in frame.columns if c != "step")]]
+
+    def earlier(self, step: StepView) -> str:
+        """When the earlier run that recorded ``step`` started; empty for a step of the latest run."""
+        latest = str(self.index.get("started_at") or "")
+        return step.run_started_at if step.run_started_at and step.run_started_at != latest else ""
 
     @property
     def not_run(self) -> list[str]:
@@ -129,7 +183,8 @@ def _load_step(out: Path, entry: dict[str, Any]) -> StepView:
     step = StepView(
         id=entry["id"], section=str(entry.get("section", "")), entrypoint=str(entry.get("entrypoint", "")),
         status=str(entry.get("status", "")), fingerprint=str(entry.get("fingerprint", "")),
-        rows=dict(entry.get("rows") or {}), seconds=entry.get("seconds"), summary=dict(entry.get("summary") or {}))
+        rows=dict(entry.get("rows") or {}), seconds=entry.get("seconds"), summary=dict(entry.get("summary") or {}),
+        run_started_at=str(entry.get("run_started_at") or ""))
     link = out / str(entry.get("path") or entry["id"])
     if not link.is_dir():
         step.problem = f"the stored output is gone: {link} does not lead to a finished output"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import shutil
 from html.parser import HTMLParser
@@ -13,6 +15,7 @@ import pytest
 from mirror_neuron.report import RunView, StepView, TableView
 from mirror_neuron.report.html import render_html
 from mirror_neuron.report.markdown import render_markdown
+from mirror_neuron.runner import RunOptions, run_experiment
 from mirror_neuron.verdicts import VOCABULARIES, Interval, Verdict, to_table
 from tests.conftest import run_cli
 from tests.fixtures.report_steps import INJECTION
@@ -170,3 +173,44 @@ def test_report_command_refuses_a_bad_run_folder_on_one_line(case: str, tmp_path
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mirror-neuron: error: ") and str(folder) in lines[0]
     assert not (folder / "report.html").exists()
+
+
+def rerun_steps(out: Path, steps: str) -> str:
+    """Run the copied experiment again with ``--steps``, into the same folder and store; what it printed."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        run_experiment(RunOptions(config=out.parent / "judged.yml", out=out, store=out.parent / "store", steps=steps))
+    return stderr.getvalue()
+
+
+def test_a_run_of_some_steps_keeps_the_earlier_steps_in_the_report(judged_run: JudgedRun, tmp_path: Path) -> None:
+    out = copy_run(judged_run, tmp_path)
+    first = json.loads((out / "run.json").read_text())
+    printed = rerun_steps(out, "prompts")
+    assert "verdicts of analysis 'judge'" not in printed  # the terminal tells this run's verdicts only
+    index = json.loads((out / "run.json").read_text())
+    assert index["planned"] == ["prompts"]
+    assert [s["id"] for s in index["steps"]] == [s["id"] for s in first["steps"]]  # the experiment's order
+    steps = {s["id"]: s for s in index["steps"]}
+    assert steps["prompts"]["run_started_at"] == index["started_at"]
+    for step in first["steps"]:
+        if step["id"] != "prompts":
+            assert steps[step["id"]] == {**step, "run_started_at": first["started_at"]}
+    html = (out / "report.html").read_text()
+    for sentence in judged_run.result.records[-1].output.table("verdicts")["sentence"]:
+        assert sentence in html  # the judge's verdicts, from the earlier run
+    assert html.count(f"(by an earlier run, started {first['started_at']})") == 3
+    assert "judge" in (out / "report.md").read_text()
+
+
+def test_an_earlier_step_whose_output_was_damaged_or_moved_leaves_the_report(judged_run: JudgedRun,
+                                                                            tmp_path: Path) -> None:
+    out = copy_run(judged_run, tmp_path)
+    verdicts = (out / "judge").resolve() / "verdicts.parquet"
+    assert verdicts.is_file()
+    verdicts.chmod(0o644)
+    verdicts.write_bytes(verdicts.read_bytes()[:-8])
+    (out / "neuron").unlink()
+    rerun_steps(out, "prompts")
+    index = json.loads((out / "run.json").read_text())
+    assert sorted(s["id"] for s in index["steps"]) == ["forward", "prompts"]

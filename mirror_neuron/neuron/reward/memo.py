@@ -36,16 +36,31 @@ def _shared_causal_lm(path: str, seed: int, base_dir: Path | None, device: str, 
 
 
 class ScoreMemo:
-    """A bounded least-recently-used map from ``(scorer key, prompt, completion)`` to a score."""
+    """A bounded least-recently-used map from ``(scorer key, prompt, completion)`` to a score. ``asked``
+    counts the completions scored through it, ``computed`` those its scorers had to compute (the rest
+    were cache hits)."""
 
     def __init__(self, size: int = 100_000) -> None:
         self.size = size
         self.values: OrderedDict[tuple, float] = OrderedDict()
+        self.asked = 0
+        self.computed = 0
+
+    def counts(self) -> tuple[int, int]:
+        """``(asked, computed)`` so far, to measure a stretch of work against (:meth:`activity`)."""
+        return self.asked, self.computed
+
+    def activity(self, since: tuple[int, int] = (0, 0)) -> str:
+        """``scorer calls 340 (290 cached)`` since ``counts()`` gave ``since``; empty when none were made."""
+        asked, computed = self.asked - since[0], self.computed - since[1]
+        return f"scorer calls {asked} ({asked - computed} cached)" if asked else ""
 
     def scores(self, key: Hashable, prompt: str, completions: list[str],
                compute: Callable[[list[str]], list[float]]) -> list[float]:
         """The score of every completion; ``compute`` runs once, on the distinct ones not seen before."""
         missing = list(dict.fromkeys(c for c in completions if (key, prompt, c) not in self.values))
+        self.asked += len(completions)
+        self.computed += len(missing)
         if missing:
             for completion, value in zip(missing, compute(missing), strict=True):
                 self.values[(key, prompt, completion)] = float(value)

@@ -21,10 +21,12 @@ from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from mirror_neuron.errors import ConfigError, UserError
 from mirror_neuron.limits import AtMost
+from mirror_neuron.log import Progress
 from mirror_neuron.neuron import loops
 from mirror_neuron.neuron.config import NeuronConfig, TopK
 from mirror_neuron.neuron.neuron import Event, Neuron
 from mirror_neuron.neuron.population import MinerError
+from mirror_neuron.neuron.reward.memo import MEMO
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig, StepContext
 from mirror_neuron.steps.model.spec import model_spec
@@ -32,6 +34,7 @@ from mirror_neuron.steps.query.prompts import DataPrompts
 from mirror_neuron.store import ChunkWriter, StepOutput
 
 STATE_FILE = "neuron_state.npz"
+UNITS = {"forward": "forward passes", "train": "training steps", "inference": "inference calls"}  # progress lines
 
 
 class NeuronQueryConfig(StepConfig):
@@ -76,9 +79,12 @@ class NeuronQueryStep(Step):
             neuron.load(writer.chunk_file(writer.completed - 1, STATE_FILE))
         units = self._units(len(questions))
         size = self.config.chunk_size
+        since = MEMO.counts()
+        progress = Progress(UNITS[self.config.method], units, min(writer.completed * size, units),
+                            lambda: MEMO.activity(since))
         for start in range(writer.completed * size, units, size):
             try:
-                rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)))
+                rows, weights = self._run_units(neuron, questions, range(start, min(start + size, units)), progress)
             except ConfigError:
                 raise
             except UserError as error:  # a part loaded at its first use (a miner's model) cannot be
@@ -107,7 +113,8 @@ class NeuronQueryStep(Step):
             return self.config.steps or 0
         return prompts * self.config.passes
 
-    def _run_units(self, neuron: Neuron, questions: list[str], units: range) -> tuple[list[dict], list[pd.DataFrame]]:
+    def _run_units(self, neuron: Neuron, questions: list[str], units: range,
+                   progress: Progress) -> tuple[list[dict], list[pd.DataFrame]]:
         rows: list[dict[str, Any]] = []
         weights: list[pd.DataFrame] = []
         config = self.config
@@ -117,6 +124,7 @@ class NeuronQueryStep(Step):
                 answer = neuron.inference([question], timeout=config.timeout,
                                           dont_use_reward_model=config.dont_use_reward_model)
                 rows.append({"unit": unit, "prompt": question, "completion": answer})
+                progress.advance()
                 continue
             seen = len(neuron.history)
             if config.method == "train":
@@ -133,6 +141,7 @@ class NeuronQueryStep(Step):
                 rows.append(row)
             if any(due):  # snapshots are taken between units: after the unit that crossed a multiple
                 weights.append(self._weights(neuron))
+            progress.advance()
         return rows, weights
 
     def _row(self, unit: int, event: Event, neuron: Neuron) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from mirror_neuron.hacks.transforms import Transform, TransformError, TransformS
 from mirror_neuron.lab import hack_judge, hack_search
 from mirror_neuron.lab.hack_search import Evaluator, Item, ModelReward, SearchOptions
 from mirror_neuron.limits import AtMost
+from mirror_neuron.log import Progress
 from mirror_neuron.neuron.config import NeuronConfig, PartConfig, build_reward, check_part
 from mirror_neuron.registry import component
 from mirror_neuron.seeds import Seed
@@ -119,16 +120,20 @@ class RewardHackSearchStep(Step):
         evaluate = Evaluator(make_reward, fixed=len(calibration), known=known)
         options = SearchOptions(config.search, config.beam_width, config.max_depth, config.budget, self._seed())
         levels = []
+        progress = Progress("search depths", config.max_depth + 1, details=lambda: (
+            f"{evaluate.count}/{config.budget} reward evaluations ({evaluate.calls} scored here)"))
         try:
             for index, level in enumerate(hack_search.search(items, self.transforms(), evaluate, options)):
                 levels.append(level)
                 if index >= writer.completed:
                     with writer.chunk() as chunk:
                         chunk.table("evaluations", _evaluations(level))
+                progress.advance()
         except hack_search.BudgetError as error:
             raise ConfigError(str(error), self.context.where("budget")) from None
         except TransformError as error:  # the transform's own failure, not the search's
             raise ConfigError(str(error), self.context.where("transforms")) from None
+        progress.close()
         honest = levels[0].candidates[0]
         scored = {c.chain.label: c for level in levels[1:] for c in level.candidates}
         candidates = hack_judge.judge(list(scored.values()), items, config.confidence, config.correction,

@@ -21,6 +21,7 @@ from mirror_neuron.lab.tournament import (
     plot_weight_share,
     run_repetition,
     strategy_labels,
+    tournament_progress,
 )
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
@@ -107,9 +108,10 @@ class TournamentStep(Step):
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         plan = self._plan(inputs)
         config = self.config
+        progress = tournament_progress(plan, min(writer.completed, config.repetitions))
         for repetition in range(writer.completed, config.repetitions):
             try:
-                result = run_repetition(plan, repetition)
+                result = run_repetition(plan, repetition, progress)
             except MinerError as error:  # a strategy whose code raised on every call: nothing to judge
                 model = self.inputs_of(inputs, "model", "neuron")[0]
                 raise ConfigError(error.message, self.context.where_entry(model.manifest["id"], "miners",

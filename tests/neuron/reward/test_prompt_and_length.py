@@ -39,6 +39,11 @@ def test_the_memo_computes_each_distinct_completion_once_and_keeps_the_order() -
     assert memo.scores("other", "p", ["b"], compute) == [1.0]
     assert calls == [["aa", "b"], ["ccc"], ["b"]]
     assert len(memo.values) == 3  # bounded: the least recently used entry went
+    assert memo.activity() == "scorer calls 6 (2 cached)"  # 6 completions asked for, 4 computed
+    since = memo.counts()
+    assert memo.activity(since) == ""
+    memo.scores("k", "p", ["ccc", "dd"], compute)
+    assert memo.activity(since) == "scorer calls 2 (1 cached)"
 
 
 def test_exact_step_names_grade_only_the_steps_named_exactly_as_openvalidators_compared() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +187,13 @@ def test_a_version_run_logs_the_originals_event_fields_and_the_report_names_its_
     assert "validator: openvalidators-1.1" in report
     assert "left out (not mirrored" in report and "reward.filters.nsfw" in report
     assert "stand-ins: " in report and "reward.scorers.rlhf: ConstantRewardModel" in report
+
+
+def test_the_run_shows_forward_passes_done_of_the_total(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(CONFIG.format(query="  method: forward\n  topk: 6\n  chunk_size: 20\n"))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        run_experiment(RunOptions(config=config, out=tmp_path / "out", store=tmp_path / "store"))
+    lines = [line for line in stderr.getvalue().splitlines() if "forward passes" in line]
+    assert re.fullmatch(r"\[3/3\] query 'q': forward passes 48/48 \(100%\), done in \d+s", lines[-1]), lines

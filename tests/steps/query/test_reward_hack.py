@@ -88,6 +88,13 @@ def test_a_search_finds_padding_shows_examples_and_keeps_to_its_budget(whole: Ru
     assert html.escape(first["question"]) in page
 
 
+def test_the_run_shows_the_search_s_depths_and_evaluations_of_its_budget(whole: Run) -> None:
+    lines = [line for line in whole.stderr.splitlines() if "search depths" in line]
+    evaluations = int(whole.result.records[-1].summary["evaluations"])
+    assert lines[-1].startswith("[2/2] query 'hacks': search depths 3/3 (100%), done in ")
+    assert lines[-1].endswith(f", {evaluations}/180 reward evaluations ({evaluations - 10} scored here)")
+
+
 def test_an_interrupted_search_resumes_at_its_next_depth(whole: Run, tmp_path: Path) -> None:
     with stopped_after(2, "hacks"):
         run(tmp_path)

@@ -152,3 +152,11 @@ def test_inputs_that_cannot_make_a_tournament_stop_it_before_the_first_repetitio
     with pytest.raises(ConfigError, match=message):
         run(tmp_path, CONFIG.replace(*change))
     assert not list((tmp_path / "store").glob("*.partial/chunks/*"))
+
+
+def test_the_run_shows_the_tournament_s_progress_in_plain_lines(whole: Run) -> None:
+    lines = [line for line in whole.stderr.splitlines() if "forward passes" in line]
+    assert lines, whole.stderr  # captured output is not a terminal: plain lines, no carriage returns
+    assert "\r" not in whole.stderr
+    assert re.fullmatch(r"\[3/3\] query 'tournament': forward passes 120/120 \(100%\), done in \d+s, "
+                        r"3/3 repetitions done", lines[-1]), lines[-1]
