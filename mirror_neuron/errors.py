@@ -32,11 +32,16 @@ class DiskFull(UserError):
     """No space was left on the device (or the quota was spent) while writing ``where``."""
 
 
+DISK_FULL = "the disk is full (no space left on device); free some space and rerun the same command to resume"
+
+
 @contextlib.contextmanager
 def disk_full_is_user_error(where: Path) -> Iterator[None]:
     """Turn a write failing for want of space inside the block into :class:`DiskFull`, naming ``where`` (the
     folder being written), or the file that failed when it lies elsewhere; what was stored whole stays, so
     the same command resumes once there is room."""
+    import sqlite3
+
     try:
         yield
     except OSError as error:
@@ -44,8 +49,11 @@ def disk_full_is_user_error(where: Path) -> Iterator[None]:
             raise
         failed = Path(os.fsdecode(error.filename)) if isinstance(error.filename, (str, bytes, os.PathLike)) else None
         named = failed if failed is not None and not failed.is_relative_to(where) else where
-        raise DiskFull("the disk is full (no space left on device); free some space and rerun the same "
-                       "command to resume", where=str(named)) from None
+        raise DiskFull(DISK_FULL, where=str(named)) from None
+    except sqlite3.OperationalError as error:  # a cache in the store (scores, generations, verified files)
+        if "full" not in str(error):  # SQLITE_FULL: "database or disk is full"
+            raise
+        raise DiskFull(DISK_FULL, where=str(where)) from None
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -152,10 +152,13 @@ def _run_experiment(options: RunOptions) -> RunResult:
 
 def _preflight(planned: list[PlannedStep], store: Store, force: bool) -> None:
     """The checks that need data (:meth:`Step.preflight`) of every step that will be computed, before
-    tracking starts: a bad schema leaves no tracked run behind."""
+    tracking starts: a bad schema, or an analysis target its stored query lacks, leaves no tracked run behind."""
+    recomputed = {step.fingerprint for step in planned if force and step.selected}
     for step in planned:
-        if (force and step.selected) or not store.has_finished(step.fingerprint):
-            step.entry.step.preflight()
+        if step.fingerprint in recomputed or not store.has_finished(step.fingerprint):
+            stored = {required: store.finished(fingerprint) for required, fingerprint in step.upstream.items()
+                      if fingerprint not in recomputed and store.has_finished(fingerprint)}
+            step.entry.step.preflight(stored)
 
 
 def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> StepRecord:

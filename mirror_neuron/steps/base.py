@@ -87,9 +87,11 @@ class Step(abc.ABC):
         """
         return self.config.model_dump(mode="json", by_alias=True, exclude={"id", "requires"})
 
-    def preflight(self) -> None:
-        """Checks that need more than the config (a data file's fields), run before tracking starts and only
-        for steps that will be computed; raise :class:`~mirror_neuron.errors.ConfigError`. Default: none."""
+    def preflight(self, stored: dict[str, StepOutput]) -> None:
+        """Checks that need more than the config (a data file's fields, the columns of a stored upstream
+        output), run before tracking starts and only for steps that will be computed; ``stored`` maps each
+        required id whose output is already in the store to it. Raise
+        :class:`~mirror_neuron.errors.ConfigError`. Default: none."""
 
     @abc.abstractmethod
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:

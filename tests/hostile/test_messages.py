@@ -157,3 +157,16 @@ def test_a_schema_field_no_record_has_is_found_before_tracking_starts(tmp_path: 
     error_line(run_main(capsys, tmp_path, text, "--offline"), "c.yml: data.schema.all.question (line 5)",
                "no record has the field 'no_such'")
     assert not (tmp_path / "out").exists()  # no W&B run, no run folder left behind
+
+
+def test_an_analysis_target_its_stored_query_lacks_is_found_before_tracking_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = neuron_config().replace("tracking: {backend: none}", "tracking: {backend: wandb}")
+    assert run_main(capsys, tmp_path, text, "--offline", "--steps", "query").code == 0
+    runs = sorted((tmp_path / "out" / "wandb").glob("offline-run-*"))
+    analysis = ("analysis:\n  id: drivers\n  requires: [forward]\n  compute: [completion_length]\n"
+                "  estimators: [{id: linear, name: LinearRegression}]\n"
+                "  predict:\n    - {target: rewards, x: [completion_length], estimator: linear}\n")
+    error_line(run_main(capsys, tmp_path, text + analysis, "--offline"), "c.yml: analysis.predict[0].target (line 24)",
+               "unknown target 'rewards' (did you mean 'reward'")
+    assert sorted((tmp_path / "out" / "wandb").glob("offline-run-*")) == runs  # no W&B run for the refused one

@@ -257,3 +257,17 @@ def test_a_full_disk_names_the_folder_being_written_or_the_file_elsewhere(failed
     with pytest.raises(DiskFull) as raised, disk_full_is_user_error(tmp_path / "out"):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / failed) if failed else None)
     assert str(raised.value).startswith(f"{tmp_path / named}: the disk is full (no space left on device)")
+
+
+def test_a_full_sqlite_cache_is_a_full_disk_too(tmp_path: Path) -> None:
+    import sqlite3
+
+    database = sqlite3.connect(tmp_path / "cache.sqlite")
+    database.execute("PRAGMA max_page_count = 2")  # SQLite's own "database or disk is full" once it is spent
+    with pytest.raises(DiskFull) as raised, disk_full_is_user_error(tmp_path):
+        database.execute("CREATE TABLE scores (key TEXT, value BLOB)")
+        for index in range(100):
+            database.execute("INSERT INTO scores VALUES (?, ?)", (str(index), b"x" * 4096))
+    database.close()
+    assert str(raised.value) == f"{tmp_path}: the disk is full (no space left on device); free some space and " \
+                                "rerun the same command to resume"

@@ -130,6 +130,22 @@ class AnalysisStep(Step):
             chunk.file(SUMMARY_FILE).write_text(json.dumps(analysis.summary))
         return analysis.summary
 
+    def preflight(self, stored: dict[str, StepOutput]) -> None:
+        """With everything it requires stored already, its targets are checked against that output now,
+        before tracking starts (a query computed by this run is checked when the analysis runs)."""
+        if set(stored) != set(self.config.requires):
+            return
+        from mirror_neuron.analysis.sources import load_frame
+        from mirror_neuron.analysis.work import Analysis
+
+        source = self._source(stored)
+        try:
+            frame = load_frame(source)
+        except Exception:  # a damaged output: the run sets it aside and computes it again, then checks
+            return
+        Analysis(self.config, frame, seed=self.seed, config_dir=self.context.config_dir, where=self._where,
+                 say=self.say, read_tensor=source.tensor).check_targets()
+
     def _source(self, inputs: dict[str, StepOutput]) -> StepOutput:
         outputs = list(inputs.values())
         queries = [o for o in outputs if o.manifest["kind"] == "query"]

@@ -168,7 +168,7 @@ class DatasetStep(Step):
             writer.write(data=pa.Table.from_pylist(rows[start:start + size], schema=schema))
         return {"rows": len(rows), "rows_available": available}
 
-    def preflight(self) -> None:
+    def preflight(self, stored: dict[str, StepOutput]) -> None:
         """Read and map the rows now (kept for :meth:`run`): a schema field no record has, a row that is
         not text, an HH dialogue without an answer are found before tracking starts."""
         self._loaded = self._load_rows()
