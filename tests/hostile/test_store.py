@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mirror_neuron import cli, verify
+from mirror_neuron import store as store_module
 from mirror_neuron.errors import DiskFull, disk_full_is_user_error
 from mirror_neuron.store import CHUNKS, MANIFEST, Store, check_output
 from tests.conftest import REPO
@@ -271,3 +272,25 @@ def test_a_full_sqlite_cache_is_a_full_disk_too(tmp_path: Path) -> None:
     database.close()
     assert str(raised.value) == f"{tmp_path}: the disk is full (no space left on device); free some space and " \
                                 "rerun the same command to resume"
+
+
+def test_verify_checks_a_store_it_may_only_read(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "store"
+    finished = run_config(tmp_path, SLOW).output.path
+    for lock in store.glob("*.lock"):
+        lock.unlink()  # a copy of a store without its lock files
+    damage(finished, "truncated table")
+    import builtins
+
+    def read_only(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if set(mode) & set("wax+"):  # the tests run as root, which permissions do not stop: the fault, injected
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return builtins.open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "open", read_only, raising=False)
+    assert cli.main(["verify", "--store", str(store)]) == 1
+    *damaged, summary = capsys.readouterr().out.splitlines()
+    assert damaged == [f"damaged  {finished}: data.parquet has {(finished / 'data.parquet').stat().st_size} bytes, "
+                       f"{_stored_bytes(finished)} were stored"]
+    assert not list(store.glob("*.lock"))
