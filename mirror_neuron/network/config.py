@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from mirror_neuron.chain.params import PPM, ChainParams, Version, WeightRules, YumaParams
 from mirror_neuron.limits import AtMost
@@ -122,6 +122,17 @@ class NetworkConfig(_Strict):
         if not value:
             raise ValueError("a network needs at least one validator group")
         return value
+
+    @model_validator(mode="after")
+    def _copied_groups_exist(self) -> NetworkConfig:
+        for name, group in self.validators.items():
+            source = group.params.get("source", "consensus")
+            if group.strategy == "copier" and source != "consensus" and source not in self.validators:
+                raise ValueError(f"validators.{name}.source: '{source}' is no validator group "
+                                 f"({', '.join(self.validators)}) and not 'consensus'")
+            if group.strategy == "copier" and source == name:
+                raise ValueError(f"validators.{name}.source: a copier group cannot copy itself")
+        return self
 
     @property
     def validator_count(self) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
 from mirror_neuron import registry
 from mirror_neuron.chain.params import U16, WeightRules
@@ -151,17 +151,35 @@ def within_rules(row: np.ndarray, rules: WeightRules, candidates: np.ndarray) ->
 
 
 @component("validator_strategy", "copier",
-                    summary="sets the consensus of the last visible epoch (lag: tempos older); evaluates nothing")
+           summary="sets the consensus of the last visible epoch (lag: tempos older), or the revealed weights "
+                   "of another group's validator (source); evaluates nothing")
 class Copier(ValidatorStrategy):
-    """Weight copying (exploit 9): the consensus the chain published ``lag`` epochs before the last one.
+    """Weight copying (exploit 9): the consensus the chain published ``lag`` epochs before the last one
+    (``source: consensus``), or the weights a validator of group ``source`` last revealed on chain (the
+    one with the most stake; ``lag`` must be 0, since the chain keeps only each validator's last row).
 
     With commit-reveal on, what it copies is already the reveal period old, and its own weights count
     only a reveal period later.
     """
 
     lag: Annotated[NonNegativeInt, Field(lt=CONSENSUS_KEPT)] = 0
+    source: str = "consensus"
+
+    @model_validator(mode="after")
+    def _lag_of_the_consensus(self) -> Copier:
+        if self.lag and self.source != "consensus":
+            raise ValueError(f"lag applies to the consensus; a validator's revealed weights ('{self.source}') are "
+                             "copied as the chain holds them now (set lag: 0)")
+        return self
 
     def weights(self, view: ChainView, rng: np.random.Generator) -> np.ndarray | None:
+        if self.source != "consensus":
+            group = np.flatnonzero(view.labels == self.source)
+            group = group[~np.isin(group, view.miner_uids)]
+            if not len(group):
+                return None
+            row = view.weights[group[np.argmax(view.stake[group])]]
+            return row if row.sum() > 0 else None
         if len(view.consensus) <= self.lag:
             return None
         return view.consensus[-1 - self.lag]

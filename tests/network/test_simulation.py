@@ -136,3 +136,23 @@ def test_an_offline_validator_sets_nothing_and_a_lazy_one_only_every_few_epochs(
     setters = [[call.outcome.uid for call in net.step().calls] for _ in range(4)]
     assert setters == [[1], [], [1], []]
     assert net.store.last_update[0] == -1 and net.store.weights[0].sum() == 0
+
+
+def test_a_copier_of_another_validator_s_revealed_weights_sets_them_and_gains() -> None:
+    validators = {"honest": HONEST, "copier": {"strategy": "copier", "count": 2, "source": "honest"}}
+    net = network(validators)
+    for _ in range(3):
+        net.step()
+        copied = net.store.weights[int(np.argmax(net.stake[:6]))]
+        for copier in (6, 7):  # the weights the chain holds (u16, the largest 1), as the honest one revealed them
+            assert np.allclose(net.store.weights[copier] / net.store.weights[copier].max(), copied / copied.max(),
+                               atol=1e-4)
+    per_stake = dividends_per_stake(network(validators), 30, 10)
+    assert per_stake[6:].mean() / np.median(per_stake[:6]) > 1.0
+
+
+def test_a_copier_s_source_must_be_another_group_or_the_consensus() -> None:
+    with pytest.raises(ValueError, match="validators.copier.source: 'honnest' is no validator group"):
+        network({"honest": HONEST, "copier": {"strategy": "copier", "source": "honnest"}})
+    with pytest.raises(UserError, match="lag applies to the consensus"):
+        network({"honest": HONEST, "copier": {"strategy": "copier", "source": "honest", "lag": 2}})
