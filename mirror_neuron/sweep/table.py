@@ -2,7 +2,7 @@
 
 Columns: ``point``, ``name`` and ``label``; each swept key (as the sweep spells it, a value that is not a plain
 number, string or boolean as JSON text); ``reused_whole``, ``seconds`` and ``steps/<status>`` counts; every
-summary figure as ``<step id>/<figure>``; every verdict as ``<step id>/verdict/<subject>``; and
+summary figure as ``<step id>/<figure>`` (by name within each step); every verdict as ``<step id>/verdict/<subject>``; and
 ``verdicts/<verdict>``, how many subjects of the point got that verdict.
 """
 
@@ -33,7 +33,7 @@ def point_row(point: Point, point_out: Path, reused: bool = False) -> dict[str, 
     row.update({f"steps/{status}": count for status, count in Counter(s["status"] for s in steps).items()})
     counts: Counter[str] = Counter()
     for step in steps:
-        for key, value in (step.get("summary") or {}).items():
+        for key, value in sorted((step.get("summary") or {}).items()):  # one order, computed or reused
             row[f"{step['id']}/{key}"] = value
         verdicts = point_out / step["path"] / VERDICTS_TABLE
         if verdicts.is_file():
