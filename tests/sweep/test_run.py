@@ -16,23 +16,7 @@ import pytest
 
 from mirror_neuron.sweep.run import SweepOptions, run_sweep
 from tests.conftest import REPO, run_cli, write_config
-from tests.fixtures.sweeps import FILTERS_BY_STEPS, slow_sweep, tournament_sweep
-
-VARYING = ["seconds", "reused_whole", "steps/computed", "steps/reused", "steps/resumed"]  # how, not what
-
-
-def comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """A points table without the columns that say how the points ran (times, reuse)."""
-    return frame.drop(columns=[c for c in VARYING if c in frame]).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def serial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    """The tournament sweep run serially in this process (its folder and points table)."""
-    folder = tmp_path_factory.mktemp("serial")
-    config = write_config(folder / "c.yml", tournament_sweep("filters", FILTERS_BY_STEPS))
-    result = run_sweep(SweepOptions(config=config, out=folder / "out", store=folder / "store"))
-    return folder, result.table
+from tests.fixtures.sweeps import FILTERS_BY_STEPS, comparable, slow_sweep, tournament_sweep
 
 
 def test_the_points_table_holds_values_figures_and_verdicts(serial: tuple[Path, pd.DataFrame]) -> None:
