@@ -9,7 +9,6 @@ Workers share nothing but the store: a step two points share is computed once, u
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import multiprocessing
 import os
 import sys
@@ -79,16 +78,12 @@ class Ray(Executor):
         self.jobs = jobs or 1
 
     def __enter__(self) -> Ray:
-        os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every point's progress lines, not "repeated 3x"
         import ray
 
-        options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
-                                   "runtime_env": {"env_vars": {"PYTHONPATH": _python_path()}}}
+        from mirror_neuron import ray_runtime
+
         try:
-            if self.address:
-                ray.init(address=self.address, **options)
-            else:
-                ray.init(num_cpus=self.requested_jobs or os.cpu_count() or 1, **options)
+            ray_runtime.init(self.address, self.requested_jobs)
         except (ConnectionError, ValueError, RuntimeError) as error:
             ray.shutdown()
             where = f"--ray-address {self.address}" if self.address else "--ray"
@@ -136,12 +131,6 @@ def _in_folder(folder: str, function: Callable[[Any], Any], task: Any) -> Any:
     if "" not in sys.path:
         sys.path.insert(0, "")
     return function(task)
-
-
-def _python_path() -> str:
-    """The driver's import path, for Ray's workers (the current folder included)."""
-    entries = [os.getcwd() if entry == "" else entry for entry in sys.path]
-    return os.pathsep.join(dict.fromkeys(entry for entry in entries if os.path.isdir(entry)))
 
 
 def _limit_threads(threads: int) -> None:

@@ -20,6 +20,7 @@ POINTS_FILE = "points.parquet"
 VERDICTS_TABLE = "verdicts.parquet"
 VERDICT = "verdict"  # <step id>/verdict/<subject>
 VERDICT_COUNTS = "verdicts/"  # verdicts/<verdict>
+STATUSES = ("computed", "resumed", "reused")  # steps/<status>: how many of the point's steps were
 
 
 def point_row(point: Point, point_out: Path, reused: bool = False) -> dict[str, Any]:
@@ -30,7 +31,8 @@ def point_row(point: Point, point_out: Path, reused: bool = False) -> dict[str, 
     steps = index.get("steps", [])
     row: dict[str, Any] = {"point": point.index, "name": point.name, "label": point.label(), **point.values,
                            "reused_whole": reused, "seconds": float(sum(s.get("seconds") or 0 for s in steps))}
-    row.update({f"steps/{status}": count for status, count in Counter(s["status"] for s in steps).items()})
+    statuses = Counter(s["status"] for s in steps)
+    row.update({f"steps/{status}": statuses[status] for status in STATUSES})
     counts: Counter[str] = Counter()
     for step in steps:
         for key, value in sorted((step.get("summary") or {}).items()):  # one order, computed or reused

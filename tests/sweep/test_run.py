@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from mirror_neuron.sweep.run import SweepOptions, run_sweep
 from tests.conftest import REPO, run_cli, write_config
