@@ -1,12 +1,12 @@
 """Speed-up of a sweep's executors: 8 independent tournament points run serially, with ``--jobs 2`` and on a
 local Ray runtime of 2 CPUs (target: at least 1.7x each; scheduling overhead under 1 s per point).
 
-Each point is a tournament with non-neural rewards (256 miners, 400 training steps, 2 repetitions), under its
+Each point is a tournament with non-neural rewards (256 miners, 2,000 training steps, 2 repetitions), under its
 own seed (``seeds: 8``), so no point reuses another's steps; every executor starts from an empty store. The
 overhead per point is the wall time the CPUs spent beyond the points' own steps: (wall time x jobs - the sum
 of every step's seconds) / points. Prints the three times and the ratios.
 
-Usage: .venv/bin/python bench/sweep.py [--points 8] [--miners 256] [--steps 400]
+Usage: .venv/bin/python bench/sweep.py [--points 8] [--miners 256] [--steps 2000]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=8)
     parser.add_argument("--miners", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
