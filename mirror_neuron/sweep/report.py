@@ -38,7 +38,7 @@ def write_sweep_report(out: Path, sweep: Sweep, frame: Any) -> Path:
         _head(sweep.name), "<body><main>",
         f"<header><p class=\"kicker\">Mirror Neuron sweep report</p><h1>{esc(sweep.name)}</h1>"
         f"<p class=\"muted\">{len(frame)} point(s) over {esc(', '.join(sweep.spec.keys()))}</p></header>",
-        _findings(frame), _points(frame, keys),
+        _findings(frame, axes), _points(frame, keys),
         "<section id=\"plots\"><h2>Plots</h2><div class=\"plots\">"
         + "".join(_plot(p) for p in [*drawn, *([counts] if counts else [])]) + "</div></section>",
         _all_columns(frame), "</main></body></html>\n"])
@@ -59,16 +59,22 @@ def _head(name: str) -> str:
             f"<title>{esc(name)} · Mirror Neuron sweep report</title><style>{CSS}</style></head>")
 
 
-def _findings(frame: Any) -> str:
-    """For each judged subject whose verdict differs between points: which points gave which verdict."""
+def _findings(frame: Any, axes: list[str]) -> str:
+    """For each judged subject whose verdict differs between points: which values (seeds aside) and which
+    points gave which verdict."""
     items = []
     for column in verdict_columns(frame):
-        groups = frame.groupby(column, sort=False)["label"].agg(list)
+        groups = list(frame.groupby(column, sort=False))
         if len(groups) < 2:
             continue
         step, subject = column.split(f"/{VERDICT}/", 1)
-        parts = "; ".join(f"{_badge(verdict)} at {esc(' | '.join(labels))}" for verdict, labels in groups.items())
-        items.append(f"<li><b>{esc(subject)}</b> ({esc(step)}): {parts}</li>")
+        parts = []
+        for verdict, group in groups:
+            values = dict.fromkeys(", ".join(f"{key.rsplit('.', 1)[-1]}={row[key]}" for key in axes)
+                                   for row in group.to_dict("records"))
+            parts.append(f"{_badge(verdict)} at {esc(' | '.join(values) or 'every value')} "
+                         f"<span class=\"muted\">({esc(', '.join(group['name']))})</span>")
+        items.append(f"<li><b>{esc(subject)}</b> ({esc(step)}): {'; '.join(parts)}</li>")
     body = "<ul>" + "".join(items) + "</ul>" if items else "<p class=\"note\">No verdict changes between points.</p>"
     return f"<section id=\"findings\"><h2>What the swept values change</h2>{body}</section>"
 

@@ -26,10 +26,10 @@ from mirror_neuron.report import HTML_NAME
 from mirror_neuron.run_folder import DEFAULT_RUNS_DIR, TRACKING_DIR, check_run_paths, slug
 from mirror_neuron.runner import PlannedStep, RunOptions, default_store, load_experiment, plan, run_experiment
 from mirror_neuron.store import PLOTS, Store
-from mirror_neuron.sweep.executors import make_executor
+from mirror_neuron.sweep.executors import Executor, make_executor
 from mirror_neuron.sweep.spec import Point, Sweep, read_sweep
 from mirror_neuron.sweep.table import POINTS_FILE, point_row, points_frame, write_points
-from mirror_neuron.tracking import make_tracker
+from mirror_neuron.tracking import Tracker, make_tracker
 
 SWEEP_INDEX = "sweep.json"
 SWEEP_FILES = (SWEEP_INDEX, POINTS_FILE, HTML_NAME, PLOTS, TRACKING_DIR)
@@ -113,7 +113,10 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
         else:
             tasks.append(RunOptions(config=options.config.resolve(), offline=options.offline,
                                     overrides=options.overrides, out=point_out, store=store.root, point=item.point))
-    executor = make_executor(options.jobs, options.ray, options.ray_address)
+    # nothing to run: no worker processes, no Ray runtime
+    executor = make_executor(options.jobs, options.ray, options.ray_address) if tasks else Executor()
+    tracking = planned[0].tracking  # checked now (a W&B login), used once every point has run
+    tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
     say(f"sweep '{sweep.name}': {len(planned)} point(s), {len(rows)} reused whole, {len(tasks)} to run "
         f"({executor.name}) -> {out}")
     out.mkdir(parents=True, exist_ok=True)
@@ -133,9 +136,9 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
             write_points(out, points_frame(list(rows.values()), keys))
             _write_index(out, sweep, options, planned, executor.name, started_at, len(rows) == len(planned))
     table = points_frame(list(rows.values()), keys)
-    tracking = _track(sweep, planned[0], table, out, options.offline)
+    _track(tracker, sweep, table)
     report = write_sweep_report(out, sweep, table)
-    return SweepResult(out, table, report, len(planned) - len(tasks), tracking)
+    return SweepResult(out, table, report, len(planned) - len(tasks), tracker.location)
 
 
 def run_point(options: RunOptions) -> PointOutcome:
@@ -178,10 +181,8 @@ def _finished_row(item: PlannedPoint, point_out: Path, store: Store) -> dict[str
     return point_row(item.point, point_out, reused=True)
 
 
-def _track(sweep: Sweep, first: PlannedPoint, table: Any, out: Path, offline_run: bool) -> str | None:
+def _track(tracker: Tracker, sweep: Sweep, table: Any) -> None:
     """A summary run in the sweep's W&B group holding the points table (each point has its own run there)."""
-    tracking = first.tracking
-    tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, offline_run)
     tracker.start(redact(f"{sweep.name}.summary"), [], redact_data({"sweep": sweep.spec.model_dump()}),
                   group=sweep.name)
     ok = False
@@ -190,7 +191,6 @@ def _track(sweep: Sweep, first: PlannedPoint, table: Any, out: Path, offline_run
         ok = True
     finally:
         tracker.finish(ok)
-    return tracker.location
 
 
 def _write_index(out: Path, sweep: Sweep, options: SweepOptions, planned: list[PlannedPoint], executor: str,
