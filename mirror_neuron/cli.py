@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
         with interrupts.watching():  # a KeyboardInterrupt a miner raises is its failed call; Ctrl-C stops the run
-            return {"run": _run, "sweep": _sweep, "validate": _validate, "ls": _ls, "report": _report, "verify": _verify}[args.command](
-                args)
+            handlers = {"run": _run, "sweep": _sweep, "validate": _validate, "ls": _ls, "report": _report,
+                        "verify": _verify}
+            return handlers[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code

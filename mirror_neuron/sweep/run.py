@@ -100,8 +100,8 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
     out = (options.out or DEFAULT_RUNS_DIR / slug(sweep.name)).resolve()
     store = Store((options.store or default_store()).resolve())
     shown_out = f"--out {options.out}" if options.out else str(out)
-    check_run_paths(out, store.root, sweep.name, shown_out, f"--store {options.store}" if options.store else str(store.root),
-                    contents=False)
+    shown_store = f"--store {options.store}" if options.store else str(store.root)
+    check_run_paths(out, store.root, sweep.name, shown_out, shown_store, contents=False)
     _check_sweep_folder(out, sweep.name, shown_out)
     keys, started_at = sweep.spec.keys(), _now()
     tasks, rows = [], {}
@@ -155,7 +155,8 @@ def _check_sweep_folder(out: Path, name: str, shown: str) -> None:
     if not out.is_dir():
         return
     for entry in out.iterdir():
-        if entry.name in SWEEP_FILES or entry.name.startswith(".") or (entry.is_dir() and POINT_NAME.fullmatch(entry.name)):
+        point = entry.is_dir() and POINT_NAME.fullmatch(entry.name)
+        if entry.name in SWEEP_FILES or entry.name.startswith(".") or point:
             continue
         raise UserError(f"{shown}: holds '{entry.name}', which is not part of a sweep; choose a new or empty folder "
                         "(or the folder of an earlier run of this sweep)")

@@ -2,8 +2,8 @@
 
 Columns: ``point``, ``name`` and ``label``; each swept key (as the sweep spells it, a value that is not a plain
 number, string or boolean as JSON text); ``reused_whole``, ``seconds`` and ``steps/<status>`` counts; every
-summary figure as ``<step id>/<figure>`` (by name within each step); every verdict as ``<step id>/verdict/<subject>``; and
-``verdicts/<verdict>``, how many subjects of the point got that verdict.
+summary figure as ``<step id>/<figure>`` (by name within each step); every verdict as
+``<step id>/verdict/<subject>``; and ``verdicts/<verdict>``, how many subjects of the point got that verdict.
 """
 
 from __future__ import annotations

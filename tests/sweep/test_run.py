@@ -16,6 +16,7 @@ import pandas as pd
 from mirror_neuron.sweep.run import SweepOptions, run_sweep
 from tests.conftest import REPO, run_cli, write_config
 from tests.fixtures.sweeps import FILTERS_BY_STEPS, comparable, slow_sweep, tournament_sweep
+from tests.tracking.wandb_records import find_run_files, read_run
 
 
 def test_the_points_table_holds_values_figures_and_verdicts(serial: tuple[Path, pd.DataFrame]) -> None:
@@ -62,6 +63,19 @@ def test_worker_processes_give_the_serial_table_and_compute_shared_steps_once(
     assert list(computed.values()) == [1, 1]
 
 
+def test_each_point_is_a_wandb_run_grouped_under_the_sweep_beside_a_summary_run(tmp_path: Path) -> None:
+    text = tournament_sweep("tracked", "  grid:\n    query.steps: [30, 40]\n")
+    config = write_config(tmp_path / "c.yml", text.replace("tracking: {backend: none}", "tracking: {backend: wandb}"))
+    result = run_sweep(SweepOptions(config=config, out=tmp_path / "out", store=tmp_path / "store", offline=True))
+    points = [read_run(path) for name in ("point-000", "point-001") for path in find_run_files(tmp_path / "out" / name)]
+    assert [run.display_name for run in points] == ["tracked-sweep.point-000", "tracked-sweep.point-001"]
+    assert {run.group for run in points} == {"tracked-sweep"}
+    summary = read_run(find_run_files(tmp_path / "out")[0])  # the sweep folder's own run
+    assert summary.display_name == "tracked-sweep.summary" and summary.group == "tracked-sweep"
+    assert "points" in summary.history_keys() and summary.exit_code == 0
+    assert result.tracking is not None and Path(result.tracking) == summary.path.parent
+
+
 def test_a_bad_value_in_a_late_point_fails_before_anything_runs(tmp_path: Path) -> None:
     sweep = "  grid:\n    query.steps: [30, 40, 0]\n"
     config = write_config(tmp_path / "c.yml", tournament_sweep("bad", sweep))
@@ -90,8 +104,8 @@ def test_a_killed_sweep_resumes_reusing_finished_points(tmp_path: Path) -> None:
                str(tmp_path / "out"), "--store", str(tmp_path / "store")]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (
-            (tmp_path / "out" / "points.parquet").exists() and any((tmp_path / "store").glob("*.partial/chunks/000001"))):
+    while time.monotonic() < deadline and not ((tmp_path / "out" / "points.parquet").exists()
+                                               and any((tmp_path / "store").glob("*.partial/chunks/000001"))):
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()

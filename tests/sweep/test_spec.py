@@ -49,7 +49,8 @@ def test_a_bad_sweep_block_is_one_line_naming_it(tmp_path: Path, block: str, pro
 
 def test_too_many_points_are_refused_before_any_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIRROR_NEURON_LIMITS", "points=100")
-    config = write_config(tmp_path / "c.yml", slow_echo_config("s") + "sweep: {grid: {a: [1, 2, 3, 4, 5]}, seeds: 30}\n")
+    block = "sweep: {grid: {a: [1, 2, 3, 4, 5]}, seeds: 30}\n"
+    config = write_config(tmp_path / "c.yml", slow_echo_config("s") + block)
     with pytest.raises(UserError, match="sweep: 150 points; expected at most 100 .limit 'points'"):
         read_sweep(config, None, [])
 
