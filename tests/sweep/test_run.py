@@ -72,7 +72,8 @@ def test_each_point_is_a_wandb_run_grouped_under_the_sweep_beside_a_summary_run(
     assert {run.group for run in points} == {"tracked-sweep"}
     summary = read_run(find_run_files(tmp_path / "out")[0])  # the sweep folder's own run
     assert summary.display_name == "tracked-sweep.summary" and summary.group == "tracked-sweep"
-    assert "points" in summary.history_keys() and summary.exit_code == 0
+    assert "points/_type" in summary.history_keys() and summary.exit_code == 0  # a W&B table
+    assert any(name.startswith("media/table/points_") for name in summary.files)
     assert result.tracking is not None and Path(result.tracking) == summary.path.parent
 
 
