@@ -1,11 +1,17 @@
 """Starting or joining a Ray runtime, quietly and with the driver's import path, for every part that uses Ray
-(a sweep's executor, a reward query's shards)."""
+(a sweep's executor, a reward query's shards), and running independent work on it when one is running (a
+tournament's repetitions inside a point of a sweep on Ray)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def init(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -26,3 +32,31 @@ def python_path() -> str:
     """The driver's import path, for Ray's workers (the current folder included)."""
     entries = [os.getcwd() if entry == "" else entry for entry in sys.path]
     return os.pathsep.join(dict.fromkeys(entry for entry in entries if os.path.isdir(entry)))
+
+
+def running() -> bool:
+    """Whether this process is connected to a Ray runtime (a sweep's driver or one of its workers); Ray is
+    not imported to find out."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+def in_order(function: Callable[[T], R], items: Sequence[T], cpus: float = 1.0) -> Iterator[R]:
+    """``function(item)`` for each item, in order: as Ray tasks of ``cpus`` CPUs each when a Ray runtime is
+    :func:`running` (a point of a sweep on Ray), else one after another in this process. ``function`` must be
+    a module-level function, so that a worker imports it."""
+    if not running():
+        for item in items:
+            yield function(item)
+        return
+    import ray
+
+    remote = ray.remote(num_cpus=cpus, max_retries=0)(function)
+    pending = [remote.remote(item) for item in items]
+    try:
+        while pending:
+            yield ray.get(pending[0])
+            pending.pop(0)
+    finally:
+        for reference in pending:
+            ray.cancel(reference, force=True)

@@ -1,5 +1,6 @@
 """Sweeps on a real Ray runtime: a local one (``--ray``) and a ``ray start --head`` cluster on loopback that the
-sweep joins (``--ray-address``); both give the serial run's points table."""
+sweep joins (``--ray-address``); both give the serial run's points table, a tournament's repetitions running as
+Ray tasks too."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ def test_a_sweep_joins_a_cluster_with_ray_address(serial: tuple[Path, pd.DataFra
                      str(tmp_path / "store"), "--ray-address", head)
     assert result.returncode == 0, result.stderr
     assert "4 to run (ray)" in result.stderr
+    assert result.stderr.count("tournament: 2 repetition(s) as Ray tasks") == 4  # the same executor, within points
     table = pd.read_parquet(tmp_path / "out" / "points.parquet")
     pd.testing.assert_frame_equal(comparable(table), comparable(serial[1]))
 
