@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from mirror_neuron.errors import UserError
+
+CONNECT_TIMEOUT_S = 5.0
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -23,9 +27,25 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
     options = {"include_dashboard": False, "logging_level": logging.ERROR,
                "runtime_env": {"env_vars": {"PYTHONPATH": python_path()}}}
     if address:
-        ray.init(address=address, **options)
+        _check_reachable(address)
+        try:
+            ray.init(address=address, **options)
+        except SystemExit:  # Ray gives up on a cluster it cannot join by exiting
+            raise UserError(f"--ray-address {address}: could not join the Ray cluster there") from None
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once a ``host:port`` that nothing answers on (Ray itself retries for minutes)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray://, auto: Ray's own forms
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise UserError(f"--ray-address {address}: nothing answers there ({error.strerror or error}); start the "
+                        "cluster's head with `ray start --head --port PORT` or check the address") from None
 
 
 def python_path() -> str:

@@ -23,7 +23,14 @@ from mirror_neuron.log import say
 from mirror_neuron.offline import offline
 from mirror_neuron.redact import redact, redact_data
 from mirror_neuron.report import HTML_NAME
-from mirror_neuron.run_folder import DEFAULT_RUNS_DIR, TRACKING_DIR, check_run_paths, slug
+from mirror_neuron.run_folder import (
+    DEFAULT_RUNS_DIR,
+    TRACKING_DIR,
+    check_run_paths,
+    missing_folders,
+    remove_if_empty,
+    slug,
+)
 from mirror_neuron.runner import PlannedStep, RunOptions, default_store, load_experiment, plan, run_experiment
 from mirror_neuron.store import PLOTS, Store
 from mirror_neuron.sweep.executors import Executor, make_executor
@@ -119,6 +126,7 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
     tracker = make_tracker(tracking.backend, tracking.project, tracking.entity, out, options.offline)
     say(f"sweep '{sweep.name}': {len(planned)} point(s), {len(rows)} reused whole, {len(tasks)} to run "
         f"({executor.name}) -> {out}")
+    created = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
     for index, row in sorted(rows.items()):
         say(f"{planned[index].point.title} ({planned[index].point.label()}): reused whole")
@@ -135,6 +143,8 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
         if rows:
             write_points(out, points_frame(list(rows.values()), keys))
             _write_index(out, sweep, options, planned, executor.name, started_at, len(rows) == len(planned))
+        else:
+            remove_if_empty(created)  # a sweep that failed before its first point leaves no empty folder
     table = points_frame(list(rows.values()), keys)
     _track(tracker, sweep, table)
     report = write_sweep_report(out, sweep, table)

@@ -79,6 +79,15 @@ def test_a_sweep_joins_a_cluster_with_ray_address(serial: tuple[Path, pd.DataFra
     pd.testing.assert_frame_equal(comparable(table), comparable(serial[1]))
 
 
+def test_an_address_nothing_answers_on_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yml", tournament_sweep("filters", FILTERS_BY_STEPS))
+    result = run_cli("sweep", "--config", str(config), "--out", str(tmp_path / "out"), "--store",
+                     str(tmp_path / "store"), "--ray-address", f"127.0.0.1:{_free_port()}", timeout=60)
+    assert result.returncode == 2
+    assert "nothing answers there" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_bad_jobs_count_is_refused() -> None:
     with pytest.raises(UserError, match="--jobs 0: expected a positive number"):
         make_executor(0, False, None)
