@@ -1,4 +1,4 @@
-"""``mirror-neuron``: run, validate, list, report, compare and verify. Parsing only; the work lives in
+"""``mirror-neuron``: run, sweep, validate, list, report, compare and verify. Parsing only; the work lives in
 :mod:`mirror_neuron.runner` (and :mod:`mirror_neuron.store` for ``verify``).
 
 Heavy libraries are imported inside the commands, so ``--help`` answers at once.
@@ -17,7 +17,7 @@ from mirror_neuron import __version__
 if TYPE_CHECKING:
     from mirror_neuron.registry import Component
 
-COMMANDS = ("run", "validate", "ls", "report", "compare", "verify")
+COMMANDS = ("run", "sweep", "validate", "ls", "report", "compare", "verify")
 LS_NAME_WIDTH = 28  # characters of the name column of `ls`
 
 
@@ -39,8 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="content-addressed store of outputs (default $MIRROR_NEURON_STORE or runs/.store)")
     run.add_argument("--force", action="store_true", help="recompute the selected steps even if stored")
 
-    validate = commands.add_parser("validate", help="check a config without running it")
+    sweep = commands.add_parser("sweep", help="run every point of a sweep (the config's sweep: block, or --grid)")
+    _add_config(sweep)
+    _add_grid(sweep)
+    sweep.add_argument("--offline", action="store_true", help="track to local W&B runs to `wandb sync` later")
+    sweep.add_argument("--out", type=Path, metavar="DIR",
+                       help="the sweep's folder: points.parquet, report.html, a run folder per point "
+                            "(default runs/<sweep name>)")
+    sweep.add_argument("--store", type=Path, metavar="DIR",
+                       help="content-addressed store of outputs (default $MIRROR_NEURON_STORE or runs/.store)")
+    executors = sweep.add_mutually_exclusive_group()
+    executors.add_argument("--ray", action="store_true", help="run the points on a local Ray runtime")
+    executors.add_argument("--ray-address", metavar="ADDR", help="run the points on an existing Ray cluster")
+    sweep.add_argument("--jobs", type=int, metavar="N",
+                       help="points at once: local worker processes (with --ray: points in flight; default its CPUs)")
+
+    validate = commands.add_parser("validate", help="check a config (every point of a sweep) without running it")
     _add_config(validate)
+    _add_grid(validate)
 
     ls = commands.add_parser("ls", help="list every registered component with its parameters")
     ls.add_argument("--json", action="store_true", help="the same as JSON: families, components, parameters")
@@ -66,6 +82,11 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
                         help="override a config value, e.g. --set data.sample.n=10 (repeatable)")
 
 
+def _add_grid(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--grid", type=Path, metavar="FILE",
+                        help="a sweep block (grid, zip, seeds) over the config, instead of its own sweep: block")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
@@ -79,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, "")  # `module:attr` components import from the current folder, as with `python -m`
     try:
         with interrupts.watching():  # a KeyboardInterrupt a miner raises is its failed call; Ctrl-C stops the run
-            return {"run": _run, "validate": _validate, "ls": _ls, "report": _report, "compare": _compare,
-                    "verify": _verify}[args.command](args)
+            handlers = {"run": _run, "sweep": _sweep, "validate": _validate, "ls": _ls, "report": _report,
+                        "compare": _compare, "verify": _verify}
+            return handlers[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {redact(str(error))}", file=sys.stderr)
         return error.exit_code
@@ -115,9 +137,30 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from mirror_neuron.sweep.run import SweepOptions, run_sweep
+
+    result = run_sweep(SweepOptions(config=args.config, grid=args.grid, offline=args.offline,
+                                    overrides=args.overrides, out=args.out, store=args.store, jobs=args.jobs,
+                                    ray=args.ray, ray_address=args.ray_address))
+    print(f"points:  {result.out / 'points.parquet'} ({len(result.table)} points, {result.reused} reused whole)")
+    print(f"report:  {result.report}")
+    if result.tracking:
+        print(f"tracking: {result.tracking}")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from mirror_neuron.runner import load_experiment, plan
+    from mirror_neuron.sweep.spec import has_sweep
 
+    if args.grid is not None or has_sweep(args.config):
+        from mirror_neuron.sweep.run import validate_sweep
+
+        sweep, points = validate_sweep(args.config, args.grid, args.overrides)
+        print(f"{args.config}: valid (sweep '{sweep.name}': {len(points)} point(s) of "
+              f"{len(points[0].steps)} step(s): {', '.join(p.entry.id for p in points[0].steps)})")
+        return 0
     experiment = load_experiment(args.config, args.overrides)
     planned = plan(experiment, None)
     print(f"{args.config}: valid ({len(planned)} step(s): {', '.join(p.entry.id for p in planned)})")

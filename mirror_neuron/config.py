@@ -101,8 +101,8 @@ def parse_experiment(source: YamlSource) -> Experiment:
     _refuse_nan(data, (), source)
     if not any(data.get(section) for section in SECTIONS):
         raise ConfigError("the config defines no step; add at least one of " + ", ".join(SECTIONS), source.path)
-    info = _validate(ExperimentInfo, data.get("experiment") or {}, source, ("experiment",))
-    tracking = _validate(TrackingConfig, data.get("tracking") or {}, source, ("tracking",))
+    info = validate_block(ExperimentInfo, data.get("experiment") or {}, source, ("experiment",))
+    tracking = validate_block(TrackingConfig, data.get("tracking") or {}, source, ("tracking",))
     experiment = Experiment(source, info, tracking)
     config_dir = Path(source.path).resolve().parent
     for section in SECTIONS:
@@ -160,12 +160,13 @@ def _parse_entry(section: str, key_path: KeyPath, raw: dict[str, Any], source: Y
         missing = ", ".join(sorted(step_class.__abstractmethods__))
         raise ConfigError(f"'{name}' is an abstract step (it does not implement {missing}); name a step that does",
                           source.where(named_at))
-    config = _validate(step_class.config_class, step_class.config_class.normalize(raw), source, key_path)
+    config = validate_block(step_class.config_class, step_class.config_class.normalize(raw), source, key_path)
     context = StepContext(seed=seed, config_dir=config_dir, source=source, key_path=key_path)
     return Entry(section, name, key_path, step_class(config, context))
 
 
-def _validate(model: type[BaseModel], raw: Any, source: YamlSource, key_path: KeyPath) -> Any:
+def validate_block(model: type[BaseModel], raw: Any, source: YamlSource, key_path: KeyPath) -> Any:
+    """``raw`` validated by ``model``; the most specific problem raises :class:`ConfigError` at its key."""
     if not isinstance(raw, dict):
         raise ConfigError(f"expected a mapping, got {_kind(raw)}", source.where(key_path))
     try:

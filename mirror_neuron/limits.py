@@ -39,6 +39,7 @@ LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
     Limit("passes", 10_000, "passes of a Neuron query over its data"),
     Limit("steps", 1_000_000, "training steps of a Neuron query, steps of a Tournament, follow-ups per forward"),
     Limit("repetitions", 1_000, "repetitions of a Tournament, permutation repeats of an analysis's importances"),
+    Limit("points", 10_000, "points of a sweep (its grid, zip and seeds multiplied out)"),
     Limit("resamples", 1_000_000, "bootstrap resamples (Tournament, RewardHackSearch, analysis)"),
     Limit("evaluations", 10_000_000, "reward evaluations of a RewardHackSearch (`budget`)"),
     Limit("words", 100_000, "words, sentences or repeats a miner behaviour or a transform writes into an answer"),

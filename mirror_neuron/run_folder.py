@@ -60,9 +60,11 @@ def check_step_ids(experiment: Experiment) -> None:
                               experiment.where(entry.key_path + ("id",)))
 
 
-def check_run_paths(out: Path, store: Path, experiment_name: str, shown_out: str, shown_store: str) -> None:
+def check_run_paths(out: Path, store: Path, experiment_name: str, shown_out: str, shown_store: str,
+                    contents: bool = True) -> None:
     """Refuse an output folder or a store that a run must not write to (see the module's docstring).
-    ``out`` and ``store`` are resolved; ``shown_out`` and ``shown_store`` name them in messages (``--out DIR``)."""
+    ``out`` and ``store`` are resolved; ``shown_out`` and ``shown_store`` name them in messages (``--out DIR``).
+    Without ``contents``, what an existing ``out`` holds is left to the caller (a sweep's folder)."""
     for path, shown in ((out, shown_out), (store, shown_store)):
         if path == Path(path.anchor):
             raise UserError(f"{shown}: the root of the file system; choose a folder of its own")
@@ -76,7 +78,7 @@ def check_run_paths(out: Path, store: Path, experiment_name: str, shown_out: str
         raise UserError(f"{shown_out}: inside the store {store}; choose a folder outside it")
     if out in store.parents:
         raise UserError(f"{shown_store}: inside the run folder {out}; keep the store outside --out")
-    if out.is_dir():
+    if contents and out.is_dir():
         _check_run_folder(out, experiment_name, shown_out)
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mirror_neuron import __version__
 from mirror_neuron.config import Entry, Experiment, parse_experiment
@@ -35,6 +35,9 @@ from mirror_neuron.store import StepOutput, Store, check_output, fingerprint
 from mirror_neuron.tracking import StepRecord, make_tracker
 from mirror_neuron.yaml_source import dict_as_yaml, load_yaml_dict, load_yaml_file
 
+if TYPE_CHECKING:
+    from mirror_neuron.sweep.spec import Point
+
 
 @dataclass
 class PlannedStep:
@@ -56,14 +59,24 @@ class RunOptions:
     out: Path | None = None
     store: Path | None = None
     force: bool = False
+    point: Point | None = None  # a point of a sweep: its values are assigned after ``overrides``
 
 
-def load_experiment(config: Path | Mapping[str, Any], overrides: list[str]) -> Experiment:
-    """Read (a file, or a mapping as if it were one), override and validate a config; raises
-    :class:`UserError` on any problem."""
+def load_experiment(config: Path | Mapping[str, Any], overrides: list[str], point: Point | None = None) -> Experiment:
+    """Read (a file, or a mapping as if it were one), override and validate a config (with ``point``: that
+    point of its sweep); raises :class:`UserError` on any problem."""
+    from mirror_neuron.sweep.spec import SWEEP
+
     source = load_yaml_dict(config) if isinstance(config, Mapping) else load_yaml_file(config)
+    if isinstance(source.data, dict) and SWEEP in source.data:
+        if point is None:
+            raise UserError(f"the config has a sweep block: run it with `mirror-neuron sweep --config {config}`",
+                            source.where((SWEEP,)))
+        del source.data[SWEEP]
     if overrides:
         override(source, overrides)
+    if point is not None:
+        override(source, [*point.assignments, point.name_assignment], point.origin)
     experiment = parse_experiment(source)
     check_requires(experiment)
     check_step_ids(experiment)
@@ -103,7 +116,7 @@ def run_experiment(options: RunOptions) -> RunResult:
 
 
 def _run_experiment(options: RunOptions) -> RunResult:
-    experiment = load_experiment(options.config, options.overrides)
+    experiment = load_experiment(options.config, options.overrides, options.point)
     planned = plan(experiment, options.steps)
     out = (options.out or default_out(experiment.info.name)).resolve()
     store = Store((options.store or default_store()).resolve())
@@ -118,7 +131,8 @@ def _run_experiment(options: RunOptions) -> RunResult:
     started_at = _now()
     created = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
-    tracker.start(redact(experiment.info.name), redact_data(experiment.info.tags), _tracked_config(experiment, planned))
+    tracker.start(redact(experiment.info.name), redact_data(experiment.info.tags), _tracked_config(experiment, planned),
+                  group=options.point.sweep if options.point else None)
     records: list[StepRecord] = []
     run = report = None
     ok = False
@@ -245,6 +259,8 @@ def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, pla
         "config_text": _config_text(options.config), "overrides": options.overrides, "selected": options.steps,
         "version": __version__, "git_commit": git_commit(), "started_at": started_at, "finished_at": _now(),
         "ok": ok, "tracking": tracking, "planned": [p.entry.id for p in planned],
+        "sweep": {"name": options.point.sweep, "point": options.point.index, "values": options.point.values}
+        if options.point else None,
         "steps": sorted(steps.values(), key=lambda step: order.index(step["id"])),
     }
     temporary = out / ".run.json.tmp"

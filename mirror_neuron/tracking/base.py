@@ -32,8 +32,11 @@ class Tracker:
 
     location: str | None = None
 
-    def start(self, name: str, tags: list[str], config: dict[str, Any]) -> None:
-        """Open a run before any step runs."""
+    def start(self, name: str, tags: list[str], config: dict[str, Any], group: str | None = None) -> None:
+        """Open a run before any step runs (``group``: the runs it belongs with, such as a sweep's points)."""
+
+    def log_table(self, key: str, frame: Any) -> None:
+        """Record a whole table (a sweep's points) under ``key``."""
 
     def log_step(self, record: StepRecord, sample: Any | None) -> None:
         """Record one finished step: its summary figures, a sample of its table, its plots and verdicts

@@ -124,14 +124,14 @@ class WandbTracker(Tracker):
                             "or set tracking.backend: none in the config")
         self.run: Any = None
 
-    def start(self, name: str, tags: list[str], config: dict[str, Any]) -> None:
+    def start(self, name: str, tags: list[str], config: dict[str, Any], group: str | None = None) -> None:
         import wandb
 
         _check_tags(tags)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         wandb.setup(settings=wandb.Settings(**QUIET))  # the global settings: artifacts log through them
         self.run = wandb.init(project=self.project, entity=self.entity, name=name, tags=tags or None,
-                              config=config, mode=self.mode, dir=str(self.out_dir), reinit="finish_previous",
+                              config=config, group=group, mode=self.mode, dir=str(self.out_dir), reinit="finish_previous",
                               settings=wandb.Settings(**QUIET))
         # A disabled run's dir is a placeholder that is never written: report no tracking location then.
         self.location = None if self.mode == "disabled" else str(Path(self.run.dir).parent)
@@ -154,6 +154,11 @@ class WandbTracker(Tracker):
                                                 "rows": record.rows})
             artifact.add_dir(str(record.output.path))
             self.run.log_artifact(artifact)
+
+    def log_table(self, key: str, frame: Any) -> None:
+        import wandb
+
+        self.run.log({key: wandb.Table(dataframe=_loggable(frame, len(frame)))})
 
     def _table_key(self, step_id: str, name: str) -> str:
         """``<step id>/<name>`` for a table. W&B names a table's artifact ``run-<run id>-<key>-<6-character

@@ -123,6 +123,7 @@ class OfflineRun:
     run_id: str = ""
     project: str = ""
     display_name: str = ""
+    group: str = ""
     tags: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -146,6 +147,7 @@ def read_run(path: Path) -> OfflineRun:
             run.run_id, run.project = record.run.run_id, record.run.project
             run.display_name = record.run.display_name or run.display_name
             run.tags = list(record.run.tags) or run.tags
+            run.group = record.run.run_group or run.group
             for item in record.run.config.update:
                 run.config[_item_key(item)] = _json(item.value_json)
         elif kind == "config":

@@ -8,6 +8,9 @@ its 95% Wilson interval in the summary. ``auto`` picks pairs when the data has c
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -106,6 +109,7 @@ class RewardQueryConfig(StepConfig):
 
     chunk_size: PositiveInt = 16  # rows per forward batch
     chunk_rows: PositiveInt = 512  # rows per stored chunk
+    shards: PositiveInt = 1  # Ray workers (model replicas) each chunk's rows are split over; 1: this process
     mode: Literal["auto", "inference", "pairs"] = "auto"
     message: MessageOptions = MessageOptions()
     tokenizer: TokenizerOptions = TokenizerOptions()
@@ -126,6 +130,8 @@ class RewardQueryConfig(StepConfig):
     def _inference_is_not_pairs(self) -> RewardQueryConfig:
         if self.forward.inference and self.mode == "pairs":
             raise ValueError("forward.inference: true scores rows once; it contradicts mode: pairs")
+        if self.shards > 1 and self.tensors:
+            raise ValueError(f"shards store scores only; storing {', '.join(self.tensors)} needs shards: 1")
         return self
 
     @property
@@ -156,6 +162,7 @@ class RewardModelQueryStep(Step):
         resolved = super().resolve()
         config = self.config
         resolved["mode"], resolved["store"] = config.scoring_mode, config.outputs
+        del resolved["shards"]  # where the rows are scored changes no score
         del resolved["forward"]
         resolved["tokenizer"] = {"max_length": config.tokenizer.cut}
         resolved["message"] = {"roles": list(config.message.role_names())} if config.message.unravelled else {}
@@ -193,23 +200,37 @@ class RewardModelQueryStep(Step):
         model_output, data_output = self._inputs(inputs)
         columns = set(pq.read_schema(data_output.table_path()).names)
         pairs = self._pairs_mode(columns)
-        model = load_reward_model(model_spec(model_output, RewardModelSpec), self.context.config_dir,
-                                  self.context.seed)
-        cut = self.config.tokenizer.cut
+        spec = model_spec(model_output, RewardModelSpec)
         first_rows = None
-        with configured(model, self.config.chunk_size, cut):
+        with self._scorer(spec) as scorer:
             for index, rows in enumerate(data_output.iter_batches(batch_rows=self.config.chunk_rows)):
                 first_rows = rows if first_rows is None else first_rows
                 if index >= writer.completed:  # streamed: memory stays flat as the data grows
                     with writer.chunk() as chunk:
-                        scored = self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
+                        scored = scorer.score(rows, pairs)
                         if self.config.tensors:
-                            self._store_tensors(model, rows, pairs, scored, chunk, index)
+                            self._store_tensors(scorer.model, rows, pairs, scored, chunk, index)
                         chunk.table("data", scored)
-        summary = self._summary(writer, pairs)
-        if first_rows is not None:
-            summary["max_batch_difference"] = self._batch_difference(model, first_rows, pairs)
+            summary = self._summary(writer, pairs)
+            if first_rows is not None:
+                summary["max_batch_difference"] = scorer.batch_difference(first_rows, pairs)
         return summary
+
+    @contextlib.contextmanager
+    def _scorer(self, spec: RewardModelSpec) -> Iterator[Any]:
+        """What scores the chunks: the model in this process, or its replicas on Ray (``shards``)."""
+        if self.config.shards > 1:
+            from mirror_neuron.steps.query.reward_shards import sharded
+
+            with sharded(self, spec, self.config.shards) as shards:
+                yield shards
+        else:
+            yield _InProcess(self, load_reward_model(spec, self.context.config_dir, self.context.seed))
+
+    def score_chunk(self, model: RewardModelBase, rows: pd.DataFrame, pairs: bool) -> pd.DataFrame:
+        """The scored table of ``rows``, in ``chunk_size`` batches."""
+        with configured(model, self.config.chunk_size, self.config.tokenizer.cut):
+            return self._score_pairs(model, rows) if pairs else self._score_rows(model, rows)
 
     def _texts(self, rows: pd.DataFrame, pairs: bool) -> tuple[list[str], dict[str, list[str]]]:
         """The prompts and, per side (``""`` for rows; ``chosen`` and ``rejected`` for pairs), the
@@ -253,7 +274,7 @@ class RewardModelQueryStep(Step):
         scored["shard"] = index
         scored["shard_row"] = np.arange(len(scored))
 
-    def _batch_difference(self, model: RewardModelBase, table: pd.DataFrame, pairs: bool) -> float:
+    def batch_difference(self, model: RewardModelBase, table: pd.DataFrame, pairs: bool) -> float:
         """The largest score difference between this batch size and batch size 1, on a few rows:
         padding a row to a longer batch must not change its score beyond float rounding."""
         rows = table.head(DETERMINISM_ROWS)
@@ -327,6 +348,20 @@ class RewardModelQueryStep(Step):
     def _stored_columns(self) -> set[str]:
         stored = set(self.config.outputs)
         return stored | ({"correct"} if {"chosen_end_scores", "rejected_end_scores"} <= stored else set())
+
+
+@dataclass
+class _InProcess:
+    """The query's own model, scoring in this process."""
+
+    step: RewardModelQueryStep
+    model: RewardModelBase
+
+    def score(self, rows: pd.DataFrame, pairs: bool) -> pd.DataFrame:
+        return self.step.score_chunk(self.model, rows, pairs)
+
+    def batch_difference(self, rows: pd.DataFrame, pairs: bool) -> float:
+        return self.step.batch_difference(self.model, rows, pairs)
 
 
 def _text(rows: pd.DataFrame, *columns: str) -> list[str]:

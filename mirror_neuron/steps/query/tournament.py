@@ -8,13 +8,15 @@ and the plot, so a killed tournament resumes at the next repetition.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 import pandas as pd
 from pydantic import Field, PositiveInt
 
+from mirror_neuron import ray_runtime
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.lab.tournament import (
+    Repetition,
     TournamentPlan,
     judge_seed,
     plot_weight_per_uid,
@@ -25,6 +27,7 @@ from mirror_neuron.lab.tournament import (
 )
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
+from mirror_neuron.log import Progress, say
 from mirror_neuron.neuron.config import NeuronConfig, TopK, part_seeds
 from mirror_neuron.neuron.population import MinerError, build_population
 from mirror_neuron.registry import component
@@ -108,14 +111,19 @@ class TournamentStep(Step):
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         plan = self._plan(inputs)
         config = self.config
-        progress = tournament_progress(plan, min(writer.completed, config.repetitions))
-        for repetition in range(writer.completed, config.repetitions):
-            try:
-                result = run_repetition(plan, repetition, progress)
-            except MinerError as error:  # a strategy whose code raised on every call: nothing to judge
+        remaining = range(writer.completed, config.repetitions)
+        progress = None  # a Ray worker's progress lines would not reach this terminal
+        if ray_runtime.running():
+            if len(remaining) > 1:
+                say(f"tournament: {len(remaining)} repetition(s) as Ray tasks")
+        else:
+            progress = tournament_progress(plan, min(writer.completed, config.repetitions))
+        tasks = [(plan, repetition, progress) for repetition in remaining]
+        for result in ray_runtime.in_order(_repetition, tasks):
+            if isinstance(result, MinerFailed):  # a strategy whose code raised on every call: nothing to judge
                 model = self.inputs_of(inputs, "model", "neuron")[0]
-                raise ConfigError(error.message, self.context.where_entry(model.manifest["id"], "miners",
-                                                                          error.miner)) from None
+                raise ConfigError(result.message, self.context.where_entry(model.manifest["id"], "miners",
+                                                                           result.miner))
             with writer.chunk() as chunk:
                 chunk.table("shares", result.shares)
                 chunk.table("uid_weights", result.uid_weights)
@@ -185,3 +193,19 @@ class TournamentStep(Step):
         summary["controls/declared"] = float(len(options.controls))
         summary["controls/flagged"] = float(flagged_controls(strategies))
         return summary
+
+
+class MinerFailed(NamedTuple):
+    """A repetition stopped by a strategy whose code raised on every call (a value: it crosses processes)."""
+
+    miner: str
+    message: str
+
+
+def _repetition(task: tuple[TournamentPlan, int, Progress | None]) -> Repetition | MinerFailed:
+    """One repetition of a plan, in this process (advancing ``progress``) or a Ray worker."""
+    plan, repetition, progress = task
+    try:
+        return run_repetition(plan, repetition, progress)
+    except MinerError as error:
+        return MinerFailed(error.miner, error.message)
