@@ -191,7 +191,7 @@ def _steps_table(run: RunView) -> str:
             f"<tbody>{''.join(body)}</tbody></table></div></section>")
 
 
-def _badge(verdict: str) -> str:
+def badge(verdict: str) -> str:
     """The verdict as a badge coloured by its tone (:func:`mirror_neuron.verdicts.tone`); plain when no judge
     uses the word."""
     label = cell_text(verdict, 40)
@@ -201,7 +201,7 @@ def _badge(verdict: str) -> str:
 
 def _verdict_cells(record: Verdict) -> str:
     flagged = "".join(f" <span class=\"badge caution\">{esc(flag)}</span>" for flag in flags(record))
-    return (f"<td>{esc(cell_text(record.subject))}</td><td>{_badge(record.verdict)}{flagged}</td>"
+    return (f"<td>{esc(cell_text(record.subject))}</td><td>{badge(record.verdict)}{flagged}</td>"
             f"<td class=\"sentence\">{esc(cell_text(record.sentence, SENTENCE_CHARS))}</td>")
 
 
@@ -234,7 +234,7 @@ def _all_verdicts(run: RunView) -> str:
         body += [f"<tr>{link}{_verdict_cells(record)}</tr>" for record in step.records]
     head = "".join(f"<th>{h}</th>" for h in ("step", "subject", "verdict", "sentence"))
     plots = [p for step in run.steps for p in step.lead_plots]
-    lead = f"<div class=\"plots\">{''.join(_plot(p) for p in plots)}</div>" if plots else ""
+    lead = f"<div class=\"plots\">{''.join(plot_figure(p) for p in plots)}</div>" if plots else ""
     return ("<section id=\"verdicts\"><h2>Verdicts</h2><p class=\"note\">Every step's verdicts; each step's "
             "section below gives their figures.</p><div class=\"scroll\"><table class=\"verdicts\"><thead><tr>"
             f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{lead}</section>")
@@ -259,7 +259,8 @@ def _table(table: TableView) -> str:
             f"<div class=\"scroll\"><table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
-def _plot(path: Path) -> str:
+def plot_figure(path: Path) -> str:
+    """A PNG embedded as a figure with its name as caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f"<figure><img alt=\"{esc(path.stem)}\" src=\"data:image/png;base64,{data}\">"
             f"<figcaption>{esc(path.stem)}</figcaption></figure>")
@@ -318,7 +319,7 @@ def _step(run: RunView, step: StepView) -> str:
     if plots or step.lead_plots:
         lead = (f"<p class=\"note\">{', '.join(esc(p.stem) for p in step.lead_plots)}: shown with the verdicts at "
                 "the top.</p>") if step.lead_plots else ""
-        shown = f"<div class=\"plots\">{''.join(_plot(p) for p in plots)}</div>" if plots else ""
+        shown = f"<div class=\"plots\">{''.join(plot_figure(p) for p in plots)}</div>" if plots else ""
         parts.append(f"<h3>Plots</h3>{lead}{shown}")
     if step.tables:
         note = (f"<p class=\"note\">Tables of up to {FULL_TABLE_ROWS} rows are shown whole, larger ones by their "
@@ -369,5 +370,5 @@ def _side(row: VerdictRow, side: str) -> str:
     if record is None:
         return f"<td>{NONE}</td>"
     estimate = estimate_text(record)
-    return f"<td>{_badge(record.verdict)}" + (f" <span class=\"mono\">{esc(estimate)}</span>" if estimate else "") \
+    return f"<td>{badge(record.verdict)}" + (f" <span class=\"mono\">{esc(estimate)}</span>" if estimate else "") \
         + "</td>"

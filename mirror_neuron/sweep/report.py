@@ -11,7 +11,7 @@ from typing import Any
 from mirror_neuron.errors import did_you_mean
 from mirror_neuron.log import say
 from mirror_neuron.report import HTML_NAME
-from mirror_neuron.report.html import CSS, POLICY, _badge, _plot, esc
+from mirror_neuron.report.html import CSS, POLICY, badge, esc, plot_figure
 from mirror_neuron.report.model import figure_text
 from mirror_neuron.store import PLOTS
 from mirror_neuron.sweep import plots
@@ -19,6 +19,7 @@ from mirror_neuron.sweep.spec import SEED_KEY, Sweep
 from mirror_neuron.sweep.table import VERDICT, VERDICT_COUNTS
 
 DEFAULT_PLOTS = 6  # figures plotted when the sweep names none: those that vary, tournament ratios first
+COMPARED = 8  # points compared side by side with the first one, at most (those whose verdicts differ from it)
 FIXED_COLUMNS = ("point", "name", "label", "reused_whole", "seconds")
 
 
@@ -38,9 +39,9 @@ def write_sweep_report(out: Path, sweep: Sweep, frame: Any) -> Path:
         _head(sweep.name), "<body><main>",
         f"<header><p class=\"kicker\">Mirror Neuron sweep report</p><h1>{esc(sweep.name)}</h1>"
         f"<p class=\"muted\">{len(frame)} point(s) over {esc(', '.join(sweep.spec.keys()))}</p></header>",
-        _findings(frame, axes), _points(frame, keys),
+        _findings(frame, axes), _points(frame, keys), _flipped(out, frame),
         "<section id=\"plots\"><h2>Plots</h2><div class=\"plots\">"
-        + "".join(_plot(p) for p in [*drawn, *([counts] if counts else [])]) + "</div></section>",
+        + "".join(plot_figure(p) for p in [*drawn, *([counts] if counts else [])]) + "</div></section>",
         _all_columns(frame), "</main></body></html>\n"])
     path = out / HTML_NAME
     temporary = out / f".{HTML_NAME}.tmp"
@@ -72,11 +73,40 @@ def _findings(frame: Any, axes: list[str]) -> str:
         for verdict, group in groups:
             values = dict.fromkeys(", ".join(f"{key.rsplit('.', 1)[-1]}={row[key]}" for key in axes)
                                    for row in group.to_dict("records"))
-            parts.append(f"{_badge(verdict)} at {esc(' | '.join(values) or 'every value')} "
+            parts.append(f"{badge(verdict)} at {esc(' | '.join(values) or 'every value')} "
                          f"<span class=\"muted\">({esc(', '.join(group['name']))})</span>")
         items.append(f"<li><b>{esc(subject)}</b> ({esc(step)}): {'; '.join(parts)}</li>")
     body = "<ul>" + "".join(items) + "</ul>" if items else "<p class=\"note\">No verdict changes between points.</p>"
     return f"<section id=\"findings\"><h2>What the swept values change</h2>{body}</section>"
+
+
+def _flipped(out: Path, frame: Any) -> str:
+    """The first point beside each point whose verdicts differ from its verdicts (``mirror-neuron compare``
+    of the two run folders, changed keys and figures only), at most :data:`COMPARED` of them."""
+    from mirror_neuron.errors import UserError
+    from mirror_neuron.report import load_run
+    from mirror_neuron.report.compare import compare_runs
+    from mirror_neuron.report.html import comparison_section
+
+    columns = verdict_columns(frame)
+    rows = frame.to_dict("records")
+    if not columns or len(rows) < 2:
+        return ""
+    first = rows[0]
+    differing = [row for row in rows[1:] if any(row[c] != first[c] for c in columns)]
+    sections = []
+    try:
+        baseline = load_run(out / first["name"])
+        for row in differing[:COMPARED]:
+            sections.append(comparison_section(compare_runs(baseline, load_run(out / row["name"])), changed_only=True))
+    except UserError as error:  # a point's folder damaged or gone since: the table above still stands
+        sections.append(f"<p class=\"note\">{esc(str(error))}</p>")
+    more = len(differing) - COMPARED
+    note = f"<p class=\"note\">{more} more point(s) differ; compare them with <code>mirror-neuron compare</code>.</p>" \
+        if more > 0 else ""
+    body = "".join(sections) if sections else "<p class=\"note\">Every point gives the first point's verdicts.</p>"
+    return (f"<section id=\"flipped\"><h2>Verdicts that differ from {esc(first['name'])}</h2>{body}{note}"
+            "</section>")
 
 
 def _points(frame: Any, keys: list[str]) -> str:
@@ -87,7 +117,7 @@ def _points(frame: Any, keys: list[str]) -> str:
     for row in frame.to_dict("records"):
         cells = [f"<td><a href=\"{esc(row['name'])}/{HTML_NAME}\">{esc(row['name'])}</a></td>"]
         cells += [_cell(row[key]) for key in keys]
-        cells += [f"<td>{_badge(row[c]) if isinstance(row[c], str) else ''}</td>" for c in verdicts]
+        cells += [f"<td>{badge(row[c]) if isinstance(row[c], str) else ''}</td>" for c in verdicts]
         cells += [_cell(row["seconds"]), _cell("whole" if row["reused_whole"] else "")]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f"<section id=\"points\"><h2>Points</h2><div class=\"scroll\"><table><thead><tr>{head}</tr></thead>"

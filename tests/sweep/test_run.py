@@ -36,6 +36,11 @@ def test_the_points_table_holds_values_figures_and_verdicts(serial: tuple[Path, 
         assert index["experiment"]["name"] == f"filters-sweep.{point.name}" and index["sweep"]["point"] == point.point
     page = (folder / "out" / "report.html").read_text()
     assert "What the swept values change" in page and "point-003/report.html" in page
+    # the blacklist closes echo: the points where it flipped are compared with the first, key by key
+    assert table["tournament/verdict/echo"].tolist() == ["exploit", "exploit", "penalized", "penalized"]
+    flipped = page[page.index('<section id="flipped">'):page.index('<section id="plots">')]
+    assert "filters-sweep.point-000 and filters-sweep.point-002" in flipped and "point-001" not in flipped
+    assert "flipped" in flipped and "reward.filters.blacklist" in flipped
     assert {p.name for p in (folder / "out" / "plots").glob("*.png")} >= {"00-heatmap.png", "00-lines.png",
                                                                          "verdict-counts.png"}
 
