@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["RewardHackSearch", "Tournament", "load_run", "run"]
+__all__ = ["RewardHackSearch", "Tournament", "load_run", "run"]  # noqa: F822 (given by __getattr__)
 
 
 def __getattr__(name: str) -> Any:

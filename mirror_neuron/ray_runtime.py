@@ -1,6 +1,6 @@
 """Starting or joining a Ray runtime, quietly and with the driver's import path, for every part that uses Ray
 (a sweep's executor, a reward query's shards), and running independent work on it when one is running (a
-tournament's repetitions inside a point of a sweep on Ray)."""
+tournament's or a network's repetitions inside a point of a sweep on Ray)."""
 
 from __future__ import annotations
 

@@ -7,17 +7,24 @@ resumes at the next block of epochs; then a chunk with the judged figures and pl
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
+from mirror_neuron import ray_runtime
 from mirror_neuron.errors import ConfigError
 from mirror_neuron.lab.tournament import judge_seed, plot_weight_per_uid, strategy_labels
 from mirror_neuron.lab.tournament_judge import JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
+from mirror_neuron.log import say
 from mirror_neuron.network.config import NetworkConfig
 from mirror_neuron.network.metrics import (
     bootstrap_mean,
@@ -123,27 +130,21 @@ class NetworkQueryStep(Step):
         config = self.config
         per_repetition = math.ceil(config.epochs / config.chunk_epochs)
         total = config.repetitions * per_repetition
-        network: Network | None = None
-        for chunk_index in range(writer.completed, total):
-            repetition, block = divmod(chunk_index, per_repetition)
-            if network is None or block == 0:
-                network = Network.build(network_config, prompts.questions, prompts.references, prompts.contexts,
-                                        seed=self._seed(network_config, repetition), base_dir=self.context.config_dir)
-                if block:
-                    network.load(writer.chunk_dir(chunk_index - 1) / STATE)
-            steps = [network.step() for _ in range(block * config.chunk_epochs,
-                                                   min((block + 1) * config.chunk_epochs, config.epochs))]
-            with writer.chunk() as chunk:
-                chunk.table("epochs", self._epochs(network, steps, repetition))
-                chunk.table("shares", self._shares(network, steps, repetition))
-                chunk.table("set_weights", self._calls(network, steps, repetition))
-                if config.record_matrices:
-                    chunk.table("matrices", self._matrices(network, steps, repetition))
-                if block == per_repetition - 1:
-                    chunk.table("miner_calls", self._miner_calls(network, repetition))
-                    if network.population.quality is not None:
-                        chunk.table("miners", self._quality(network, repetition))
-                network.save(chunk.directory / STATE)
+        started, block = divmod(writer.completed, per_repetition)
+        tasks = [RepetitionTask(network_config, prompts, config, repetition, self._seed(network_config, repetition),
+                                self.context.config_dir) for repetition in range(started, config.repetitions)]
+        if block and tasks:  # a repetition begun before: resumed here from its last stored state
+            tasks[0] = dataclasses.replace(tasks[0], first_block=block,
+                                           resume_from=writer.chunk_dir(writer.completed - 1) / STATE)
+        if ray_runtime.running() and len(tasks) > 1:  # a point of a sweep on Ray: repetitions as Ray tasks
+            say(f"network: {len(tasks)} repetition(s) as Ray tasks")
+            for blocks in ray_runtime.in_order(repetition_blocks, tasks):
+                for stored in blocks:
+                    stored.write(writer)
+        else:
+            for task in tasks:
+                for stored in run_blocks(task):
+                    stored.write(writer)
         return self._judge(network_config, writer, total)
 
     def sample_table(self) -> str:
@@ -196,79 +197,6 @@ class NetworkQueryStep(Step):
     def _seed(self, network: NetworkConfig, repetition: int) -> int:
         seed = network.seed if network.seed is not None else self.context.seed
         return seed if repetition == 0 else int(np.random.SeedSequence([seed, repetition]).generate_state(1)[0])
-
-    # -- per chunk -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _frame_base(network: Network, repetition: int) -> dict[str, Any]:
-        population = network.population
-        role = np.where(np.arange(population.n) < len(network.rows), "validator", "miner")
-        strategy = np.array(population.labels, dtype=object)
-        for group in network.groups:
-            strategy[group.uids] = group.strategy_name
-        return {"repetition": repetition, "uid": np.arange(population.n), "role": role,
-                "group": population.labels.astype(str), "strategy": strategy.astype(str),
-                "stake": network.stake / network.stake.sum()}
-
-    def _epochs(self, network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
-        base = self._frame_base(network, repetition)
-        frames = [pd.DataFrame({**base, "epoch": step.epoch, "block": step.block,
-                                **{name: getattr(step.result, name) for name in PER_UID}}) for step in steps]
-        table = pd.concat(frames, ignore_index=True)
-        return table[["repetition", "epoch", "block", *[c for c in table.columns if c not in
-                                                        ("repetition", "epoch", "block")]]]
-
-    def _shares(self, network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
-        labels = network.population.labels.astype(str)
-        validators = np.arange(network.population.n) < len(network.rows)
-        rows = []
-        for step in steps:
-            total = step.result.emission.sum() + float(step.result.owner_emission)
-            for side, mask, paid in (("miners", ~validators, step.result.miner_emission),
-                                     ("validators", validators, step.result.validator_emission)):
-                for group in dict.fromkeys(labels[mask]):
-                    chosen = mask & (labels == group)
-                    rows.append({"repetition": repetition, "epoch": step.epoch, "side": side, "group": group,
-                                 "uids": int(chosen.sum()), "share": float(paid[chosen].sum() / total) if total else 0.0})
-        return pd.DataFrame(rows)
-
-    @staticmethod
-    def _calls(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
-        labels = network.population.labels
-        rows = [{"repetition": repetition, "epoch": step.epoch, "block": call.outcome.block, "uid": call.outcome.uid,
-                 "group": str(labels[call.outcome.uid]), "action": call.action, "accepted": call.outcome.accepted,
-                 "error": call.outcome.error or "", "reason": call.outcome.reason or ""}
-                for step in steps for call in step.calls]
-        columns = ["repetition", "epoch", "block", "uid", "group", "action", "accepted", "error", "reason"]
-        return pd.DataFrame(rows, columns=columns)
-
-    @staticmethod
-    def _matrices(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
-        frames = []
-        for step in steps:
-            weights, bonds = step.result.weights, step.result.bonds
-            row, uid = np.nonzero((weights > 0) | (bonds > 0))
-            frames.append(pd.DataFrame({"repetition": repetition, "epoch": step.epoch,
-                                        "validator": network.rows[row], "uid": uid,
-                                        "weight": weights[row, uid], "bond": bonds[row, uid]}))
-        return pd.concat(frames, ignore_index=True)
-
-    @staticmethod
-    def _miner_calls(network: Network, repetition: int) -> pd.DataFrame:
-        population = network.population
-        miners = population.miner_uids
-        return pd.DataFrame({"repetition": repetition, "uid": miners,
-                             "behaviour": population.labels[miners].astype(str),
-                             "available": population.metagraph.is_serving[miners].astype(bool),
-                             **{name: values[miners] for name, values in population.calls.columns().items()}})
-
-    @staticmethod
-    def _quality(network: Network, repetition: int) -> pd.DataFrame:
-        quality = network.population.quality
-        miners = network.population.miner_uids
-        return pd.DataFrame({"repetition": repetition, "uid": miners,
-                             "label": network.population.labels[miners].astype(str),
-                             "calls": quality.calls[miners], "f1": quality.f1[miners]})
 
     # -- the judged figures --------------------------------------------------------------------------
 
@@ -335,3 +263,139 @@ class NetworkQueryStep(Step):
                 summary[f"g_low/{row.group}"] = float(row.ci_low)
                 summary[f"g_high/{row.group}"] = float(row.ci_high)
         return summary
+
+
+@dataclass(frozen=True)
+class RepetitionTask:
+    """One repetition of a network run, from block ``first_block`` (restoring ``resume_from``): all a
+    process (this one, or a Ray worker) needs to compute its blocks of epochs."""
+
+    network: NetworkConfig
+    prompts: DataPrompts
+    query: NetworkQueryConfig
+    repetition: int
+    seed: int
+    base_dir: Path | None
+    first_block: int = 0
+    resume_from: Path | None = None
+
+
+@dataclass
+class StoredBlock:
+    """One block of epochs as a chunk stores it: its tables and the state files the next block starts from."""
+
+    tables: dict[str, pd.DataFrame]
+    state: dict[str, bytes]
+
+    def write(self, writer: ChunkWriter) -> None:
+        with writer.chunk() as chunk:
+            for name, table in self.tables.items():
+                chunk.table(name, table)
+            for name, data in self.state.items():
+                path = chunk.directory / STATE / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+
+
+def run_blocks(task: RepetitionTask) -> Iterator[StoredBlock]:
+    """The blocks of one repetition, each as soon as its epochs have run."""
+    query, repetition = task.query, task.repetition
+    per_repetition = math.ceil(query.epochs / query.chunk_epochs)
+    prompts = task.prompts
+    network = Network.build(task.network, prompts.questions, prompts.references, prompts.contexts, seed=task.seed,
+                            base_dir=task.base_dir)
+    if task.resume_from is not None:
+        network.load(task.resume_from)
+    for block in range(task.first_block, per_repetition):
+        steps = [network.step() for _ in range(block * query.chunk_epochs,
+                                               min((block + 1) * query.chunk_epochs, query.epochs))]
+        tables = {"epochs": _epochs(network, steps, repetition), "shares": _shares(network, steps, repetition),
+                  "set_weights": _calls(network, steps, repetition)}
+        if query.record_matrices:
+            tables["matrices"] = _matrices(network, steps, repetition)
+        if block == per_repetition - 1:
+            tables["miner_calls"] = _miner_calls(network, repetition)
+            if network.population.quality is not None:
+                tables["miners"] = _quality(network, repetition)
+        with tempfile.TemporaryDirectory() as folder:
+            network.save(Path(folder))
+            state = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(Path(folder).rglob("*")) if f.is_file()}
+        yield StoredBlock(tables, state)
+
+
+def repetition_blocks(task: RepetitionTask) -> list[StoredBlock]:
+    """Every block of one repetition (a Ray task's result)."""
+    return list(run_blocks(task))
+
+
+def _frame_base(network: Network, repetition: int) -> dict[str, Any]:
+    population = network.population
+    role = np.where(np.arange(population.n) < len(network.rows), "validator", "miner")
+    strategy = np.array(population.labels, dtype=object)
+    for group in network.groups:
+        strategy[group.uids] = group.strategy_name
+    return {"repetition": repetition, "uid": np.arange(population.n), "role": role,
+            "group": population.labels.astype(str), "strategy": strategy.astype(str),
+            "stake": network.stake / network.stake.sum()}
+
+
+def _epochs(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+    base = _frame_base(network, repetition)
+    frames = [pd.DataFrame({**base, "epoch": step.epoch, "block": step.block,
+                            **{name: getattr(step.result, name) for name in PER_UID}}) for step in steps]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["repetition", "epoch", "block", *[c for c in table.columns if c not in
+                                                    ("repetition", "epoch", "block")]]]
+
+
+def _shares(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+    labels = network.population.labels.astype(str)
+    validators = np.arange(network.population.n) < len(network.rows)
+    rows = []
+    for step in steps:
+        total = step.result.emission.sum() + float(step.result.owner_emission)
+        for side, mask, paid in (("miners", ~validators, step.result.miner_emission),
+                                 ("validators", validators, step.result.validator_emission)):
+            for group in dict.fromkeys(labels[mask]):
+                chosen = mask & (labels == group)
+                rows.append({"repetition": repetition, "epoch": step.epoch, "side": side, "group": group,
+                             "uids": int(chosen.sum()), "share": float(paid[chosen].sum() / total) if total else 0.0})
+    return pd.DataFrame(rows)
+
+
+def _calls(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+    labels = network.population.labels
+    rows = [{"repetition": repetition, "epoch": step.epoch, "block": call.outcome.block, "uid": call.outcome.uid,
+             "group": str(labels[call.outcome.uid]), "action": call.action, "accepted": call.outcome.accepted,
+             "error": call.outcome.error or "", "reason": call.outcome.reason or ""}
+            for step in steps for call in step.calls]
+    columns = ["repetition", "epoch", "block", "uid", "group", "action", "accepted", "error", "reason"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _matrices(network: Network, steps: list[EpochStep], repetition: int) -> pd.DataFrame:
+    frames = []
+    for step in steps:
+        weights, bonds = step.result.weights, step.result.bonds
+        row, uid = np.nonzero((weights > 0) | (bonds > 0))
+        frames.append(pd.DataFrame({"repetition": repetition, "epoch": step.epoch,
+                                    "validator": network.rows[row], "uid": uid,
+                                    "weight": weights[row, uid], "bond": bonds[row, uid]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _miner_calls(network: Network, repetition: int) -> pd.DataFrame:
+    population = network.population
+    miners = population.miner_uids
+    return pd.DataFrame({"repetition": repetition, "uid": miners,
+                         "behaviour": population.labels[miners].astype(str),
+                         "available": population.metagraph.is_serving[miners].astype(bool),
+                         **{name: values[miners] for name, values in population.calls.columns().items()}})
+
+
+def _quality(network: Network, repetition: int) -> pd.DataFrame:
+    quality = network.population.quality
+    miners = network.population.miner_uids
+    return pd.DataFrame({"repetition": repetition, "uid": miners,
+                         "label": network.population.labels[miners].astype(str),
+                         "calls": quality.calls[miners], "f1": quality.f1[miners]})

@@ -139,3 +139,18 @@ def test_an_interrupted_network_run_resumes_at_the_next_block_of_epochs(whole: R
 def test_config_errors_say_where_before_anything_runs(change: tuple[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         plan(parse_experiment(load_yaml_text(CONFIG.replace(*change), "c.yml")), None)
+
+
+def test_on_ray_a_network_s_repetitions_run_as_ray_tasks_and_give_the_same_tables(whole: Run, tmp_path: Path) -> None:
+    import ray
+
+    from mirror_neuron import ray_runtime
+
+    ray_runtime.init(num_cpus=2)  # as a point of a sweep on Ray runs
+    try:
+        on_ray = run_config(tmp_path, CONFIG)
+    finally:
+        ray.shutdown()
+    assert "network: 2 repetition(s) as Ray tasks" in on_ray.stderr
+    for name in TABLES:
+        pd.testing.assert_frame_equal(on_ray.output.table(name), whole.output.table(name))
