@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -28,6 +29,7 @@ from mirror_neuron.neuron.miners.generation_cache import cache_file
 from mirror_neuron.neuron.miners.lm import uid_seed
 from mirror_neuron.neuron.population import MinerError, build_population
 from tests.fixtures.chat_servers import STALL_SECONDS, fault_server, stats
+from tests.fixtures.runs import run_config
 
 ROLES, MESSAGES = ["system", "user"], ["You are a helpful assistant.", "Why is the sky blue?"]
 KEY = "sk-test-1234567890"
@@ -207,3 +209,45 @@ def test_fifty_uids_for_two_hundred_passes_lose_no_call_and_leak_no_connection(u
     assert pool.health["endpoint"].calls == 10_000 and pool.health["endpoint"].raised == 0
     close_connections()
     assert server_connections(port) == 0
+
+
+TOURNAMENT = """\
+experiment: {{name: my_miner, seed: 0}}
+tracking: {{backend: none}}
+data: {{id: prompts, path: builtin:prompts, sample: {{method: first, n: 4}}}}
+model:
+  id: neuron
+  type: neuron
+  metagraph: {{n: 16}}
+  miners:
+    my_miner: {{behaviour: endpoint, count: 3, url: "{url}", model: scripted-20, temperature: 0.7}}
+    stalled_miner: {{behaviour: endpoint, count: 2, url: "{url}", model: scripted-300, added_latency: 1.9}}
+    echo: 3
+  reward: {{type: LengthRewardModel, cap: 50}}
+  timeout: 2.0
+query:
+  - {{id: forward, requires: [neuron, prompts], entrypoint: Neuron, method: forward, topk: null, passes: 1}}
+  - {{id: tournament, requires: [neuron, prompts], entrypoint: Tournament, method: forward, topk: null, steps: 6,
+     repetitions: 2, resamples: 200}}
+"""
+
+
+def test_an_endpoint_strategy_is_judged_in_a_tournament_and_its_calls_recorded(url: str, tmp_path: Path) -> None:
+    done = run_config(tmp_path, TOURNAMENT.format(url=url))
+    forward, tournament = (record.output for record in done.result.records[-2:])
+    events = forward.table("data")
+    mine = [(code, seconds, error) for row in events.itertuples()
+            for behaviour, code, seconds, error in zip(row.behaviours, row.return_codes, row.elapsed, row.errors)
+            if behaviour == "my_miner"]
+    stalled = [(code, seconds) for row in events.itertuples()
+               for behaviour, code, seconds in zip(row.behaviours, row.return_codes, row.elapsed)
+               if behaviour == "stalled_miner"]
+    assert len(mine) == 3 * len(events) and all(code == SUCCESS and 0.02 <= s < 1.0 for code, s, _ in mine)
+    assert stalled and all((code, seconds) == (TIMEOUT, 2.0) for code, seconds in stalled)
+    verdicts = tournament.table("verdicts").set_index("subject")["verdict"].to_dict()
+    # the scripted server restates the prompt: judged as the simulated echo miners are, under a length reward
+    assert verdicts == {"my_miner": "penalized", "echo": "penalized", "stalled_miner": "failed"}
+    strategies = tournament.table("strategies").set_index("behaviour")
+    assert strategies.loc["my_miner", "success_rate"] == 1.0 and strategies.loc["stalled_miner", "success_rate"] == 0
+    calls = tournament.table("uid_weights").groupby("behaviour")["calls"].sum()
+    assert calls["my_miner"] == 2 * 6 * 3  # every uid queried at every step of both repetitions
