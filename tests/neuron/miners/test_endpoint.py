@@ -251,3 +251,28 @@ def test_an_endpoint_strategy_is_judged_in_a_tournament_and_its_calls_recorded(u
     assert strategies.loc["my_miner", "success_rate"] == 1.0 and strategies.loc["stalled_miner", "success_rate"] == 0
     calls = tournament.table("uid_weights").groupby("behaviour")["calls"].sum()
     assert calls["my_miner"] == 2 * 6 * 3  # every uid queried at every step of both repetitions
+
+
+NETWORK = """\
+experiment: {{name: my_miner_network, seed: 1}}
+tracking: {{backend: none}}
+data: {{id: prompts, path: builtin:prompts}}
+model:
+  id: net
+  type: network
+  metagraph: {{n: 24}}
+  miners: {{my_miner: {{behaviour: endpoint, count: 4, url: "{url}", model: scripted-10, temperature: 0.5}}, slow: 4}}
+  validators: {{honest: {{count: 3, neuron: {{reward: {{type: LengthRewardModel, cap: 50}}}}, topk: 8}}}}
+  chain: {{tempo: 4, forward_passes_per_block: 1, weights_set_rate_limit: 5, max_weight_limit: 65535}}
+query: {{id: run, requires: [net, prompts], entrypoint: Network, epochs: 4, warmup: 1, repetitions: 1}}
+"""
+
+
+def test_an_endpoint_strategy_plays_in_a_network_of_validators(url: str, tmp_path: Path) -> None:
+    served = requests_served(url)
+    output = run_config(tmp_path, NETWORK.format(url=url)).output
+    miners = output.table("miners").groupby("label")["calls"].sum()
+    assert miners["my_miner"] > 0 and requests_served(url) > served
+    shares = output.table("shares")
+    mine = shares[(shares["side"] == "miners") & (shares["group"] == "my_miner")]
+    assert len(mine) == 4 and (mine["share"] > 0).all()  # every epoch, the honest validators paid it
