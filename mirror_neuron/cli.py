@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
     serve.add_argument("--api-key-env", metavar="NAME", help="require the API key this environment variable holds")
     serve.add_argument("--max-batch", type=int, default=64, metavar="N", help="requests generated together at most")
+    serve.add_argument("--threads", type=int, metavar="N", help="CPU threads torch generates with (default: torch's)")
     return parser
 
 
@@ -170,6 +171,10 @@ def _serve(args: argparse.Namespace) -> int:
     from mirror_neuron.serve import Batcher, ChatServer, model_generator
 
     check_model_path(args.model)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and not api_key:
         raise UserError(f"the environment variable {args.api_key_env} is not set", "--api-key-env")

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import queue
 import secrets
+import select
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,9 +35,14 @@ class BadRequest(ValueError):
     """A request the server cannot answer; its message goes back with status 400."""
 
 
+class ClientGone(ConnectionError):
+    """The client hung up before its completion was generated."""
+
+
 @dataclass(frozen=True)
 class ChatTurn:
-    """What one request asks: the (role, content) messages and the generation settings."""
+    """What one request asks: the (role, content) messages and the generation settings; ``gone`` tells
+    whether its client has hung up (a validator past its timeout), so that nothing is generated for it."""
 
     model: str
     chat: tuple[tuple[str, str], ...]
@@ -42,6 +50,7 @@ class ChatTurn:
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int | None = None
+    gone: Callable[[], bool] = field(default=lambda: False, compare=False, repr=False)
 
     @property
     def settings(self) -> tuple[int, float, float]:
@@ -49,7 +58,7 @@ class ChatTurn:
         return self.max_tokens, self.temperature, self.top_p
 
     @classmethod
-    def parse(cls, body: bytes) -> ChatTurn:
+    def parse(cls, body: bytes, gone: Callable[[], bool] = lambda: False) -> ChatTurn:
         try:
             request = json.loads(body)
         except ValueError as error:
@@ -72,14 +81,15 @@ class ChatTurn:
                 or not 0 < numbers["top_p"] <= 1:
             raise BadRequest(f"expected 0 < max_tokens <= {limit('tokens')}, temperature >= 0 and 0 < top_p <= 1")
         return cls(str(request.get("model", "")), tuple((m["role"], m["content"]) for m in messages),
-                   int(numbers["max_tokens"]), float(numbers["temperature"]), float(numbers["top_p"]), seed)
+                   int(numbers["max_tokens"]), float(numbers["temperature"]), float(numbers["top_p"]), seed, gone)
 
 
 Generate = Callable[[list[ChatTurn]], list[str]]  # one completion per request, in order
 
 
 class Batcher:
-    """Hands ``generate`` the requests that arrive together, in batches of alike settings, one batch at a time."""
+    """Hands ``generate`` the requests that arrive together, in batches of alike settings, one batch at a time;
+    requests whose client has hung up meanwhile are dropped."""
 
     def __init__(self, generate: Generate, max_batch: int = 64, wait: float = BATCH_WAIT) -> None:
         self.generate = generate
@@ -103,8 +113,11 @@ class Batcher:
                 except queue.Empty:
                     break
             groups: dict[tuple[int, float, float], list[tuple[ChatTurn, Future[str]]]] = {}
-            for item in batch:
-                groups.setdefault(item[0].settings, []).append(item)
+            for turn, done in batch:
+                if turn.gone():
+                    done.set_exception(ClientGone())
+                else:
+                    groups.setdefault(turn.settings, []).append((turn, done))
             for group in groups.values():
                 try:
                     for (_, done), text in zip(group, self.generate([turn for turn, _ in group]), strict=True):
@@ -143,6 +156,11 @@ class ChatServer(ThreadingHTTPServer):
         self.api_key = api_key
         super().__init__(address, handler or ChatHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up is no error of the server's; anything else is reported as usual."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
@@ -179,7 +197,7 @@ class ChatHandler(BaseHTTPRequestHandler):
     def answer(self, body: bytes) -> None:
         """Parse the request, complete it, send the completion."""
         try:
-            turn = ChatTurn.parse(body)
+            turn = ChatTurn.parse(body, self.client_gone)
         except BadRequest as problem:
             self.send_json(400, error(str(problem)))
             return
@@ -189,10 +207,22 @@ class ChatHandler(BaseHTTPRequestHandler):
             return
         try:
             text = self.server.complete(turn)
+        except ClientGone:
+            self.close_connection = True
+            return
         except Exception as failure:
             self.send_json(500, error(f"generation failed: {type(failure).__name__}: {failure}"))
             return
         self.send_json(200, chat_completion(turn.model, text))
+
+    def client_gone(self) -> bool:
+        """Whether the client closed its connection (it has nothing more to send, so a readable socket
+        with no bytes in it is one that was closed)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return True
 
     def send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

@@ -19,7 +19,7 @@ from mirror_neuron.neuron.dendrite import DummyDendritePool
 from mirror_neuron.neuron.miners.base import Query
 from mirror_neuron.neuron.miners.endpoint import EndpointMiner
 from mirror_neuron.neuron.miners.lm import LanguageModelMiner
-from mirror_neuron.serve import Batcher, ChatTurn
+from mirror_neuron.serve import Batcher, ChatTurn, ClientGone
 from tests.conftest import run_cli
 from tests.fixtures.chat_servers import running
 
@@ -108,3 +108,16 @@ def test_requests_arriving_together_are_generated_in_batches_of_alike_settings()
     assert answers == {i: f"q{i} at {float(i % 2)}" for i in range(12)}
     assert all(len({turn.settings for turn in batch}) == 1 for batch in batches)
     assert len(batches) < 12 and max(len(batch) for batch in batches) > 1
+
+
+def test_requests_whose_client_hung_up_are_not_generated() -> None:
+    generated: list[str] = []
+
+    def generate(turns: list[ChatTurn]) -> list[str]:
+        generated.extend(turn.chat[-1][1] for turn in turns)
+        return ["done"] * len(turns)
+
+    batcher = Batcher(generate)
+    with pytest.raises(ClientGone):
+        batcher(ChatTurn("m", (("user", "gone"),), gone=lambda: True))
+    assert batcher(ChatTurn("m", (("user", "here"),))) == "done" and generated == ["here"]
