@@ -28,6 +28,7 @@ from mirror_neuron.neuron.miners.endpoint import EndpointMiner
 from mirror_neuron.neuron.miners.generation_cache import cache_file
 from mirror_neuron.neuron.miners.lm import uid_seed
 from mirror_neuron.neuron.population import MinerError, build_population
+from tests.conftest import run_cli
 from tests.fixtures.chat_servers import STALL_SECONDS, fault_server, stats
 from tests.fixtures.runs import run_config
 
@@ -276,3 +277,12 @@ def test_an_endpoint_strategy_plays_in_a_network_of_validators(url: str, tmp_pat
     shares = output.table("shares")
     mine = shares[(shares["side"] == "miners") & (shares["group"] == "my_miner")]
     assert len(mine) == 4 and (mine["share"] > 0).all()  # every epoch, the honest validators paid it
+
+
+def test_a_tournament_against_a_server_that_is_not_there_stops_with_one_line(tmp_path: Path) -> None:
+    config = TOURNAMENT.format(url="http://127.0.0.1:9/v1").replace("    stalled_miner", "    # stalled_miner")
+    (tmp_path / "c.yml").write_text(config)
+    result = run_cli("run", "--config", "c.yml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(
+        "mirror-neuron: error: c.yml: model.miners.my_miner (line 9): every call of miner 'my_miner' raised")
+    assert "ConnectError" in result.stderr and "Traceback" not in result.stderr
