@@ -31,7 +31,9 @@ def test_the_recipe_pits_an_endpoint_miner_against_honest_miners_and_the_known_a
 
 @pytest.mark.slow
 def test_the_recipe_judges_served_smollm2_beside_the_attackers(tmp_path: Path) -> None:
-    small = ["tracking.backend=none", "data.sample.n=3", "query.tournament.steps=6", "query.tournament.repetitions=2"]
+    # 2 shared CPUs generate 8 answers of 48 tokens with SmolLM2 in 5 to 50 s: past the 12 s the config keeps
+    small = ["tracking.backend=none", "data.sample.n=3", "query.tournament.steps=6", "query.tournament.repetitions=2",
+             "model.timeout=120"]
     with running(sys.executable, "-m", "mirror_neuron", "serve", "--model", "smollm2", "--port", "0") as url:
         with contextlib.redirect_stderr(io.StringIO()):
             result = run_experiment(RunOptions(config=CONFIG, out=tmp_path / "out", store=tmp_path / "store",
@@ -40,7 +42,7 @@ def test_the_recipe_judges_served_smollm2_beside_the_attackers(tmp_path: Path) -
     events = calls.table("data")
     mine = [code for row in events.itertuples() for behaviour, code in zip(row.behaviours, row.return_codes)
             if behaviour == "my_miner"]
-    assert len(mine) == 8 * 3 and mine.count(1) == len(mine)  # every call answered within the 12 s timeout
+    assert len(mine) == 8 * 3 and mine.count(1) == len(mine)  # every call answered within the timeout
     verdicts = tournament.table("verdicts").set_index("subject")["verdict"]
     assert set(verdicts.index) == {"my_miner", "honest_twin", *ATTACKERS}
     assert verdicts["my_miner"] in {"exploit", "weight_leak", "neutral", "penalized"}  # judged, not failed
