@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
+import pandas as pd
 import psutil
 import pytest
 
@@ -234,22 +235,22 @@ query:
 """
 
 
+def calls_of(events: pd.DataFrame, behaviour: str) -> list[tuple[int, float, str]]:
+    """The (return code, elapsed, error) of every call of ``behaviour`` in a Neuron query's events."""
+    return [(code, seconds, error) for row in events.itertuples()
+            for name, code, seconds, error in zip(row.behaviours, row.return_codes, row.elapsed, row.errors)
+            if name == behaviour]
+
+
 def test_an_endpoint_strategy_is_judged_in_a_tournament_and_its_calls_recorded(url: str, tmp_path: Path) -> None:
     done = run_config(tmp_path, TOURNAMENT.format(url=url))
     forward, tournament = (record.output for record in done.result.records[-2:])
     events = forward.table("data")
-    mine = [(code, seconds, error) for row in events.itertuples()
-            for behaviour, code, seconds, error in zip(row.behaviours, row.return_codes, row.elapsed, row.errors)
-            if behaviour == "my_miner"]
-    stalled = [(code, seconds) for row in events.itertuples()
-               for behaviour, code, seconds in zip(row.behaviours, row.return_codes, row.elapsed)
-               if behaviour == "stalled_miner"]
+    mine, stalled, flaky = (calls_of(events, name) for name in ("my_miner", "stalled_miner", "flaky_miner"))
     assert len(mine) == 3 * len(events) and all(code == SUCCESS and 0.02 <= s < 1.0 for code, s, _ in mine)
-    assert stalled and all((code, seconds) == (TIMEOUT, 2.0) for code, seconds in stalled)
-    flaky = [(code, error) for row in events.itertuples()
-             for behaviour, code, error in zip(row.behaviours, row.return_codes, row.errors) if behaviour == "flaky_miner"]
-    assert {code for code, _ in flaky} == {SUCCESS, UNKNOWN_EXCEPTION}
-    assert all(error.startswith("ServerError: HTTP 500") for code, error in flaky if code == UNKNOWN_EXCEPTION)
+    assert stalled and all((code, seconds) == (TIMEOUT, 2.0) for code, seconds, _ in stalled)
+    assert {code for code, _, _ in flaky} == {SUCCESS, UNKNOWN_EXCEPTION}
+    assert all(error.startswith("ServerError: HTTP 500") for code, _, error in flaky if code == UNKNOWN_EXCEPTION)
     verdicts = tournament.table("verdicts").set_index("subject")["verdict"].to_dict()
     assert verdicts.pop("flaky_miner") in {"penalized", "failed"}  # which calls fail depends on their order
     # the scripted server restates the prompt: judged as the simulated echo miners are, under a length reward
