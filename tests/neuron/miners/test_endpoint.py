@@ -86,6 +86,10 @@ def test_a_pass_calls_its_uids_concurrently_and_records_real_times(url: str) -> 
     assert all(c.is_success for c in calls)
     assert all(0.2 <= c.elapsed < 2.0 for c in calls)
     assert took < 2.0  # 20 calls of 0.2 s each, one after the other, would take 4 s
+    two = [miner(url, "scripted-1000", cache=False), miner(url, "scripted-1000", cache=False, max_connections=4)]
+    started = time.perf_counter()
+    assert all(c.is_success for c in one_pass([two[0]] * 4 + [two[1]] * 4, timeout=5.0))
+    assert time.perf_counter() - started < 1.8  # two strategies' calls at once: one after the other takes 2 s
 
 
 def test_a_server_slower_under_concurrency_times_some_calls_out_and_nothing_else(url: str) -> None:
