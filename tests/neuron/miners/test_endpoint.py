@@ -101,8 +101,8 @@ def test_a_server_slower_under_concurrency_times_some_calls_out_and_nothing_else
 
 
 def test_the_connection_limit_queues_calls_within_their_timeout(url: str) -> None:
-    calls = one_pass([miner(url, "scripted-300", cache=False, max_connections=2)] * 6, timeout=0.45)
-    assert sorted(c.return_code for c in calls) == [SUCCESS] * 2 + [TIMEOUT] * 4  # a second round would end at 0.6 s
+    calls = one_pass([miner(url, "scripted-500", cache=False, max_connections=2)] * 6, timeout=0.75)
+    assert sorted(c.return_code for c in calls) == [SUCCESS] * 2 + [TIMEOUT] * 4  # a second round would end at 1 s
 
 
 def test_added_latency_is_simulated_on_top_of_the_real_time(url: str) -> None:
