@@ -1,5 +1,5 @@
-"""``mirror-neuron``: run, sweep, validate, list, report, compare and verify. Parsing only; the work lives in
-:mod:`mirror_neuron.runner` (and :mod:`mirror_neuron.store` for ``verify``).
+"""``mirror-neuron``: run, sweep, validate, list, report, compare, verify and serve. Parsing only; the work lives
+in :mod:`mirror_neuron.runner` (:mod:`mirror_neuron.store` for ``verify``, :mod:`mirror_neuron.serve` for ``serve``).
 
 Heavy libraries are imported inside the commands, so ``--help`` answers at once.
 """
@@ -17,7 +17,7 @@ from mirror_neuron import __version__
 if TYPE_CHECKING:
     from mirror_neuron.registry import Component
 
-COMMANDS = ("run", "sweep", "validate", "ls", "report", "compare", "verify")
+COMMANDS = ("run", "sweep", "validate", "ls", "report", "compare", "verify", "serve")
 LS_NAME_WIDTH = 28  # characters of the name column of `ls`
 
 
@@ -73,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check every stored output against its manifest")
     verify.add_argument("--store", type=Path, metavar="DIR",
                         help="the store to check (default $MIRROR_NEURON_STORE or runs/.store)")
+
+    serve = commands.add_parser("serve", help="serve a local model behind the OpenAI-compatible chat completions API")
+    serve.add_argument("--model", default="smollm2", metavar="PATH",
+                       help="smollm2, tiny:gpt2, a local model folder or .gguf file (default smollm2)")
+    serve.add_argument("--name", metavar="NAME", help="the model name requests give (default: --model)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
+    serve.add_argument("--api-key-env", metavar="NAME", help="require the API key this environment variable holds")
+    serve.add_argument("--max-batch", type=int, default=64, metavar="N", help="requests generated together at most")
+    serve.add_argument("--threads", type=int, metavar="N", help="CPU threads torch generates with (default: torch's)")
     return parser
 
 
@@ -101,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with interrupts.watching():  # a KeyboardInterrupt a miner raises is its failed call; Ctrl-C stops the run
             handlers = {"run": _run, "sweep": _sweep, "validate": _validate, "ls": _ls, "report": _report,
-                        "compare": _compare, "verify": _verify}
+                        "compare": _compare, "verify": _verify, "serve": _serve}
             return handlers[args.command](args)
     except UserError as error:
         print(f"mirror-neuron: error: {redact(str(error))}", file=sys.stderr)
@@ -206,6 +216,40 @@ def _verify(args: argparse.Namespace) -> int:
           + (f", {damaged} damaged (a run sets each aside and computes it again)" if damaged else "")
           + (f"; {aside} folder(s) set aside earlier (*.damaged-*)" if aside else ""))
     return 1 if damaged else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import errno
+    import os
+
+    from mirror_neuron.errors import UserError
+    from mirror_neuron.models.causal_lm import check_model_path
+    from mirror_neuron.serve import Batcher, ChatServer, model_generator
+
+    check_model_path(args.model)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if args.api_key_env and not api_key:
+        raise UserError(f"the environment variable {args.api_key_env} is not set", "--api-key-env")
+    generate = model_generator(args.model)
+    try:
+        server = ChatServer((args.host, args.port), args.name or args.model, Batcher(generate, args.max_batch), api_key)
+    except OSError as error:
+        taken = error.errno == errno.EADDRINUSE
+        raise UserError("the port is in use; pick another" if taken else str(error.strerror or error),
+                        f"--port {args.port}") from None
+    print(f"serving {args.model} as '{server.name}' at {server.base_url} (OpenAI chat completions); "
+          "Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    finally:
+        server.server_close()
+    return 0
 
 
 def _ls(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ BUILD_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("reward", "RewardStack"): {"scorers": {"constant": {"type": "ConstantRewardModel"}}},
     ("reward", "PromptRewardModel"): {"path": "tiny:gpt2"},
     ("behaviour", "lm"): {"path": "tiny:gpt2"},
+    ("behaviour", "endpoint"): {"url": "http://127.0.0.1:8000/v1", "model": "smollm2"},
     ("model", "reward_model"): {"path": "tiny:gptj"},
     ("data", "Dataset"): {"path": "builtin:prompts"},
     ("filter", "ov_relevance"): {"bert": "minilm", "mpnet": "minilm"},

@@ -2,20 +2,30 @@
 
 A call returns the completion, a return code and the elapsed time. Latency is drawn per call from
 the uid's behaviour (log-normal, in simulated seconds, nothing sleeps), unless the behaviour gives the
-call's own (a replayed log's); a call slower than the timeout returns no completion. Faults a miner
-causes (exceptions, ``None``, non-text, invalid unicode, huge completions) become return codes or
-sanitized text, never errors of the pool.
+call's own (a replayed log's); a call slower than the timeout returns no completion. A remote behaviour
+(a real server, see :mod:`~mirror_neuron.neuron.miners.endpoint`) is called for real: its calls of a
+pass start first, together, and their real elapsed times go through the same rules. Faults a miner
+causes (exceptions, ``None``, non-text, a malformed reply, invalid unicode, huge completions) become
+return codes or sanitized text, never errors of the pool.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mirror_neuron.neuron.miners.base import CAUGHT, Behaviour, Query, Reference, call_failure
+from mirror_neuron.neuron.miners.base import (
+    CAUGHT,
+    Behaviour,
+    InvalidResponse,
+    Query,
+    Reference,
+    TimedAnswer,
+    call_failure,
+)
 from mirror_neuron.registry import component
 
 SUCCESS = 1
@@ -24,6 +34,7 @@ EMPTY_RESPONSE = 7
 INVALID_RESPONSE = 8
 UNKNOWN_EXCEPTION = 21
 MAX_COMPLETION_CHARS = 100_000
+Started = Callable[[], list[TimedAnswer]] | BaseException  # a remote group's calls under way, or why they are not
 
 
 @dataclass(frozen=True)
@@ -90,10 +101,13 @@ class DummyDendritePool:
         return self._calls(query, [int(uid) for uid in uids], elapsed, timeout)
 
     def _calls(self, query: Query, uids: list[int], elapsed: list[float], timeout: float) -> list[Call]:
-        """The calls of ``uids`` in order. A behaviour that answers many uids at once (it overrides
-        ``respond_many``) gets all its in-time uids of this call together, when the first of them is reached;
-        the others answer one uid at a time in the order of ``uids``, so they draw from ``self.rng`` as before."""
-        in_time = [i for i, seconds in enumerate(elapsed) if seconds <= timeout]
+        """The calls of ``uids`` in order. A remote behaviour's calls are started first, all its uids at once.
+        A behaviour that answers many uids at once (it overrides ``respond_many``) gets all its in-time uids
+        of this call together, when the first of them is reached; the others answer one uid at a time in the
+        order of ``uids``, so they draw from ``self.rng`` as before."""
+        started = self._start_remote(query, uids, timeout)
+        remote = {i for positions, _ in started for i in positions}
+        in_time = [i for i, seconds in enumerate(elapsed) if seconds <= timeout and i not in remote]
         answers: dict[int, str | None | BaseException] = {}
         for i in in_time:
             if i in answers:
@@ -102,9 +116,40 @@ class DummyDendritePool:
             batches = type(behaviour).respond_many is not Behaviour.respond_many
             group = [j for j in in_time if self.behaviours[uids[j]] is behaviour] if batches else [i]
             answers.update(zip(group, self._answer(behaviour, query, [uids[j] for j in group])))
+        for positions, wait in started:
+            for i, timed in zip(positions, self._wait(wait, len(positions))):
+                answers[i], elapsed[i] = timed.answer, timed.elapsed
+                if timed.elapsed <= timeout:
+                    in_time.append(i)
         self._record_health([self.behaviours[uids[i]] for i in in_time], [answers[i] for i in in_time])
         return [self._call(uid, answers.get(i), seconds, timeout)
                 for i, (uid, seconds) in enumerate(zip(uids, elapsed))]
+
+    def _start_remote(self, query: Query, uids: list[int], timeout: float) -> list[tuple[list[int], Started]]:
+        """Start every remote behaviour's calls of this pass: its positions in ``uids``, and the function that
+        waits for them (or the error that kept them from starting)."""
+        groups: dict[int, list[int]] = {}
+        for i, uid in enumerate(uids):
+            if self.behaviours[uid].remote:
+                groups.setdefault(id(self.behaviours[uid]), []).append(i)
+        started: list[tuple[list[int], Started]] = []
+        for positions in groups.values():
+            behaviour = self.behaviours[uids[positions[0]]]
+            try:
+                started.append((positions, behaviour.start_calls(query, [uids[i] for i in positions], timeout)))
+            except CAUGHT as error:
+                started.append((positions, call_failure(error)))
+        return started
+
+    @staticmethod
+    def _wait(started: Started, count: int) -> list[TimedAnswer]:
+        """A remote group's answers; a group that failed as a whole fails each of its calls, at once."""
+        if not isinstance(started, BaseException):
+            try:
+                return started()
+            except CAUGHT as error:
+                started = call_failure(error)
+        return [TimedAnswer(started, 0.0)] * count
 
     def _answer(self, behaviour: Behaviour, query: Query, uids: list[int]) -> list[str | None | BaseException]:
         """``behaviour``'s answers for ``uids``; a batch that fails as a whole fails each of its calls."""
@@ -143,6 +188,8 @@ class DummyDendritePool:
         """One call from its answer: a timeout, a fault mapped to its return code, or sanitized text."""
         if elapsed > timeout:
             return Call(uid, "", TIMEOUT, timeout)
+        if isinstance(completion, InvalidResponse):
+            return Call(uid, "", INVALID_RESPONSE, elapsed, _error_text(completion))
         if isinstance(completion, BaseException):
             return Call(uid, "", UNKNOWN_EXCEPTION, elapsed, _error_text(completion))
         if completion is None:

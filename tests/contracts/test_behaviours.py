@@ -4,6 +4,8 @@ same query, uid and seed give the same answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from mirror_neuron import registry
 from mirror_neuron.neuron.dendrite import EMPTY_RESPONSE, SUCCESS, TIMEOUT, UNKNOWN_EXCEPTION, DummyDendritePool
 from mirror_neuron.neuron.miners.base import Behaviour, Query
 from mirror_neuron.neuron.population import make_behaviour
+from tests.fixtures.chat_servers import fault_server
 
 NAMES = [c.name for c in registry.components("behaviour")]
 PARAMS = {"lm": {"path": "tiny:gpt2", "max_new_tokens": 6}}  # the default SmolLM2 is too slow for a contract
@@ -22,6 +25,14 @@ QUERIES = [
           question=True, reference="Canberra is the capital."),
     Query(("user",), ("What is it?",)),  # nothing but stop words
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chat_server() -> Iterator[None]:
+    """The server the endpoint behaviour calls: the scripted one, in its own process."""
+    with fault_server() as url:
+        PARAMS["endpoint"] = {"url": url, "model": "scripted"}
+        yield
 
 
 def build(name: str) -> Behaviour:
@@ -37,7 +48,8 @@ def answer(behaviour: Behaviour, query: Query, uid: int, seed: int) -> str | Non
 
 
 def test_every_behaviour_is_covered() -> None:
-    assert {"honest", "replay", "echo", "stock_phrase", "length_padder", "hacker", "flaky", "lm"} <= set(NAMES)
+    assert {"honest", "replay", "echo", "stock_phrase", "length_padder", "hacker", "flaky", "lm",
+            "endpoint"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

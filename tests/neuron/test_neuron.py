@@ -142,6 +142,8 @@ def test_every_registered_behaviour_answers_a_query() -> None:
     query = Query(tuple(ROLES), tuple(MESSAGES), reference="Canberra is the capital of Australia.")
     rng = np.random.default_rng(0)
     for component in registry.components("behaviour"):
+        if component.load().remote:
+            continue  # it needs a real server: tests/contracts/test_behaviours.py starts one
         behaviour = component.load()()
         assert behaviour.name == component.name
         for _ in range(5):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, PositiveFloat
 
 from mirror_neuron import interrupts
 from mirror_neuron.errors import UserError
+
+FOLLOW_UP_REQUEST = "Ask one follow-up question."  # what a chat model is told when the validator wants a question
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,29 @@ class Query:
         """What the filters compare completions with: :attr:`base_prompt` when set, else :attr:`prompt`."""
         return self.prompt if self.base_prompt is None else self.base_prompt
 
+    def chat_messages(self) -> list[tuple[str, str]]:
+        """The (role, content) messages a chat model is sent: the query's, and a request for a question when
+        the validator asks for one."""
+        chat = list(zip(self.roles, self.messages))
+        return chat + [("user", FOLLOW_UP_REQUEST)] if self.question else chat
+
     @property
     def text(self) -> str:
         """The unravelled conversation: one ``"{role}: {content}"`` line per message."""
         return "".join(f"{role}: {message}\n" for role, message in zip(self.roles, self.messages))
+
+
+class InvalidResponse(Exception):
+    """A call's answer that holds no completion (a server's malformed reply): the invalid-response return code."""
+
+
+@dataclass(frozen=True)
+class TimedAnswer:
+    """A real call's answer (what :meth:`Behaviour.respond` returns, or the exception saying why there is
+    none) and the seconds it took; past the validator's timeout it is a timeout, whatever the answer."""
+
+    answer: str | None | BaseException
+    elapsed: float
 
 
 class Behaviour(BaseModel):
@@ -82,6 +104,7 @@ class Behaviour(BaseModel):
 
     name: ClassVar[str]  # the registered name, set by its @component declaration (a user class: its config key)
     fails_on_purpose: ClassVar[bool] = False  # raising on every call is its point (else the run stops, see dendrite)
+    remote: ClassVar[bool] = False  # it calls a real server, in real time: see start_calls
     latency_median: PositiveFloat = 1.0
     latency_sigma: float = 0.3
 
@@ -107,6 +130,11 @@ class Behaviour(BaseModel):
             except CAUGHT as error:
                 answers.append(call_failure(error))
         return answers
+
+    def start_calls(self, query: Query, uids: list[int], timeout: float) -> Callable[[], list[TimedAnswer]]:
+        """A :attr:`remote` behaviour's real calls for ``uids``, started at once (they run beside the
+        pass's other calls); the function returned waits for them and gives each uid's answer in order."""
+        raise NotImplementedError
 
 
 CAUGHT = (Exception, SystemExit, KeyboardInterrupt)  # what a miner's own code may raise on a call

@@ -3,11 +3,13 @@
 One SQLite file in WAL mode, shared by repetitions, runs and processes: ``generations.sqlite`` in the
 cache folder (``$MIRROR_NEURON_CACHE``), or the file ``$MIRROR_NEURON_GENERATIONS`` names. A
 completion's key is the sha256 of the model's identity (its path and the sha256 of its files or
-weights), the chat messages as sent, the sampling seed and the generation parameters.
+weights; a served model: its server and name), the chat messages as sent, the sampling seed and the
+generation parameters. A served completion also keeps the real seconds its call took.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -42,26 +44,37 @@ class GenerationCache:
         self.connection = sqlite3.connect(file, timeout=60, check_same_thread=False)
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("CREATE TABLE IF NOT EXISTS generations "
-                                "(key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+                                "(key TEXT PRIMARY KEY, completion TEXT NOT NULL, elapsed REAL)")
+        columns = {row[1] for row in self.connection.execute("PRAGMA table_info(generations)")}
+        if "elapsed" not in columns:  # a file written before served completions were kept
+            with contextlib.suppress(sqlite3.OperationalError), self.connection:  # another process added it first
+                self.connection.execute("ALTER TABLE generations ADD COLUMN elapsed REAL")
 
     def get(self, keys: Sequence[str]) -> dict[str, str]:
         """The cached completions of ``keys`` (those found); every key looked up counts as a hit or a miss."""
+        return {key: completion for key, (completion, _) in self.get_timed(keys).items()}
+
+    def get_timed(self, keys: Sequence[str]) -> dict[str, tuple[str, float | None]]:
+        """``key -> (completion, elapsed seconds or None)`` of the ``keys`` found, counted as :meth:`get` counts."""
         unique = list(dict.fromkeys(keys))
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, float | None]] = {}
         for start in range(0, len(unique), LOOKUP_BATCH):
             batch = unique[start:start + LOOKUP_BATCH]
             marks = ",".join("?" * len(batch))
-            found.update(self.connection.execute(
-                f"SELECT key, completion FROM generations WHERE key IN ({marks})", batch))
+            found.update((key, (completion, elapsed)) for key, completion, elapsed in self.connection.execute(
+                f"SELECT key, completion, elapsed FROM generations WHERE key IN ({marks})", batch))
         hits = sum(key in found for key in keys)
         self.hits += hits
         self.misses += len(keys) - hits
         return found
 
-    def put(self, completions: dict[str, str]) -> None:
+    def put(self, completions: dict[str, str], elapsed: dict[str, float] | None = None) -> None:
+        """Keep ``completions``, with the real seconds each call took where ``elapsed`` gives them."""
+        elapsed = elapsed or {}
         with self.connection:
-            self.connection.executemany("INSERT OR IGNORE INTO generations (key, completion) VALUES (?, ?)",
-                                        completions.items())
+            self.connection.executemany(
+                "INSERT OR IGNORE INTO generations (key, completion, elapsed) VALUES (?, ?, ?)",
+                [(key, completion, elapsed.get(key)) for key, completion in completions.items()])
 
     @property
     def hit_rate(self) -> float:

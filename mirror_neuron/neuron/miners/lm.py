@@ -27,18 +27,16 @@ from mirror_neuron.neuron.miners.generation_cache import (
 from mirror_neuron.registry import component
 from mirror_neuron.seeds import Seed
 
-FOLLOW_UP_REQUEST = "Ask one follow-up question."
-
 
 @functools.cache
-def _shared_model(path: str) -> tuple[Any, Any]:
+def shared_model(path: str) -> tuple[Any, Any]:
     """One model per path, shared by every uid that runs it (one backend, many hotkeys)."""
     return load_causal_lm(path)
 
 
 @functools.cache
 def _identity(path: str) -> str:
-    return model_identity(path, local_files(path), lambda: _shared_model(path)[0])
+    return model_identity(path, local_files(path), lambda: shared_model(path)[0])
 
 
 def uid_seed(seed: int, uid: int) -> int:
@@ -84,7 +82,7 @@ class LanguageModelMiner(Behaviour):
 
     def generate(self, query: Query, uids: list[int]) -> list[str]:
         """The completion of each uid: from the cache when there, else generated (each distinct one once)."""
-        chat = self.chat(query)
+        chat = query.chat_messages()
         seeds = [uid_seed(self.seed or 0, uid) if self.temperature > 0 else None for uid in uids]
         parameters = {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
                       "top_p": self.top_p if self.temperature > 0 else 1.0}
@@ -106,21 +104,27 @@ class LanguageModelMiner(Behaviour):
         """The cache this miner reads and fills (None with ``cache: false``)."""
         return open_cache(cache_file()) if self.cache else None
 
-    def chat(self, query: Query) -> list[tuple[str, str]]:
-        """The (role, content) messages sent to the model: the query's, and a request for a question."""
-        chat = list(zip(query.roles, query.messages))
-        return chat + [("user", FOLLOW_UP_REQUEST)] if query.question else chat
-
     def _generate(self, chat: list[tuple[str, str]], seeds: list[int | None]) -> list[str]:
-        from mirror_neuron.models.generation import generate_batch
+        return generate_chats(self.path, [chat] * len(seeds), seeds, self.max_new_tokens, self.temperature,
+                              self.top_p)
 
-        model, tokenizer = _shared_model(self.path)
+
+def generate_chats(path: str, chats: list[list[tuple[str, str]]], seeds: list[int | None], max_new_tokens: int,
+                   temperature: float, top_p: float) -> list[str]:
+    """The completion of each chat (its (role, content) messages) with its seed (None: greedy), generated in
+    one batch by the model at ``path`` (loaded once per process). Chat models get the messages through
+    their chat template; others get the unravelled text."""
+    from mirror_neuron.models.generation import generate_batch
+
+    model, tokenizer = shared_model(path)
+    prompts = []
+    for chat in chats:
         if getattr(tokenizer, "chat_template", None):
             text = tokenizer.apply_chat_template([{"role": r, "content": m} for r, m in chat], tokenize=False,
                                                  add_generation_prompt=True)
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            prompts.append(tokenizer(text, add_special_tokens=False)["input_ids"])
         else:  # the unravelled conversation, as Query.text writes it
-            ids = tokenizer("".join(f"{role}: {content}\n" for role, content in chat) + "assistant:")["input_ids"]
-        sampled = [seed for seed in seeds if seed is not None]
-        return generate_batch(model, tokenizer, [ids] * len(seeds), sampled or None, self.max_new_tokens,
-                              self.temperature, self.top_p)
+            prompts.append(tokenizer("".join(f"{role}: {content}\n" for role, content in chat) + "assistant:")[
+                "input_ids"])
+    sampled = [seed for seed in seeds if seed is not None]
+    return generate_batch(model, tokenizer, prompts, sampled or None, max_new_tokens, temperature, top_p)
