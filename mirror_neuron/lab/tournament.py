@@ -19,6 +19,7 @@ uids nobody declared play ``honest``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,15 +27,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from mirror_neuron.errors import ConfigError
 from mirror_neuron.figures import figure, pyplot
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, judge
 from mirror_neuron.log import Progress
 from mirror_neuron.neuron import loops
-from mirror_neuron.neuron.config import NeuronConfig, part_seeds
+from mirror_neuron.neuron.config import NeuronConfig, PartSeeds, part_seeds
 from mirror_neuron.neuron.dendrite import SUCCESS
 from mirror_neuron.neuron.miners.base import Behaviour, Reference
 from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
-from mirror_neuron.neuron.population import make_behaviour, with_seed
+from mirror_neuron.neuron.population import build_population, make_behaviour, with_seed
 from mirror_neuron.neuron.reward.memo import MEMO
 
 SNAPSHOTS = 25  # weight snapshots per repetition when record_every is not set
@@ -118,6 +120,26 @@ def strategy_labels(miners: dict, behaviours: list[Behaviour], miners_seed: int 
                                         getattr(behaviour, "name", type(behaviour).__name__))
         labels.append(known[id(behaviour)])
     return labels
+
+
+def check_judged(miners: dict, n: int, seeds: PartSeeds, miners_seed: int | None, baseline: str,
+                 controls: list[str], where: Callable[..., str], players: str = "uid of the neuron") -> None:
+    """The ``baseline`` and every control must be strategies some uid of ``miners`` (over ``n`` uids) plays,
+    or there is nothing to compare: a :class:`ConfigError` at the ``where(key, ...)`` of the first that is
+    not (``players``: who plays them, in the message)."""
+    behaviours = build_population(miners, n, seeds.population, miners_seed)
+    strategies = sorted(set(strategy_labels(miners, behaviours, miners_seed)))
+    listed = ", ".join(strategies)
+    if baseline not in strategies:
+        raise ConfigError(f"the baseline strategy '{baseline}' is played by no {players}; its strategies are "
+                          f"{listed} (declare fewer miners so that some are honest, or set baseline)",
+                          where("baseline"))
+    for index, control in enumerate(controls):
+        if control == baseline or control not in strategies:
+            why = "is the baseline" if control == baseline else f"is played by no {players}"
+            raise ConfigError(f"the control strategy '{control}' {why}; a control is a strategy of the miners "
+                              f"block besides the baseline (its strategies are {listed}), e.g. "
+                              "honest_twin: {behaviour: honest, count: 8}", where("controls", index))
 
 
 def gating_filters(reward_model: object) -> list[str]:

@@ -21,7 +21,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from mirror_neuron import ray_runtime
 from mirror_neuron.errors import ConfigError
-from mirror_neuron.lab.tournament import judge_seed, plot_weight_per_uid, strategy_labels
+from mirror_neuron.lab.tournament import check_judged, judge_seed, plot_weight_per_uid
 from mirror_neuron.lab.tournament_judge import JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
 from mirror_neuron.log import say
@@ -41,7 +41,6 @@ from mirror_neuron.network.metrics import (
 )
 from mirror_neuron.network.simulation import EpochStep, Network
 from mirror_neuron.neuron.config import NeuronConfig, part_seeds
-from mirror_neuron.neuron.population import build_population
 from mirror_neuron.registry import component
 from mirror_neuron.steps.base import Step, StepConfig
 from mirror_neuron.steps.query.prompts import DataPrompts
@@ -170,16 +169,8 @@ class NetworkQueryStep(Step):
         """The baseline and every control must be miner strategies some uid plays."""
         seeds = part_seeds(network.seed if network.seed is not None else self.context.seed)
         miners_seed = network.miners_seed if network.miners_seed is not None else seeds.miners
-        behaviours = build_population(network.miners, network.metagraph.n, seeds.population, miners_seed)
-        strategies = sorted(set(strategy_labels(network.miners, behaviours, miners_seed)))
-        if self.config.baseline not in strategies:
-            raise ConfigError(f"the baseline '{self.config.baseline}' is played by no miner of the network; its "
-                              f"miner strategies are {', '.join(strategies)}", self.context.where("baseline"))
-        for index, control in enumerate(self.config.controls):
-            if control == self.config.baseline or control not in strategies:
-                why = "is the baseline" if control == self.config.baseline else "is played by no miner"
-                raise ConfigError(f"the control '{control}' {why}; a control is a miner strategy besides the "
-                                  f"baseline ({', '.join(strategies)})", self.context.where("controls", index))
+        check_judged(network.miners, network.metagraph.n, seeds, miners_seed, self.config.baseline,
+                     self.config.controls, self.context.where, "miner of the network")
 
     def _judge_options(self, network: NetworkConfig) -> JudgeOptions:
         """How miner strategies are judged: the Tournament's rules, convergence by the honest validators'

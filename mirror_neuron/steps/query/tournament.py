@@ -18,18 +18,18 @@ from mirror_neuron.errors import ConfigError
 from mirror_neuron.lab.tournament import (
     Repetition,
     TournamentPlan,
+    check_judged,
     judge_seed,
     plot_weight_per_uid,
     plot_weight_share,
     run_repetition,
-    strategy_labels,
     tournament_progress,
 )
 from mirror_neuron.lab.tournament_judge import ZEROED, JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
 from mirror_neuron.log import Progress, say
 from mirror_neuron.neuron.config import NeuronConfig, TopK, part_seeds
-from mirror_neuron.neuron.population import MinerError, build_population
+from mirror_neuron.neuron.population import MinerError
 from mirror_neuron.registry import component
 from mirror_neuron.seeds import Seed
 from mirror_neuron.steps.base import Step, StepConfig
@@ -155,28 +155,13 @@ class TournamentStep(Step):
         neuron = model_spec(models[0], NeuronConfig)  # its seed is resolved
         seed = self.config.seed if self.config.seed is not None else (
             neuron.seed if neuron.seed is not None else self.context.seed)
-        self._check_baseline(neuron, seed)
+        check_judged(neuron.miners, neuron.metagraph.n, part_seeds(seed), None, self.config.baseline,
+                     self.config.controls, self.context.where)
         prompts, answers, contexts, references = DataPrompts.of(data[0].table()) if data else DataPrompts([], [], [])
         config = self.config
         return TournamentPlan(neuron, config.method, config.steps, config.repetitions, config.record_every, seed,
                               config.topk, config.random_sample_uids, config.train_gating_model, tuple(prompts),
                               tuple(answers), self.context.config_dir, tuple(contexts), tuple(references))
-
-    def _check_baseline(self, neuron: NeuronConfig, seed: int) -> None:
-        """The baseline and every control must be strategies some uid plays, or there is nothing to compare."""
-        population = build_population(neuron.miners, neuron.metagraph.n, part_seeds(seed).population)
-        strategies = sorted(set(strategy_labels(neuron.miners, population)))
-        listed = ", ".join(strategies)
-        if self.config.baseline not in strategies:
-            raise ConfigError(f"the baseline strategy '{self.config.baseline}' is played by no uid of the neuron; "
-                              f"its strategies are {listed} (declare fewer miners so that some are "
-                              "honest, or set baseline)", self.context.where("baseline"))
-        for index, control in enumerate(self.config.controls):
-            if control == self.config.baseline or control not in strategies:
-                why = "is the baseline" if control == self.config.baseline else "is played by no uid of the neuron"
-                raise ConfigError(f"the control strategy '{control}' {why}; a control is a strategy of the "
-                                  f"neuron's miners block besides the baseline (its strategies are {listed}), e.g. "
-                                  "honest_twin: {behaviour: honest, count: 8}", self.context.where("controls", index))
 
     @staticmethod
     def _summary(strategies: pd.DataFrame, verdicts: pd.DataFrame, options: JudgeOptions,
