@@ -128,7 +128,7 @@ def _run_experiment(options: RunOptions) -> RunResult:
 
     say(f"experiment '{experiment.info.name}': {len(planned)} step(s) -> {out}")
     _preflight(planned, store, options.force)
-    started_at = _now()
+    started_at = utc_now()
     created = missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
     tracker.start(redact(experiment.info.name), redact_data(experiment.info.tags), _tracked_config(experiment, planned),
@@ -201,7 +201,7 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
             cause = "" if step.selected else " (required upstream; no stored output matches)"
             say(f"{name}: computing {step.fingerprint[:12]}{cause}")
         writer.on_chunk = chunk_progress(name)
-        started_at = _now()
+        started_at = utc_now()
         try:
             with step_named(name):
                 summary = entry.step.run({r: store.finished(step.upstream[r]) for r in entry.requires}, writer)
@@ -212,7 +212,7 @@ def _run_step(step: PlannedStep, store: Store, force: bool, counter: str) -> Ste
             "kind": entry.section, "entrypoint": entry.entrypoint, "id": entry.id,
             "fingerprint": step.fingerprint, "config": step.resolved, "upstream": step.upstream,
             "version": __version__, "code_sha256": code_sha256(), "git_commit": git_commit(), "started_at": started_at,
-            "finished_at": _now(), "summary": summary, "resumed_from_chunk": writer.resumed_from,
+            "finished_at": utc_now(), "summary": summary, "resumed_from_chunk": writer.resumed_from,
         }
         output = store.commit(step.fingerprint, writer, manifest)
     seconds = time.monotonic() - started
@@ -257,7 +257,7 @@ def _write_run_index(out: Path, experiment: Experiment, options: RunOptions, pla
     index = {
         "experiment": experiment.info.model_dump(), "config": experiment.source.path,
         "config_text": _config_text(options.config), "overrides": options.overrides, "selected": options.steps,
-        "version": __version__, "git_commit": git_commit(), "started_at": started_at, "finished_at": _now(),
+        "version": __version__, "git_commit": git_commit(), "started_at": started_at, "finished_at": utc_now(),
         "ok": ok, "tracking": tracking, "planned": [p.entry.id for p in planned],
         "sweep": {"name": options.point.sweep, "point": options.point.index, "values": options.point.values}
         if options.point else None,
@@ -298,7 +298,8 @@ def _config_text(config: Path | Mapping[str, Any]) -> str | None:
         return None
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The time now, in UTC, to the second (ISO 8601)."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 

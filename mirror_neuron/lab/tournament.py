@@ -196,17 +196,13 @@ class CallCounts:
                 "reward_sum": self.reward_sum, "reward_sq_sum": self.reward_sq_sum,
                 **{f"{ZEROED}{name}": counts for name, counts in self.zeroed.items()}}
 
-    def state(self) -> dict[str, np.ndarray]:
-        """What :meth:`restore` needs to carry on counting (a resumed run)."""
-        return {"calls": self.calls, "successes": self.successes, "short": self.short, "reward_sum": self.reward_sum,
-                "reward_sq_sum": self.reward_sq_sum, **{f"{ZEROED}{k}": v for k, v in self.zeroed.items()}}
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        for name, values in state.items():
+    def restore(self, columns: dict[str, np.ndarray]) -> None:
+        """Carry on counting from what :meth:`columns` gave (a resumed run)."""
+        for name, values in columns.items():
             if name.startswith(ZEROED):
                 self.zeroed[name.removeprefix(ZEROED)] = np.array(values, dtype=np.int64)
             else:
-                getattr(self, name)[:] = values
+                getattr(self, "short" if name == "short_calls" else name)[:] = values
 
 
 def tournament_progress(plan: TournamentPlan, completed: int = 0) -> Progress:

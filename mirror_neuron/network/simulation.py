@@ -265,7 +265,7 @@ class Network:
             if self.queue else [],
             "quality": [self.population.quality.f1_sum, self.population.quality.calls]
             if self.population.quality else None,
-            "calls": self.population.calls.state(),
+            "calls": self.population.calls.columns(),
             "players": [player.save(folder) for player in self.players],
         }
         text, arrays = pack(state)

@@ -11,7 +11,7 @@ from pathlib import Path
 from mirror_neuron.report.model import RunView, StepView, TableView, load_run
 from mirror_neuron.report.text import verdicts_text
 
-__all__ = ["RunView", "StepView", "TableView", "load_run", "verdicts_text", "write_report"]
+__all__ = ["RunView", "StepView", "TableView", "load_run", "verdicts_text", "write_atomic", "write_report"]
 
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "report.md"
@@ -22,11 +22,12 @@ def write_report(run: RunView) -> Path:
     from mirror_neuron.report.html import render_html
     from mirror_neuron.report.markdown import render_markdown
 
-    _write(run.out / MARKDOWN_NAME, render_markdown(run))
-    return _write(run.out / HTML_NAME, render_html(run))
+    write_atomic(run.out / MARKDOWN_NAME, render_markdown(run))
+    return write_atomic(run.out / HTML_NAME, render_html(run))
 
 
-def _write(path: Path, text: str) -> Path:
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file renamed into place)."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)

@@ -10,7 +10,7 @@ from typing import Any
 
 from mirror_neuron.errors import did_you_mean
 from mirror_neuron.log import say
-from mirror_neuron.report import HTML_NAME
+from mirror_neuron.report import HTML_NAME, write_atomic
 from mirror_neuron.report.html import CSS, POLICY, badge, esc, plot_figure
 from mirror_neuron.report.model import figure_text
 from mirror_neuron.store import PLOTS
@@ -43,11 +43,7 @@ def write_sweep_report(out: Path, sweep: Sweep, frame: Any) -> Path:
         "<section id=\"plots\"><h2>Plots</h2><div class=\"plots\">"
         + "".join(plot_figure(p) for p in [*drawn, *([counts] if counts else [])]) + "</div></section>",
         _all_columns(frame), "</main></body></html>\n"])
-    path = out / HTML_NAME
-    temporary = out / f".{HTML_NAME}.tmp"
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(path)
-    return path
+    return write_atomic(out / HTML_NAME, page)
 
 
 def verdict_columns(frame: Any) -> list[str]:

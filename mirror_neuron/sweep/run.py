@@ -10,9 +10,7 @@ on that fingerprint while it computes, and the others then reuse the output.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from mirror_neuron.errors import UserError, disk_full_is_user_error
 from mirror_neuron.log import say
 from mirror_neuron.offline import offline
 from mirror_neuron.redact import redact, redact_data
-from mirror_neuron.report import HTML_NAME
+from mirror_neuron.report import HTML_NAME, write_atomic
 from mirror_neuron.run_folder import (
     DEFAULT_RUNS_DIR,
     TRACKING_DIR,
@@ -31,7 +29,15 @@ from mirror_neuron.run_folder import (
     remove_if_empty,
     slug,
 )
-from mirror_neuron.runner import PlannedStep, RunOptions, default_store, load_experiment, plan, run_experiment
+from mirror_neuron.runner import (
+    PlannedStep,
+    RunOptions,
+    default_store,
+    load_experiment,
+    plan,
+    run_experiment,
+    utc_now,
+)
 from mirror_neuron.store import PLOTS, Store
 from mirror_neuron.sweep.executors import Executor, make_executor
 from mirror_neuron.sweep.spec import Point, Sweep, read_sweep
@@ -110,7 +116,7 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
     shown_store = f"--store {options.store}" if options.store else str(store.root)
     check_run_paths(out, store.root, sweep.name, shown_out, shown_store, contents=False)
     _check_sweep_folder(out, sweep.name, shown_out)
-    keys, started_at = sweep.spec.keys(), _now()
+    keys, started_at = sweep.spec.keys(), utc_now()
     tasks, rows = [], {}
     for item in planned:
         point_out = out / item.point.name
@@ -140,12 +146,12 @@ def _run_sweep(options: SweepOptions) -> SweepResult:
                 say(f"{point.title} ({point.label()}): finished ({len(rows)}/{len(planned)})")
                 write_points(out, points_frame(list(rows.values()), keys))
     finally:
+        table = points_frame(list(rows.values()), keys)
         if rows:
-            write_points(out, points_frame(list(rows.values()), keys))
+            write_points(out, table)
             _write_index(out, sweep, options, planned, executor.name, started_at, len(rows) == len(planned))
         else:
             remove_if_empty(created)  # a sweep that failed before its first point leaves no empty folder
-    table = points_frame(list(rows.values()), keys)
     _track(tracker, sweep, table)
     report = write_sweep_report(out, sweep, table)
     return SweepResult(out, table, report, len(planned) - len(tasks), tracker.location)
@@ -209,12 +215,6 @@ def _write_index(out: Path, sweep: Sweep, options: SweepOptions, planned: list[P
     """``sweep.json``: the sweep, its points and where each one's run folder is."""
     index = {"name": sweep.name, "config": str(options.config), "grid": str(options.grid) if options.grid else None,
              "overrides": options.overrides, "sweep": sweep.spec.model_dump(), "executor": executor,
-             "started_at": started_at, "finished_at": _now(), "ok": ok, "points_table": POINTS_FILE,
+             "started_at": started_at, "finished_at": utc_now(), "ok": ok, "points_table": POINTS_FILE,
              "points": [{"point": p.point.index, "name": p.point.name, "values": p.point.values} for p in planned]}
-    temporary = out / f".{SWEEP_INDEX}.tmp-{os.getpid()}"
-    temporary.write_text(json.dumps(redact_data(index), indent=2, default=str))
-    os.replace(temporary, out / SWEEP_INDEX)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    write_atomic(out / SWEEP_INDEX, json.dumps(redact_data(index), indent=2, default=str))

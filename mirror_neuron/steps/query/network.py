@@ -167,7 +167,7 @@ class NetworkQueryStep(Step):
 
     def _check_miner_strategies(self, network: NetworkConfig) -> None:
         """The baseline and every control must be miner strategies some uid plays."""
-        seeds = part_seeds(network.seed if network.seed is not None else self.context.seed)
+        seeds = part_seeds(self._base_seed(network))
         miners_seed = network.miners_seed if network.miners_seed is not None else seeds.miners
         check_judged(network.miners, network.metagraph.n, seeds, miners_seed, self.config.baseline,
                      self.config.controls, self.context.where, "miner of the network")
@@ -179,14 +179,18 @@ class NetworkQueryStep(Step):
         honest = [g for g in network.validators.values() if g.strategy == "honest"]
         alphas = [NeuronConfig.model_validate({k: v for k, v in dict(g.params.get("neuron") or {}).items()
                                                if k != "seed"}).weights.alpha for g in honest]
-        seed = network.seed if network.seed is not None else self.context.seed
+        seed = self._base_seed(network)
         return JudgeOptions(config.baseline, config.confidence, config.correction, config.resamples,
                             config.min_success_rate, judge_seed(seed), max(alphas) if alphas else None,
                             tuple(config.controls), config.max_zeroed_share,
                             averages=max(1, sum(g.count for g in honest)), measure=MEASURE)
 
+    def _base_seed(self, network: NetworkConfig) -> int:
+        """The network's seed, else the experiment's."""
+        return network.seed if network.seed is not None else self.context.seed
+
     def _seed(self, network: NetworkConfig, repetition: int) -> int:
-        seed = network.seed if network.seed is not None else self.context.seed
+        seed = self._base_seed(network)
         return seed if repetition == 0 else int(np.random.SeedSequence([seed, repetition]).generate_state(1)[0])
 
     # -- the judged figures --------------------------------------------------------------------------

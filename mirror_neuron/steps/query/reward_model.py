@@ -225,7 +225,7 @@ class RewardModelQueryStep(Step):
             with sharded(self, spec, self.config.shards) as shards:
                 yield shards
         else:
-            yield _InProcess(self, load_reward_model(spec, self.context.config_dir, self.context.seed))
+            yield InProcessScorer(self, load_reward_model(spec, self.context.config_dir, self.context.seed))
 
     def score_chunk(self, model: RewardModelBase, rows: pd.DataFrame, pairs: bool) -> pd.DataFrame:
         """The scored table of ``rows``, in ``chunk_size`` batches."""
@@ -351,7 +351,7 @@ class RewardModelQueryStep(Step):
 
 
 @dataclass
-class _InProcess:
+class InProcessScorer:
     """The query's own model, scoring in this process."""
 
     step: RewardModelQueryStep

@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from mirror_neuron.steps.query.reward_model import InProcessScorer
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -22,20 +24,13 @@ if TYPE_CHECKING:
 REPLICA_CPUS = 0.5
 
 
-class Replica:
+class Replica(InProcessScorer):
     """A Ray actor: one copy of the reward model, scoring the parts of chunks it is given."""
 
     def __init__(self, step: RewardModelQueryStep, spec: RewardModelSpec) -> None:
         from mirror_neuron.steps.model.spec import load_reward_model
 
-        self.step = step
-        self.model = load_reward_model(spec, step.context.config_dir, step.context.seed)
-
-    def score(self, rows: pd.DataFrame, pairs: bool) -> pd.DataFrame:
-        return self.step.score_chunk(self.model, rows, pairs)
-
-    def batch_difference(self, rows: pd.DataFrame, pairs: bool) -> float:
-        return self.step.batch_difference(self.model, rows, pairs)
+        super().__init__(step, load_reward_model(spec, step.context.config_dir, step.context.seed))
 
 
 class Shards:
