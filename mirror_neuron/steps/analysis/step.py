@@ -116,7 +116,9 @@ class AnalysisStep(Step):
         from mirror_neuron.analysis.work import Analysis
 
         source = self._source(inputs)
-        analysis = Analysis(self.config, load_frame(source), seed=self.seed, config_dir=self.context.config_dir,
+        checked = getattr(self, "_checked", None)  # the frame preflight read, when it is this very output
+        frame = checked[1] if checked is not None and checked[0] == _identity(source) else load_frame(source)
+        analysis = Analysis(self.config, frame, seed=self.seed, config_dir=self.context.config_dir,
                             where=self._where, say=self.say, read_tensor=source.tensor)
         analysis.check_targets()
         analysis.compute()
@@ -145,6 +147,7 @@ class AnalysisStep(Step):
             return
         Analysis(self.config, frame, seed=self.seed, config_dir=self.context.config_dir, where=self._where,
                  say=self.say, read_tensor=source.tensor).check_targets()
+        self._checked = (_identity(source), frame)  # read once: the run reuses it
 
     def _source(self, inputs: dict[str, StepOutput]) -> StepOutput:
         outputs = list(inputs.values())
@@ -159,3 +162,9 @@ class AnalysisStep(Step):
         from mirror_neuron.log import say
 
         say(f"analysis '{self.config.id}': {message}")
+
+
+def _identity(output: StepOutput) -> tuple[str, str]:
+    """Which stored output this is: its folder and when it finished (an output set aside and computed
+    again between preflight and the run is another)."""
+    return str(output.path), str(output.manifest.get("finished_at"))
