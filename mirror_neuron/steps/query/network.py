@@ -277,23 +277,38 @@ class RepetitionTask:
 
 @dataclass
 class StoredBlock:
-    """One block of epochs as a chunk stores it: its tables and the state files the next block starts from."""
+    """One block of epochs as a chunk stores it: its tables, and the state the next block starts from,
+    either the live ``network`` (saved straight into the chunk) or its saved files (``state``, from a
+    Ray worker)."""
 
     tables: dict[str, pd.DataFrame]
-    state: dict[str, bytes]
+    network: Network | None = None
+    state: dict[str, bytes] | None = None
 
     def write(self, writer: ChunkWriter) -> None:
         with writer.chunk() as chunk:
             for name, table in self.tables.items():
                 chunk.table(name, table)
-            for name, data in self.state.items():
+            if self.network is not None:
+                self.network.save(chunk.directory / STATE)
+            for name, data in (self.state or {}).items():
                 path = chunk.directory / STATE / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
 
+    def frozen(self) -> StoredBlock:
+        """The block with its network's state as files, to send from one process to another."""
+        if self.network is None:
+            return self
+        with tempfile.TemporaryDirectory() as folder:
+            self.network.save(Path(folder))
+            state = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(Path(folder).rglob("*")) if f.is_file()}
+        return StoredBlock(self.tables, state=state)
+
 
 def run_blocks(task: RepetitionTask) -> Iterator[StoredBlock]:
-    """The blocks of one repetition, each as soon as its epochs have run."""
+    """The blocks of one repetition, each as soon as its epochs have run (write or freeze each before
+    asking for the next: its network moves on)."""
     query, repetition = task.query, task.repetition
     per_repetition = math.ceil(query.epochs / query.chunk_epochs)
     prompts = task.prompts
@@ -312,15 +327,12 @@ def run_blocks(task: RepetitionTask) -> Iterator[StoredBlock]:
             tables["miner_calls"] = _miner_calls(network, repetition)
             if network.population.quality is not None:
                 tables["miners"] = _quality(network, repetition)
-        with tempfile.TemporaryDirectory() as folder:
-            network.save(Path(folder))
-            state = {str(f.relative_to(folder)): f.read_bytes() for f in sorted(Path(folder).rglob("*")) if f.is_file()}
-        yield StoredBlock(tables, state)
+        yield StoredBlock(tables, network)
 
 
 def repetition_blocks(task: RepetitionTask) -> list[StoredBlock]:
-    """Every block of one repetition (a Ray task's result)."""
-    return list(run_blocks(task))
+    """Every block of one repetition, its states as files (a Ray task's result)."""
+    return [block.frozen() for block in run_blocks(task)]
 
 
 def _frame_base(network: Network, repetition: int) -> dict[str, Any]:
