@@ -16,6 +16,7 @@ from mirror_neuron.errors import UserError
 CONNECT_TIMEOUT_S = 5.0
 T = TypeVar("T")
 R = TypeVar("R")
+_point_cpus: float | None = None  # in a sweep's worker: the CPUs of the cluster its point may fill (None: all)
 
 
 def init(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -61,11 +62,26 @@ def running() -> bool:
     return ray is not None and ray.is_initialized()
 
 
+def share_cpus(cpus: float | None) -> None:
+    """In a sweep's worker: the CPUs of the cluster the point it runs may fill (the cluster's CPUs over the
+    points in flight), which bounds what :func:`parallel` allows; None: the whole cluster."""
+    global _point_cpus
+    _point_cpus = cpus
+
+
+def parallel(count: int, cpus: float = 1.0) -> bool:
+    """Whether ``count`` independent tasks of ``cpus`` CPUs each are worth running as Ray tasks here: a Ray runtime
+    is :func:`running`, there are at least two, and this point's share of the cluster (:func:`share_cpus`) holds
+    at least two at once. When a sweep's points already fill the CPUs, more tasks would only start more worker
+    processes that compete for them."""
+    return count > 1 and running() and (_point_cpus is None or _point_cpus >= 2 * cpus)
+
+
 def in_order(function: Callable[[T], R], items: Sequence[T], cpus: float = 1.0) -> Iterator[R]:
-    """``function(item)`` for each item, in order: as Ray tasks of ``cpus`` CPUs each when a Ray runtime is
-    :func:`running` (a point of a sweep on Ray), else one after another in this process. ``function`` must be
-    a module-level function, so that a worker imports it."""
-    if not running():
+    """``function(item)`` for each item, in order: as Ray tasks of ``cpus`` CPUs each when that is
+    :func:`parallel`, else one after another in this process. ``function`` must be a module-level function, so
+    that a worker imports it."""
+    if not parallel(len(items), cpus):
         for item in items:
             yield function(item)
         return

@@ -101,12 +101,13 @@ class Ray(Executor):
 
         remote = ray.remote(num_cpus=POINT_CPUS, max_retries=0)(_in_folder).options(name="point")
         folder, waiting = os.getcwd(), list(enumerate(tasks))
+        share = ray.cluster_resources().get("CPU", 1) / min(self.jobs, len(tasks))  # what each point may fill
         flying: dict[Any, int] = {}
         try:
             while waiting or flying:
                 while waiting and len(flying) < self.jobs:
                     position, task = waiting.pop(0)
-                    flying[remote.remote(folder, function, task)] = position
+                    flying[remote.remote(folder, function, task, share)] = position
                 done, _ = ray.wait(list(flying), num_returns=1)
                 position = flying.pop(done[0])
                 yield position, ray.get(done[0])
@@ -124,9 +125,13 @@ def make_executor(jobs: int | None, ray: bool, address: str | None) -> Executor:
     return Processes(jobs) if jobs and jobs > 1 else Executor()
 
 
-def _in_folder(folder: str, function: Callable[[Any], Any], task: Any) -> Any:
+def _in_folder(folder: str, function: Callable[[Any], Any], task: Any, share: float) -> Any:
     """Run ``function(task)`` in the driver's working folder, so that relative paths and ``module:attr``
-    components resolve as they do for the driver (on a cluster: the same paths on every node)."""
+    components resolve as they do for the driver (on a cluster: the same paths on every node), its own Ray
+    tasks bounded by its ``share`` of the cluster's CPUs."""
+    from mirror_neuron import ray_runtime
+
+    ray_runtime.share_cpus(share)
     os.chdir(folder)
     if "" not in sys.path:
         sys.path.insert(0, "")

@@ -67,14 +67,24 @@ def test_a_local_ray_runtime_gives_the_serial_table(serial: tuple[Path, pd.DataF
     assert not ray.is_initialized()  # ray.shutdown() always
 
 
+def test_points_that_fill_the_cluster_run_their_repetitions_in_their_own_worker(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yml", tournament_sweep("filters", FILTERS_BY_STEPS))
+    result = run_cli("sweep", "--config", str(config), "--out", str(tmp_path / "out"), "--store",
+                     str(tmp_path / "store"), "--ray", "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert "as Ray tasks" not in result.stderr  # 2 points on 2 CPUs: more tasks would only compete for them
+    assert "2/2 repetitions done" in result.stderr  # a point's progress lines reach the terminal
+
+
 def test_a_sweep_joins_a_cluster_with_ray_address(serial: tuple[Path, pd.DataFrame], tmp_path: Path,
                                                   head: str) -> None:
     config = write_config(tmp_path / "c.yml", tournament_sweep("filters", FILTERS_BY_STEPS))
     result = run_cli("sweep", "--config", str(config), "--out", str(tmp_path / "out"), "--store",
-                     str(tmp_path / "store"), "--ray-address", head)
+                     str(tmp_path / "store"), "--ray-address", head, "--jobs", "1")
     assert result.returncode == 0, result.stderr
     assert "4 to run (ray)" in result.stderr
-    assert result.stderr.count("tournament: 2 repetition(s) as Ray tasks") == 4  # the same executor, within points
+    # one point at a time leaves its 2 CPUs to its repetitions: they run as Ray tasks on the same cluster
+    assert result.stderr.count("tournament: 2 repetition(s) as Ray tasks") == 4
     table = pd.read_parquet(tmp_path / "out" / "points.parquet")
     pd.testing.assert_frame_equal(comparable(table), comparable(serial[1]))
 

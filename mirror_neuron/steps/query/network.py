@@ -135,7 +135,7 @@ class NetworkQueryStep(Step):
         if block and tasks:  # a repetition begun before: resumed here from its last stored state
             tasks[0] = dataclasses.replace(tasks[0], first_block=block,
                                            resume_from=writer.chunk_dir(writer.completed - 1) / STATE)
-        if ray_runtime.running() and len(tasks) > 1:  # a point of a sweep on Ray: repetitions as Ray tasks
+        if ray_runtime.parallel(len(tasks)):  # a point of a sweep on Ray with CPUs to spare: repetitions as Ray tasks
             say(f"network: {len(tasks)} repetition(s) as Ray tasks")
             for blocks in ray_runtime.in_order(repetition_blocks, tasks):
                 for stored in blocks:

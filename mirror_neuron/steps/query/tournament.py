@@ -112,10 +112,9 @@ class TournamentStep(Step):
         plan = self._plan(inputs)
         config = self.config
         remaining = range(writer.completed, config.repetitions)
-        progress = None  # a Ray worker's progress lines would not reach this terminal
-        if ray_runtime.running():
-            if len(remaining) > 1:
-                say(f"tournament: {len(remaining)} repetition(s) as Ray tasks")
+        progress = None  # a Ray task's progress lines would not reach this terminal
+        if ray_runtime.parallel(len(remaining)):
+            say(f"tournament: {len(remaining)} repetition(s) as Ray tasks")
         else:
             progress = tournament_progress(plan, min(writer.completed, config.repetitions))
         tasks = [(plan, repetition, progress) for repetition in remaining]
