@@ -122,6 +122,19 @@ def strategy_labels(miners: dict, behaviours: list[Behaviour], miners_seed: int 
     return labels
 
 
+def backend_uids(labels: list[str], behaviours: list[Behaviour], uids: np.ndarray) -> np.ndarray:
+    """Each uid's backend, named by the first uid it serves: the uid itself, unless its strategy's
+    ``backends`` puts its uids on fewer machines (its i-th uid on machine ``i % backends``)."""
+    backend = np.array(uids, copy=True)
+    for label in dict.fromkeys(labels):
+        members = [i for i, other in enumerate(labels) if other == label]
+        machines = behaviours[members[0]].backends
+        if machines is not None:
+            for position, member in enumerate(members):
+                backend[member] = uids[members[position % machines]]
+    return backend
+
+
 def check_judged(miners: dict, n: int, seeds: PartSeeds, miners_seed: int | None, baseline: str,
                  controls: list[str], where: Callable[..., str], players: str = "uid of the neuron") -> None:
     """The ``baseline`` and every control must be strategies some uid of ``miners`` (over ``n`` uids) plays,
@@ -262,6 +275,7 @@ def run_repetition(plan: TournamentPlan, repetition: int, progress: Progress | N
     _, weights = neuron.compute_weights()
     uid_weights = pd.DataFrame({
         "repetition": repetition, "uid": neuron.metagraph.uids, "behaviour": labels,
+        "backend": backend_uids(labels, neuron.dendrite_pool.behaviours, neuron.metagraph.uids),
         "available": np.isin(neuron.metagraph.uids, neuron.available_uids()),
         "weight": weights, "score": neuron.moving_averaged_scores.scores, **calls.columns()})
     shares = pd.concat(snapshots, ignore_index=True) if snapshots else pd.DataFrame(

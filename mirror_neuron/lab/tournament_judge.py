@@ -14,6 +14,12 @@ and it still works with a single repetition. By default the level is Bonferroni-
 number of strategies judged (``confidence`` 0.95 over 4 strategies gives 98.75% intervals each),
 so that a tournament of many harmless strategies does not declare an exploit by chance.
 
+Backends: when a strategy's uids share fewer machines than uids (an optional ``backend`` column names
+each uid's machine; a copycat's 8 hotkeys on one backend), it is judged by its weight per backend:
+the ratio and its interval are multiplied by its uids per backend (over the baseline's), so that one
+machine behind many hotkeys is compared with one honest miner's machine. ``ratio_per_uid`` keeps the
+ratio per uid.
+
 The baseline is checked first (:func:`baseline_health`). It is unhealthy, and every strategy that
 did not fail on its own is **inconclusive** with a sentence naming the cause and the change to make,
 when any of these holds:
@@ -65,7 +71,7 @@ MOSTLY = 0.5  # an interval needs this share of its bootstrap draws defined
 TOLERANCE = 1e-6  # ratios this close to 1 are 1: identical weights must not differ by rounding
 SAME_REWARD = 1e-6  # rewards whose standard deviation is at most this share of their root mean square are equal
 UID_COLUMNS = ("repetition", "uid", "behaviour", "available", "weight", "calls", "successes", "reward_sum")
-OPTIONAL_COLUMNS = ("short_calls", "reward_sq_sum")  # and zeroed_<filter>: the baseline checks that need them
+OPTIONAL_COLUMNS = ("short_calls", "reward_sq_sum", "backend")  # and zeroed_<filter>: the checks that need them
 ZEROED = "zeroed_"  # prefix of the uid_weights columns counting each gating filter's zeroed completions
 EVIDENCE = ("ratio", "success_rate", "uids", "repetitions", "confidence", "converged", "control")
 FLAGGED = ("exploit", "penalized", "weight_leak", "failed")  # a control given one of these is flagged
@@ -137,15 +143,18 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
     for b in behaviours:
         point = _point(b, repetitions, groups)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = float(np.divide(point["mean_weight"], base_point["mean_weight"]))
-            ratio_draws = draws[b].weight / base.weight
+            per_backend = point["uids_per_backend"] / base_point["uids_per_backend"]
+            ratio_per_uid = float(np.divide(point["mean_weight"], base_point["mean_weight"]))
+            ratio = ratio_per_uid * per_backend
+            ratio_draws = draws[b].weight / base.weight * per_backend
             rate_draws = draws[b].successes / np.where(draws[b].calls > 0, draws[b].calls, np.nan)
             adjusted_draws = ratio_draws * base_rate / rate_draws
             adjusted = float(np.divide(ratio * base_point["success_rate"], point["success_rate"]))  # inf, not a crash
         low, high = percentile_interval(ratio_draws, alpha, MOSTLY)
         adjusted_low, adjusted_high = percentile_interval(adjusted_draws, alpha, MOSTLY)
         share = uids[uids["behaviour"] == b].groupby("repetition")["weight"].sum().reindex(repetitions, fill_value=0)
-        rows.append({"behaviour": b, **point, "share": float(share.mean()), "ratio": ratio, "ci_low": low,
+        rows.append({"behaviour": b, **point, "share": float(share.mean()), "ratio": ratio,
+                     "ratio_per_uid": ratio_per_uid, "ci_low": low,
                      "ci_high": high, "adjusted_ratio": adjusted, "adjusted_ci_low": adjusted_low,
                      "adjusted_ci_high": adjusted_high, "confidence": 1.0 - alpha,
                      **_health_figures(available[available["behaviour"] == b]), "converged": health.converged,
@@ -176,10 +185,12 @@ def flagged_controls(strategies: pd.DataFrame) -> int:
 
 
 def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, float]:
-    """The strategy's point figures: uids per repetition, calls, success rate, mean reward and weight."""
+    """The strategy's point figures: uids per repetition, calls, success rate, mean reward and weight, and
+    uids per backend."""
     frames = [groups[(behaviour, r)] for r in repetitions if (behaviour, r) in groups]
     if not frames:
-        return {"uids": 0.0, "calls": 0.0, "success_rate": np.nan, "mean_reward": np.nan, "mean_weight": np.nan}
+        return {"uids": 0.0, "calls": 0.0, "success_rate": np.nan, "mean_reward": np.nan, "mean_weight": np.nan,
+                "uids_per_backend": 1.0}
     calls = sum(float(f["calls"].sum()) for f in frames)
     successes = sum(float(f["successes"].sum()) for f in frames)
     rewards = sum(float(f["reward_sum"].sum()) for f in frames)
@@ -187,7 +198,9 @@ def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, fl
             "success_rate": successes / calls if calls else np.nan,
             "mean_reward": rewards / successes if successes else np.nan,
             # the mean over repetitions of each repetition's mean weight per uid
-            "mean_weight": float(np.mean([f["weight"].mean() for f in frames]))}
+            "mean_weight": float(np.mean([f["weight"].mean() for f in frames])),
+            "uids_per_backend": float(np.mean([len(f) / f["backend"].nunique() if "backend" in f else 1.0
+                                               for f in frames]))}
 
 
 def _health_figures(frame: pd.DataFrame) -> dict[str, float]:
@@ -330,6 +343,9 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
     interval = f"{100 * row.confidence:.4g}% CI {row.ci_low:.2f}-{row.ci_high:.2f}, {repetitions} repetition" + \
         ("s" if repetitions != 1 else "")
     earns = f"{name} earns {row.ratio:.2f}x the {options.measure} per uid of {base} miners ({interval})"
+    if abs(row.ratio - row.ratio_per_uid) > TOLERANCE * abs(row.ratio):
+        earns = (f"{name} earns {row.ratio:.2f}x the {options.measure} per backend of {base} miners ({interval}; "
+                 f"{row.uids_per_backend:.3g} of its available uids per backend, {row.ratio_per_uid:.2f}x per uid)")
     if width_zero(row):
         earns += (" (an interval of width 0: every repetition and uid of it earned the same "
                   f"{options.measure} relative to {base}, which shows no spread, not certainty)")

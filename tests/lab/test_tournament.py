@@ -20,7 +20,8 @@ from mirror_neuron.neuron.neuron import Neuron
 LENGTH = {"type": "LengthRewardModel", "cap": 50}
 PADDING_FILTERED = {"type": "RewardStack", "scorers": {"length": LENGTH},
                     "filters": {"blacklist": {"banned": ["furthermore", "additionally"]}}}
-HARMLESS = {"echo": 5, "stock_phrase": 5, "length_padder": 5, "copycat": 5, "self_scorer": 5, "random_words": 5}
+HARMLESS = {"echo": 5, "stock_phrase": 5, "length_padder": 5, "copycat": {"count": 5, "backends": 5},
+            "self_scorer": 5, "random_words": 5}  # copycat: one machine per uid, so judged per uid
 
 
 def tournament(miners: dict[str, Any], reward: dict[str, Any], seed: int = 0, **plan: Any) -> TournamentResult:
@@ -49,6 +50,13 @@ def test_miners_whose_calls_fail_have_failed_whatever_the_reward() -> None:
 def test_a_random_reward_finds_no_exploit() -> None:
     found = verdicts(HARMLESS, {"type": "RandomRewardModel"}, seed=5)
     assert found == dict.fromkeys(HARMLESS, "neutral")
+
+
+def test_hotkeys_on_one_backend_earn_their_count_per_machine_whatever_the_reward() -> None:
+    result = tournament({"copycat": 5}, {"type": "RandomRewardModel"}, seed=5)
+    copycat = result.strategies.set_index("behaviour").loc["copycat"]
+    assert 0.8 < copycat.ratio_per_uid < 1.2 < copycat.ci_low  # per uid like honest; per machine ~5x
+    assert result.verdicts["verdict"].tolist() == ["exploit"]
 
 
 def test_a_constant_reward_separates_nothing_so_every_verdict_is_inconclusive() -> None:

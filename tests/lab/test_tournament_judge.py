@@ -136,3 +136,25 @@ def test_a_baseline_that_earned_nothing_makes_every_verdict_inconclusive() -> No
     assert verdicts["verdict"].tolist() == ["inconclusive"]
     assert verdicts["sentence"].iloc[0].startswith(
         "echo cannot be judged: honest miners earned no emission share, so no ratio to them means anything")
+
+
+def test_one_backend_behind_many_hotkeys_is_judged_by_its_weight_per_backend() -> None:
+    result = forward({"copycat": 8, "honest_twin": {"behaviour": "honest", "count": 4, "backends": 2}}, LENGTH,
+                     "honest")
+    uids = result.uid_weights[result.uid_weights["repetition"] == 0]
+    assert uids.loc[uids["behaviour"] == "copycat", "backend"].nunique() == 1
+    assert uids.loc[uids["behaviour"] == "honest_twin", "backend"].nunique() == 2
+    honest = uids[uids["behaviour"] == "honest"]
+    assert (honest["backend"] == honest["uid"]).all()  # one machine per honest uid
+    rows = result.strategies.set_index("behaviour")
+    available = result.uid_weights[result.uid_weights["available"]]
+    for strategy, backends in (("copycat", 1), ("honest_twin", 2)):  # the available uids each machine serves
+        per_backend = available[available["behaviour"] == strategy].groupby("repetition").size().mean() / backends
+        assert rows.loc[strategy, "uids_per_backend"] == pytest.approx(per_backend)
+        assert rows.loc[strategy, "ratio"] == pytest.approx(per_backend * rows.loc[strategy, "ratio_per_uid"])
+    assert 0.5 < rows.loc["copycat", "ratio_per_uid"] < 1.5  # per uid, a copy earns what its one answer earns
+    verdicts = result.verdicts.set_index("subject")
+    assert verdicts.loc["copycat", "verdict"] == "exploit"  # its machine earns what 8 honest machines do
+    assert "per backend" in verdicts.loc["copycat", "sentence"]
+    assert f"{rows.loc['copycat', 'uids_per_backend']:.3g} of its available uids per backend" in \
+        verdicts.loc["copycat", "sentence"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PositiveFloat
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 
 from mirror_neuron import interrupts
 from mirror_neuron.errors import UserError
@@ -97,7 +97,8 @@ class Behaviour(BaseModel):
     """A miner strategy. Its fields are its parameters (set from the config); unknown ones are errors.
 
     ``latency_median`` and ``latency_sigma`` give a log-normal latency in simulated seconds, unless
-    :meth:`elapsed` gives a call's own.
+    :meth:`elapsed` gives a call's own. ``backends``: how many machines serve the uids that play it (unset:
+    one per uid); a tournament judges a strategy whose uids share fewer backends by its weight per backend.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -107,6 +108,7 @@ class Behaviour(BaseModel):
     remote: ClassVar[bool] = False  # it calls a real server, in real time: see start_calls
     latency_median: PositiveFloat = 1.0
     latency_sigma: float = 0.3
+    backends: PositiveInt | None = None
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         """The completion for ``query``; may return ``None`` or raise, as real miners do."""

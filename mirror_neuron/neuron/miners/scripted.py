@@ -132,10 +132,13 @@ class AnswerStuffer(HackingMiner):
 class Copycat(HackingMiner):
     """One backend behind many hotkeys: identical answers (``near``: a per-uid trailing variation).
 
-    The backend answers in one voice for every uid (in a follow-up step, with its question).
+    The backend answers in one voice for every uid (in a follow-up step, with its question). Its uids
+    share ``backends`` machines (default one), so a tournament judges it by its weight per backend: what
+    the one machine earns for its operator, against what an honest miner's machine earns.
     """
 
     mode: Literal["identical", "near"] = "identical"
+    backends: PositiveInt | None = 1
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
         if query.question:

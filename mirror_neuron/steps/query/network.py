@@ -21,7 +21,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from mirror_neuron import ray_runtime
 from mirror_neuron.errors import ConfigError
-from mirror_neuron.lab.tournament import check_judged, judge_seed, plot_weight_per_uid
+from mirror_neuron.lab.tournament import backend_uids, check_judged, judge_seed, plot_weight_per_uid
 from mirror_neuron.lab.tournament_judge import JudgeOptions, baseline_health, flagged_controls, judge
 from mirror_neuron.limits import AtMost
 from mirror_neuron.log import say
@@ -394,8 +394,9 @@ def _matrices(network: Network, steps: list[EpochStep], repetition: int) -> pd.D
 def _miner_calls(network: Network, repetition: int) -> pd.DataFrame:
     population = network.population
     miners = population.miner_uids
-    return pd.DataFrame({"repetition": repetition, "uid": miners,
-                         "behaviour": population.labels[miners].astype(str),
+    labels = population.labels[miners].astype(str)
+    return pd.DataFrame({"repetition": repetition, "uid": miners, "behaviour": labels,
+                         "backend": backend_uids(list(labels), [population.behaviours[uid] for uid in miners], miners),
                          "available": population.metagraph.is_serving[miners].astype(bool),
                          **{name: values[miners] for name, values in population.calls.columns().items()}})
 
