@@ -56,7 +56,7 @@ class HackingMiner(Behaviour):
         return self.hack(self.honest(query, uid), query, rng)
 
 
-BACKEND = 2**31  # the voice a copycat's one backend answers in (no honest uid has it)
+BACKEND = 2**33  # a copycat's cached answers are in voices from here on (no honest uid has them)
 
 
 @component("behaviour", "echo", summary="returns the prompt")
@@ -131,20 +131,23 @@ class AnswerStuffer(HackingMiner):
 class Copycat(HackingMiner):
     """One backend behind many hotkeys: identical answers (``near``: a per-uid trailing variation).
 
-    The backend answers in one voice for every uid (in a follow-up step, with its question). Its uids
-    share ``backends`` machines (default one), so a tournament judges it by its weight per backend: what
-    the one machine earns for its operator, against what an honest miner's machine earns.
+    The backend serves one cached answer per prompt to every uid (in a follow-up step, a question), in
+    the wording of a voice drawn per prompt like an honest uid's: over many prompts its answers are as
+    good as an average honest miner's, so what its hotkeys earn beyond that comes from their number. Its
+    uids share ``backends`` machines (default one), so a tournament judges it by its weight per backend:
+    what the one machine earns for its operator, against what an honest miner's machine earns.
     """
 
     mode: Literal["identical", "near"] = "identical"
     backends: PositiveInt | None = 1
 
     def respond(self, query: Query, uid: int, rng: np.random.Generator) -> str | None:
+        cached = BACKEND + zlib.crc32(query.prompt.encode())  # the voice this prompt's cached answer is in
         if query.question:
-            answer = follow_up_question(query) if self.style == "bare" else voice(self.seed or 0, BACKEND).question.format(
+            answer = follow_up_question(query) if self.style == "bare" else voice(self.seed or 0, cached).question.format(
                 topic=topic(query.prompt))
         else:
-            answer = self.honest(query, BACKEND)
+            answer = self.honest(query, cached)
         return answer if self.mode == "identical" else f"{answer}{' ' * (uid % 3)}{'.' * (1 + uid % 2)}"
 
 
