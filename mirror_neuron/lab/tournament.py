@@ -12,6 +12,12 @@ reward how many of its scored completions the filter zeroed. The
 :mod:`~mirror_neuron.lab.tournament_judge` module turns the per-uid rows of every repetition into
 verdicts.
 
+A strategy whose uids share fewer machines than uids (``backends``: a copycat's 8 hotkeys on one
+backend) is also run on one hotkey per machine (:func:`one_hotkey_plan`): the same population and
+seeds, its other uids answering as honest miners. Its verdict compares what the machine earns behind
+its many hotkeys with what the same machine earns on one, so the quality of its answers cancels and
+what remains is what the duplication earns.
+
 A strategy is a key of the neuron's ``miners`` block (``echo``, ``length_padder``,
 ``my_pkg.miners:cached``, or an alias such as ``honest_twin: {behaviour: honest, count: 8}``); the
 uids nobody declared play ``honest``.
@@ -20,7 +26,7 @@ uids nobody declared play ``honest``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -36,9 +42,10 @@ from mirror_neuron.neuron.config import NeuronConfig, PartSeeds, part_seeds
 from mirror_neuron.neuron.dendrite import SUCCESS
 from mirror_neuron.neuron.miners.base import Behaviour, Reference
 from mirror_neuron.neuron.neuron import MIN_COMPLETION_CHARS, Event, Neuron
-from mirror_neuron.neuron.population import build_population, make_behaviour, with_seed
+from mirror_neuron.neuron.population import DEFAULT_BEHAVIOUR, build_population, make_behaviour, with_seed
 from mirror_neuron.neuron.reward.memo import MEMO
 
+SPARE = ".spare"  # suffix of the label its spare hotkeys play honest under, in the one-hotkey run
 SNAPSHOTS = 25  # weight snapshots per repetition when record_every is not set
 MAX_UID_SNAPSHOTS = 100  # per-uid weight snapshots per repetition at most (every k-th share snapshot)
 
@@ -90,6 +97,7 @@ class TournamentResult:
     verdicts: pd.DataFrame
     repetitions: list[Repetition] = field(default_factory=list)
     trajectories: pd.DataFrame = field(default_factory=pd.DataFrame)
+    one_hotkey_uid_weights: pd.DataFrame | None = None  # the one-hotkey run's uid table (see one_hotkey_plan)
 
 
 def repetition_seed(seed: int, repetition: int) -> int:
@@ -133,6 +141,34 @@ def backend_uids(labels: list[str], behaviours: list[Behaviour], uids: np.ndarra
             for position, member in enumerate(members):
                 backend[member] = uids[members[position % machines]]
     return backend
+
+
+def one_hotkey_plan(plan: TournamentPlan) -> TournamentPlan | None:
+    """The plan that runs every strategy whose uids share fewer ``backends`` than uids on one hotkey per
+    backend, or None when no strategy does.
+
+    The strategy keeps ``backends`` uids; the rest of its uids play the baseline's ``honest`` behaviour
+    (with the ``honest`` entry's parameters when ``miners`` declares one) under the label
+    ``<strategy>.spare``, declared right after it, so that every other uid plays what it played before
+    and the seeds draw the same roles, latencies and wordings.
+    """
+    miners = plan.neuron.miners
+    behaviours = build_population(miners, plan.neuron.metagraph.n)
+    labels = strategy_labels(miners, behaviours)
+    honest = miners.get(DEFAULT_BEHAVIOUR)
+    spare = {k: v for k, v in honest.items() if k not in ("count", "share")} if isinstance(honest, dict) else {}
+    spec: dict = {}
+    for name, value in miners.items():
+        members = [behaviour for behaviour, label in zip(behaviours, labels) if label == name]
+        machines = members[0].backends if members else None
+        spec[name] = value
+        if machines is not None and machines < len(members):
+            params = {k: v for k, v in value.items() if k != "share"} if isinstance(value, dict) else {}
+            spec[name] = {**params, "count": machines}
+            spec[f"{name}{SPARE}"] = {**spare, "behaviour": DEFAULT_BEHAVIOUR, "count": len(members) - machines}
+    if len(spec) == len(miners):
+        return None
+    return replace(plan, neuron=plan.neuron.model_copy(update={"miners": spec}))
 
 
 def check_judged(miners: dict, n: int, seeds: PartSeeds, miners_seed: int | None, baseline: str,
@@ -218,18 +254,22 @@ class CallCounts:
                 getattr(self, "short" if name == "short_calls" else name)[:] = values
 
 
-def tournament_progress(plan: TournamentPlan, completed: int = 0) -> Progress:
-    """The progress of a tournament's steps over all its repetitions (``completed`` of them already done):
-    steps done with an ETA, repetitions done, scorer calls and cache hits."""
+def tournament_progress(plan: TournamentPlan, completed: int = 0, runs: int = 1) -> Progress:
+    """The progress of a tournament's steps over all its repetitions (``completed`` of them already done;
+    ``runs``: 2 with its one-hotkey run): steps done with an ETA, repetitions done, scorer calls and
+    cache hits."""
     since = MEMO.counts()
     unit = "training steps" if plan.method == "train" else "forward passes"
+    total = plan.repetitions * runs
 
     def details() -> str:
-        done = f"{progress.done // plan.steps}/{plan.repetitions} repetitions done"
+        done = f"{progress.done // plan.steps}/{total} repetitions done"
+        if runs > 1:
+            done += f" ({plan.repetitions} of them on one hotkey per backend)"
         scored = MEMO.activity(since)
         return f"{done}, {scored}" if scored else done
 
-    progress = Progress(unit, plan.steps * plan.repetitions, plan.steps * completed, details)
+    progress = Progress(unit, plan.steps * total, plan.steps * completed, details)
     return progress
 
 
@@ -296,16 +336,22 @@ def _advance(neuron: Neuron, plan: TournamentPlan, done: int, steps: int) -> Non
 
 
 def run_tournament(plan: TournamentPlan, options: JudgeOptions | None = None) -> TournamentResult:
-    """Every repetition in turn, then the verdicts (``options`` default: baseline ``honest``, 95%, and
-    the neuron's ``weights.alpha`` for the convergence check)."""
+    """Every repetition in turn (then the one-hotkey run's, when :func:`one_hotkey_plan` gives one), then
+    the verdicts (``options`` default: baseline ``honest``, 95%, and the neuron's ``weights.alpha`` for
+    the convergence check)."""
     options = options or JudgeOptions(seed=judge_seed(plan.seed), alpha=plan.neuron.weights.alpha)
-    progress = tournament_progress(plan)
+    one_hotkey = one_hotkey_plan(plan)
+    progress = tournament_progress(plan, runs=2 if one_hotkey else 1)
     repetitions = [run_repetition(plan, r, progress) for r in range(plan.repetitions)]
     shares = pd.concat([r.shares for r in repetitions], ignore_index=True)
     uid_weights = pd.concat([r.uid_weights for r in repetitions], ignore_index=True)
     trajectories = pd.concat([r.trajectories for r in repetitions], ignore_index=True)
-    strategies, verdicts = judge(uid_weights, options)
-    return TournamentResult(shares, uid_weights, strategies, verdicts, repetitions, trajectories)
+    alone = None
+    if one_hotkey is not None:
+        alone = pd.concat([run_repetition(one_hotkey, r, progress).uid_weights for r in range(plan.repetitions)],
+                          ignore_index=True)
+    strategies, verdicts = judge(uid_weights, options, alone)
+    return TournamentResult(shares, uid_weights, strategies, verdicts, repetitions, trajectories, alone)
 
 
 def _colors(final: pd.Series, baseline: str) -> dict[str, object]:

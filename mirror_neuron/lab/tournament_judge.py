@@ -17,8 +17,12 @@ so that a tournament of many harmless strategies does not declare an exploit by 
 Backends: when a strategy's uids share fewer machines than uids (an optional ``backend`` column names
 each uid's machine; a copycat's 8 hotkeys on one backend), it is judged by its weight per backend:
 the ratio and its interval are multiplied by its uids per backend (over the baseline's), so that one
-machine behind many hotkeys is compared with one honest miner's machine. ``ratio_per_uid`` keeps the
-ratio per uid.
+machine behind many hotkeys is compared with one honest miner's machine (``ratio_per_backend``;
+``ratio_per_uid`` keeps the ratio per uid). Given the uid table of the same tournament run with one
+hotkey per backend (``one_hotkey``: the tournament's second run), such a strategy is judged against
+itself instead: ``ratio`` is its ratio per backend to honest over the same in the one-hotkey run
+(``ratio_to_one_hotkey``; the draws pair each repetition with its one-hotkey twin), which asks
+whether the machine earns more behind many hotkeys than on one, whatever the quality of its answers.
 
 The baseline is checked first (:func:`baseline_health`). It is unhealthy, and every strategy that
 did not fail on its own is **inconclusive** with a sentence naming the cause and the change to make,
@@ -114,9 +118,11 @@ class _Draws:
     successes: np.ndarray
 
 
-def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions(),
+          one_hotkey: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(strategies, verdicts)`` from the per-uid table of every repetition (columns :data:`UID_COLUMNS`,
-    and when present :data:`OPTIONAL_COLUMNS` and ``zeroed_<filter>``).
+    and when present :data:`OPTIONAL_COLUMNS` and ``zeroed_<filter>``), and of the one-hotkey run when
+    there is one (the same columns, repetitions and seeds).
 
     ``strategies`` has one row per strategy, the baseline included (verdict ``baseline``), sorted by
     ratio, with each strategy's health figures (short_share, reward_std, zeroed_<filter> shares,
@@ -138,6 +144,7 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
     base = draws[options.baseline]
     base_rate = base.successes / np.where(base.calls > 0, base.calls, np.nan)
     base_point = _point(options.baseline, repetitions, groups)
+    alone = _OneHotkey(one_hotkey, options.baseline, repetitions, picks, rng)
     health = baseline_health(uids, options)
     rows = []
     for b in behaviours:
@@ -145,8 +152,12 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
         with np.errstate(divide="ignore", invalid="ignore"):
             per_backend = point["uids_per_backend"] / base_point["uids_per_backend"]
             ratio_per_uid = float(np.divide(point["mean_weight"], base_point["mean_weight"]))
-            ratio = ratio_per_uid * per_backend
+            ratio_per_backend = ratio = ratio_per_uid * per_backend
             ratio_draws = draws[b].weight / base.weight * per_backend
+            ratio_to_one_hotkey = np.nan
+            if per_backend > 1 + TOLERANCE and b in alone.draws:
+                ratio_to_one_hotkey = ratio = ratio_per_backend / alone.ratio(b)
+                ratio_draws = ratio_draws / alone.ratio_draws(b)
             rate_draws = draws[b].successes / np.where(draws[b].calls > 0, draws[b].calls, np.nan)
             adjusted_draws = ratio_draws * base_rate / rate_draws
             adjusted = float(np.divide(ratio * base_point["success_rate"], point["success_rate"]))  # inf, not a crash
@@ -154,7 +165,8 @@ def judge(uids: pd.DataFrame, options: JudgeOptions = JudgeOptions()) -> tuple[p
         adjusted_low, adjusted_high = percentile_interval(adjusted_draws, alpha, MOSTLY)
         share = uids[uids["behaviour"] == b].groupby("repetition")["weight"].sum().reindex(repetitions, fill_value=0)
         rows.append({"behaviour": b, **point, "share": float(share.mean()), "ratio": ratio,
-                     "ratio_per_uid": ratio_per_uid, "ci_low": low,
+                     "ratio_per_uid": ratio_per_uid, "ratio_per_backend": ratio_per_backend,
+                     "ratio_to_one_hotkey": float(ratio_to_one_hotkey), "ci_low": low,
                      "ci_high": high, "adjusted_ratio": adjusted, "adjusted_ci_low": adjusted_low,
                      "adjusted_ci_high": adjusted_high, "confidence": 1.0 - alpha,
                      **_health_figures(available[available["behaviour"] == b]), "converged": health.converged,
@@ -201,6 +213,37 @@ def _point(behaviour: str, repetitions: list[int], groups: dict) -> dict[str, fl
             "mean_weight": float(np.mean([f["weight"].mean() for f in frames])),
             "uids_per_backend": float(np.mean([len(f) / f["backend"].nunique() if "backend" in f else 1.0
                                                for f in frames]))}
+
+
+class _OneHotkey:
+    """The one-hotkey run of a tournament, for judging strategies whose uids share backends: each such
+    strategy's ratio per backend to the baseline there, and its bootstrap draws (the same repetition
+    draws, ``picks``, as the tournament's)."""
+
+    def __init__(self, uids: pd.DataFrame | None, baseline: str, repetitions: list[int], picks: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        self.baseline = baseline
+        self.draws: dict[str, _Draws] = {}
+        self.points: dict[str, dict[str, float]] = {}
+        if uids is None or baseline not in set(uids["behaviour"]):
+            return
+        available = uids[uids["available"]]
+        groups = {key: frame for key, frame in available.groupby(["behaviour", "repetition"])}
+        for b in sorted(uids["behaviour"].unique()):
+            self.points[b] = _point(b, repetitions, groups)
+            self.draws[b] = _draw(b, repetitions, groups, picks, rng)
+
+    def ratio(self, behaviour: str) -> float:
+        """``behaviour``'s weight per backend over the baseline's, on one hotkey per backend."""
+        point, base = self.points[behaviour], self.points[self.baseline]
+        return float(np.divide(point["mean_weight"] * point["uids_per_backend"],
+                               base["mean_weight"] * base["uids_per_backend"]))
+
+    def ratio_draws(self, behaviour: str) -> np.ndarray:
+        """The bootstrap draws of :meth:`ratio`."""
+        point, base = self.points[behaviour], self.points[self.baseline]
+        per_backend = point["uids_per_backend"] / base["uids_per_backend"]
+        return self.draws[behaviour].weight / self.draws[self.baseline].weight * per_backend
 
 
 def _health_figures(frame: pd.DataFrame) -> dict[str, float]:
@@ -343,7 +386,13 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
     interval = f"{100 * row.confidence:.4g}% CI {row.ci_low:.2f}-{row.ci_high:.2f}, {repetitions} repetition" + \
         ("s" if repetitions != 1 else "")
     earns = f"{name} earns {row.ratio:.2f}x the {options.measure} per uid of {base} miners ({interval})"
-    if abs(row.ratio - row.ratio_per_uid) > TOLERANCE * abs(row.ratio):
+    against = base
+    if np.isfinite(row.ratio_to_one_hotkey):
+        against = "its backend on one hotkey"
+        earns = (f"{name} earns {row.ratio:.2f}x the {options.measure} per backend that its backend earns on one "
+                 f"hotkey ({interval}; relative to {base} miners, {row.ratio_per_backend:.2f}x per backend over "
+                 f"{row.uids_per_backend:.3g} available uids per backend, {row.ratio_per_uid:.2f}x per uid)")
+    elif abs(row.ratio - row.ratio_per_uid) > TOLERANCE * abs(row.ratio):
         earns = (f"{name} earns {row.ratio:.2f}x the {options.measure} per backend of {base} miners ({interval}; "
                  f"{row.uids_per_backend:.3g} of its available uids per backend, {row.ratio_per_uid:.2f}x per uid)")
     if width_zero(row):
@@ -363,7 +412,7 @@ def _sentence(row: tuple, options: JudgeOptions, repetitions: int, problem: str 
                     f"{row.ratio:.2f}x of {base} {options.measure} says nothing about the validator's defenses.")
         return (f"{earns}, but only because {1 - row.success_rate:.0%} of its calls failed; per successful call it "
                 f"earns {row.adjusted_ratio:.2f}x: failed, not penalized.")
-    return f"{earns}: not distinguishable from {base}."
+    return f"{earns}: not distinguishable from {against}."
 
 
 def _flags(row: tuple, options: JudgeOptions, health: Health, flagged: int) -> str:

@@ -55,7 +55,8 @@ def test_a_random_reward_finds_no_exploit() -> None:
 def test_hotkeys_on_one_backend_earn_their_count_per_machine_whatever_the_reward() -> None:
     result = tournament({"copycat": 5}, {"type": "RandomRewardModel"}, seed=5)
     copycat = result.strategies.set_index("behaviour").loc["copycat"]
-    assert 0.8 < copycat.ratio_per_uid < 1.2 < copycat.ci_low  # per uid like honest; per machine ~5x
+    assert 0.8 < copycat.ratio_per_uid < 1.2 < copycat.ci_low  # per uid like honest; per machine ~5x its one hotkey
+    assert 3 < copycat.ratio == copycat.ratio_to_one_hotkey < 7
     assert result.verdicts["verdict"].tolist() == ["exploit"]
 
 

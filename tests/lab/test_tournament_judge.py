@@ -138,7 +138,7 @@ def test_a_baseline_that_earned_nothing_makes_every_verdict_inconclusive() -> No
         "echo cannot be judged: honest miners earned no emission share, so no ratio to them means anything")
 
 
-def test_one_backend_behind_many_hotkeys_is_judged_by_its_weight_per_backend() -> None:
+def test_one_backend_behind_many_hotkeys_is_judged_against_itself_on_one_hotkey() -> None:
     result = forward({"copycat": 8, "honest_twin": {"behaviour": "honest", "count": 4, "backends": 2}}, LENGTH,
                      "honest")
     uids = result.uid_weights[result.uid_weights["repetition"] == 0]
@@ -146,15 +146,49 @@ def test_one_backend_behind_many_hotkeys_is_judged_by_its_weight_per_backend() -
     assert uids.loc[uids["behaviour"] == "honest_twin", "backend"].nunique() == 2
     honest = uids[uids["behaviour"] == "honest"]
     assert (honest["backend"] == honest["uid"]).all()  # one machine per honest uid
+    alone = result.one_hotkey_uid_weights  # the same uids, each machine on one hotkey, its spares honest
+    first = alone[alone["repetition"] == 0].set_index("uid")
+    assert first["behaviour"].value_counts().to_dict() == {"honest": 20, "copycat.spare": 7, "honest_twin.spare": 2,
+                                                           "honest_twin": 2, "copycat": 1}
+    assert set(first.index[first["behaviour"].str.endswith(".spare") | first["behaviour"].isin(
+        ["copycat", "honest_twin"])]) == set(uids.loc[uids["behaviour"] != "honest", "uid"])
     rows = result.strategies.set_index("behaviour")
     available = result.uid_weights[result.uid_weights["available"]]
     for strategy, backends in (("copycat", 1), ("honest_twin", 2)):  # the available uids each machine serves
         per_backend = available[available["behaviour"] == strategy].groupby("repetition").size().mean() / backends
         assert rows.loc[strategy, "uids_per_backend"] == pytest.approx(per_backend)
-        assert rows.loc[strategy, "ratio"] == pytest.approx(per_backend * rows.loc[strategy, "ratio_per_uid"])
+        per_uid = rows.loc[strategy, "ratio_per_uid"]
+        assert rows.loc[strategy, "ratio_per_backend"] == pytest.approx(per_backend * per_uid)
+        assert rows.loc[strategy, "ratio"] == rows.loc[strategy, "ratio_to_one_hotkey"]
     assert 0.5 < rows.loc["copycat", "ratio_per_uid"] < 1.5  # per uid, a copy earns what its one answer earns
     verdicts = result.verdicts.set_index("subject")
-    assert verdicts.loc["copycat", "verdict"] == "exploit"  # its machine earns what 8 honest machines do
-    assert "per backend" in verdicts.loc["copycat", "sentence"]
-    assert f"{rows.loc['copycat', 'uids_per_backend']:.3g} of its available uids per backend" in \
+    assert verdicts.loc["copycat", "verdict"] == "exploit"  # its machine earns about 8x what it earns on one hotkey
+    assert rows.loc["copycat", "ci_low"] > 3
+    assert 1.3 < rows.loc["honest_twin", "ratio"] < 2.7  # 2 honest hotkeys per machine: about 2x its one hotkey
+    assert verdicts.loc["copycat", "sentence"].startswith(f"copycat earns {rows.loc['copycat', 'ratio']:.2f}x the "
+                                                          "weight per backend that its backend earns on one hotkey")
+    assert f"{rows.loc['copycat', 'uids_per_backend']:.3g} available uids per backend" in \
         verdicts.loc["copycat", "sentence"]
+
+
+def test_a_backend_whose_answers_beat_honest_is_judged_by_what_its_extra_hotkeys_add() -> None:
+    def table(copies: list[float], honest: float = 1.0) -> pd.DataFrame:
+        """Five repetitions of 8 honest uids (weight ``honest`` each) and one copycat machine's uids."""
+        rows = [{"repetition": r, "uid": uid, "behaviour": "honest", "backend": uid, "weight": honest + 0.01 * uid}
+                for r in range(5) for uid in range(8)]
+        rows += [{"repetition": r, "uid": 8 + i, "behaviour": "copycat", "backend": 8, "weight": w * (1 + 0.01 * r)}
+                 for r in range(5) for i, w in enumerate(copies)]
+        frame = pd.DataFrame(rows).assign(available=True, calls=100, successes=100, short_calls=0)
+        return frame.assign(reward_sum=frame["weight"] * 100, reward_sq_sum=frame["weight"] ** 2 * 100)
+
+    options = JudgeOptions(resamples=1000)
+    filtered = table([0.325] * 4)  # a filter leaves one copy a pass (any of the 4), earning 1.3x an honest answer
+    strategies, _ = judge(filtered, options)
+    assert strategies.set_index("behaviour").loc["copycat", "verdict"] == "exploit"  # against honest machines
+    strategies, verdicts = judge(filtered, options, one_hotkey=table([1.3]))
+    copycat = strategies.set_index("behaviour").loc["copycat"]
+    assert copycat.ratio_per_backend > 1.25 and copycat.ratio == pytest.approx(1.0, abs=0.02)
+    assert verdicts["verdict"].tolist() == ["neutral"]
+    assert verdicts["sentence"].iloc[0].endswith("not distinguishable from its backend on one hotkey.")
+    _, verdicts = judge(table([1.3] * 4), options, one_hotkey=table([1.3]))  # no filter: 4 hotkeys earn 4x
+    assert verdicts["verdict"].tolist() == ["exploit"] and verdicts["estimate"].iloc[0] == pytest.approx(4, rel=0.02)

@@ -2,7 +2,8 @@
 
 Runs the required ``type: neuron`` model ``repetitions`` times under derived seeds (see
 :mod:`mirror_neuron.lab.tournament`) and judges every strategy against honest miners (see
-:mod:`mirror_neuron.lab.tournament_judge`). One stored chunk per repetition, then one with the verdicts
+:mod:`mirror_neuron.lab.tournament_judge`). One stored chunk per repetition (and per
+repetition of the one-hotkey run, when a strategy's uids share backends), then one with the verdicts
 and the plot, so a killed tournament resumes at the next repetition.
 """
 
@@ -20,6 +21,7 @@ from mirror_neuron.lab.tournament import (
     TournamentPlan,
     check_judged,
     judge_seed,
+    one_hotkey_plan,
     plot_weight_per_uid,
     plot_weight_share,
     run_repetition,
@@ -40,6 +42,7 @@ from mirror_neuron.verdicts import TOURNAMENT
 
 PLOT = "plots/weight_share.png"
 UID_PLOT = "plots/weight_per_uid.png"
+ONE_HOTKEY = "one_hotkey_uid_weights"  # the uid table of the run on one hotkey per backend
 
 
 class TournamentConfig(StepConfig):
@@ -65,14 +68,18 @@ class TournamentConfig(StepConfig):
           min_success_rate: 0.5       # a strategy whose calls succeed less often than this has failed
           max_zeroed_share: 0.5       # a filter zeroing more of the baseline's completions: inconclusive
 
-    Strategies are the keys of the neuron's ``miners`` block; undeclared uids play ``honest``. A
+    Strategies are the keys of the neuron's ``miners`` block; undeclared uids play ``honest``. A strategy
+    whose uids share fewer ``backends`` (a copycat) is judged against its backend on one hotkey: the
+    tournament runs its repetitions a second time with that strategy on one uid per backend and its
+    other uids honest (table ``one_hotkey_uid_weights``). A
     control is honest miners under another label (``miners: {honest_twin: {behaviour: honest, count: 8}}``)
     or with another wording; a control not judged neutral is flagged (summary ``controls/flagged``).
     Tables: ``shares`` (repetition, step, behaviour, uids, share), ``trajectories`` (repetition, step,
     uid, behaviour, weight), ``uid_weights`` (per repetition and uid: behaviour, available, weight,
     score, calls, successes, short_calls, reward_sum, reward_sq_sum, zeroed_<filter>), ``strategies``
     (per strategy: uids, calls, success_rate, mean_reward, mean_weight, share, ratio to the baseline
-    with ci_low/ci_high, the same per successful call as adjusted_*, confidence, the health figures
+    with ci_low/ci_high, ratio_per_uid, uids_per_backend, ratio_per_backend and ratio_to_one_hotkey,
+    the ratio per successful call as adjusted_*, confidence, the health figures
     median_calls, short_share, reward_std, zeroed_<filter>, converged, control, verdict) and
     ``verdicts`` (:mod:`mirror_neuron.verdicts` records: subject, verdict, sentence, the ratio as
     estimate with ci_low, ci_high and level; evidence: ratio, success_rate, uids, repetitions,
@@ -111,30 +118,36 @@ class TournamentStep(Step):
     def run(self, inputs: dict[str, StepOutput], writer: ChunkWriter) -> dict[str, float]:
         plan = self._plan(inputs)
         config = self.config
-        remaining = range(writer.completed, config.repetitions)
+        runs = [plan, *filter(None, [one_hotkey_plan(plan)])]  # chunk r * repetitions + i: run r, repetition i
+        total = config.repetitions * len(runs)
+        remaining = range(writer.completed, total)
         progress = None  # a Ray task's progress lines would not reach this terminal
         if ray_runtime.parallel(len(remaining)):
             say(f"tournament: {len(remaining)} repetition(s) as Ray tasks")
         else:
-            progress = tournament_progress(plan, min(writer.completed, config.repetitions))
-        tasks = [(plan, repetition, progress) for repetition in remaining]
-        for result in ray_runtime.in_order(_repetition, tasks):
+            progress = tournament_progress(plan, min(writer.completed, total), len(runs))
+        tasks = [(runs[index // config.repetitions], index % config.repetitions, progress) for index in remaining]
+        for index, result in zip(remaining, ray_runtime.in_order(_repetition, tasks)):
             if isinstance(result, MinerFailed):  # a strategy whose code raised on every call: nothing to judge
                 model = self.inputs_of(inputs, "model", "neuron")[0]
                 raise ConfigError(result.message, self.context.where_entry(model.manifest["id"], "miners",
                                                                            result.miner))
             with writer.chunk() as chunk:
-                chunk.table("shares", result.shares)
-                chunk.table("uid_weights", result.uid_weights)
-                chunk.table("trajectories", result.trajectories)
+                if index < config.repetitions:
+                    chunk.table("shares", result.shares)
+                    chunk.table("uid_weights", result.uid_weights)
+                    chunk.table("trajectories", result.trajectories)
+                else:
+                    chunk.table(ONE_HOTKEY, result.uid_weights)
         repetitions = range(config.repetitions)
         shares, uid_weights, trajectories = (writer.read_tables(name, chunks=repetitions)
                                              for name in ("shares", "uid_weights", "trajectories"))
+        one_hotkey = writer.read_tables(ONE_HOTKEY, chunks=range(config.repetitions, total)) if len(runs) > 1 else None
         options = JudgeOptions(config.baseline, config.confidence, config.correction, config.resamples,
                                config.min_success_rate, judge_seed(plan.seed), plan.neuron.weights.alpha,
                                tuple(config.controls), config.max_zeroed_share)
-        strategies, verdicts = judge(uid_weights, options)
-        if writer.completed == config.repetitions:
+        strategies, verdicts = judge(uid_weights, options, one_hotkey)
+        if writer.completed == total:
             with writer.chunk() as chunk:
                 chunk.table("strategies", strategies)
                 chunk.table("verdicts", verdicts)

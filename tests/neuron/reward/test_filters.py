@@ -164,11 +164,12 @@ def test_relevance_drops_stock_phrases_and_random_words(embedder: SentenceEmbedd
 
 # Diversity (real MiniLM)
 
-def test_diversity_zeros_copies_after_the_first_and_keeps_distinct_ones(embedder: SentenceEmbedder) -> None:
+def test_diversity_zeros_copies_after_the_first_or_all_of_them_and_keeps_distinct_ones(embedder: SentenceEmbedder) -> None:
     cached = f"{ANSWER} (ref 3f9a1c)"
     completions = [cached, "Sydney is the largest city in Australia.", cached, f"{cached}  .",
                    "Canberra was purpose-built as a compromise between Sydney and Melbourne."]
     assert mask(DiversityFilter(embedder), ASK, completions) == [1, 1, 0, 0, 1]
+    assert mask(DiversityFilter(embedder, keep_first=False), ASK, completions) == [0, 1, 0, 0, 1]  # the first too
 
 
 def test_diversity_catches_a_repeat_from_an_earlier_batch(embedder: SentenceEmbedder) -> None:

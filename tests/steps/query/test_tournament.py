@@ -125,6 +125,22 @@ def test_an_interrupted_tournament_resumes_at_the_next_repetition(whole: Run, tm
         pd.testing.assert_frame_equal(resumed.output.table(name), whole.output.table(name))
 
 
+def test_a_copycat_is_run_again_on_one_hotkey_and_an_interrupted_second_run_resumes(tmp_path: Path) -> None:
+    text = CONFIG.replace("miners: {length_padder: 4, slow: 3}", "miners: {copycat: 6}")
+    whole = run(tmp_path / "whole", text)
+    alone = whole.output.table("one_hotkey_uid_weights")
+    assert alone.groupby("repetition")["behaviour"].value_counts().unstack().to_dict("list") == {
+        "copycat": [1] * 3, "copycat.spare": [5] * 3, "honest": [26] * 3}
+    verdicts = whole.output.table("verdicts").set_index("subject")
+    assert verdicts.loc["copycat", "verdict"] == "exploit"  # 6 hotkeys of one machine earn more than one would
+    assert "that its backend earns on one hotkey" in verdicts.loc["copycat", "sentence"]
+    with stopped_after(4, "tournament"):  # the first repetition of the one-hotkey run is stored
+        run(tmp_path / "stopped", text)
+    resumed = run(tmp_path / "stopped", text)
+    for name in (*TABLES, "one_hotkey_uid_weights"):
+        pd.testing.assert_frame_equal(resumed.output.table(name), whole.output.table(name))
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (("length_padder: 4", "lenght_padder: 4"), r"c.yml: model.miners.lenght_padder \(line 10\): unknown behaviour "
                                                r"component 'lenght_padder' \(did you mean 'length_padder'\?\)"),

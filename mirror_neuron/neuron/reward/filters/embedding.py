@@ -52,7 +52,10 @@ class DiversityFilter(Filter):
     """0 for a completion too similar (cosine above ``threshold``) to an earlier one, in the batch or before.
 
     - In the batch: every completion after the first of a group of near-copies gets 0; the first is
-      kept. Each completion is compared with *all* earlier ones in the batch, zeroed or not.
+      kept. Each completion is compared with *all* earlier ones in the batch, zeroed or not. The
+      batch's order is the gating model's, so a backend behind many hotkeys is more often first than
+      one hotkey is; ``keep_first=False`` zeroes every member of the group, the first included, as
+      the openvalidators' batch term scores down every completion close to another.
     - History: a completion above ``threshold`` to any of the last ``history_size`` completion
       embeddings from earlier batches gets 0 (the first copy included). After scoring, every
       completion of the batch joins the history (a bounded deque, saved in the state);
@@ -67,23 +70,28 @@ class DiversityFilter(Filter):
     0.95, paraphrases that only reorder words count as copies.
     """
 
-    def __init__(self, embedder: Embedder, threshold: float = 0.95, history_size: int = 500) -> None:
+    def __init__(self, embedder: Embedder, threshold: float = 0.95, history_size: int = 500,
+                 keep_first: bool = True) -> None:
         if history_size < 0:
             raise ValueError(f"history_size must be non-negative, got {history_size}")
         self.embedder = embedder
         self.threshold = threshold
         self.history_size = history_size
+        self.keep_first = keep_first
         self.history: deque[np.ndarray] = deque(maxlen=history_size)
 
     def params(self) -> dict:
-        return {"threshold": self.threshold, "history_size": self.history_size}
+        return {"threshold": self.threshold, "history_size": self.history_size, "keep_first": self.keep_first}
 
     def mask(self, query: Query, completions: list[str]) -> np.ndarray:
         if not completions:
             return np.zeros(0)
         vectors = unit_rows(self.embedder.encode(list(completions)))
         batch = vectors @ vectors.T
-        copy = np.tril(batch > self.threshold, k=-1).any(axis=1)  # above an earlier completion of the batch
+        close = batch > self.threshold
+        np.fill_diagonal(close, False)
+        # above an earlier completion of the batch (keep_first), or above any other
+        copy = (np.tril(close) if self.keep_first else close).any(axis=1)
         if self.history:
             copy |= (vectors @ np.stack(self.history).T > self.threshold).any(axis=1)
         self.history.extend(vectors)
