@@ -98,7 +98,8 @@ class Behaviour(BaseModel):
 
     ``latency_median`` and ``latency_sigma`` give a log-normal latency in simulated seconds, unless
     :meth:`elapsed` gives a call's own. ``backends``: how many machines serve the uids that play it (unset:
-    one per uid); a tournament judges a strategy whose uids share fewer backends by its weight per backend.
+    one per uid); a tournament judges a strategy whose uids share fewer backends by its weight per backend,
+    against the same backend's on one hotkey (:func:`~mirror_neuron.lab.tournament.one_hotkey_plan`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

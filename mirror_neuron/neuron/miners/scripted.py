@@ -135,7 +135,7 @@ class Copycat(HackingMiner):
     the wording of a voice drawn per prompt like an honest uid's: over many prompts its answers are as
     good as an average honest miner's, so what its hotkeys earn beyond that comes from their number. Its
     uids share ``backends`` machines (default one), so a tournament judges it by its weight per backend:
-    what the one machine earns for its operator, against what an honest miner's machine earns.
+    what the one machine earns for its operator behind its hotkeys, against what it earns on one.
     """
 
     mode: Literal["identical", "near"] = "identical"
