@@ -148,21 +148,23 @@ def one_hotkey_plan(plan: TournamentPlan) -> TournamentPlan | None:
     backend, or None when no strategy does.
 
     The strategy keeps ``backends`` uids; the rest of its uids play the baseline's ``honest`` behaviour
-    (with the ``honest`` entry's parameters when ``miners`` declares one) under the label
+    (with the ``honest`` entry's parameters, one machine each, when ``miners`` declares one) under the label
     ``<strategy>.spare``, declared right after it, so that every other uid plays what it played before
-    and the seeds draw the same roles, latencies and wordings.
+    and the seeds draw the same roles, latencies and wordings. ``honest`` itself is never reduced: the
+    uids nobody declared play it too.
     """
     miners = plan.neuron.miners
     behaviours = build_population(miners, plan.neuron.metagraph.n)
     labels = strategy_labels(miners, behaviours)
     honest = miners.get(DEFAULT_BEHAVIOUR)
-    spare = {k: v for k, v in honest.items() if k not in ("count", "share")} if isinstance(honest, dict) else {}
+    own = ("count", "share", "backends")  # the honest entry's, not a spare's
+    spare = {k: v for k, v in honest.items() if k not in own} if isinstance(honest, dict) else {}
     spec: dict = {}
     for name, value in miners.items():
         members = [behaviour for behaviour, label in zip(behaviours, labels) if label == name]
         machines = members[0].backends if members else None
         spec[name] = value
-        if machines is not None and machines < len(members):
+        if machines is not None and machines < len(members) and name != DEFAULT_BEHAVIOUR:  # honest: undeclared too
             params = {k: v for k, v in value.items() if k != "share"} if isinstance(value, dict) else {}
             spec[name] = {**params, "count": machines}
             spec[f"{name}{SPARE}"] = {**spare, "behaviour": DEFAULT_BEHAVIOUR, "count": len(members) - machines}

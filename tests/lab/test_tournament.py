@@ -10,12 +10,14 @@ import pandas as pd
 from mirror_neuron.lab.tournament import (
     TournamentPlan,
     TournamentResult,
+    one_hotkey_plan,
     repetition_seed,
     run_tournament,
     strategy_labels,
 )
 from mirror_neuron.neuron.config import NeuronConfig
 from mirror_neuron.neuron.neuron import Neuron
+from mirror_neuron.neuron.population import build_population
 
 LENGTH = {"type": "LengthRewardModel", "cap": 50}
 PADDING_FILTERED = {"type": "RewardStack", "scorers": {"length": LENGTH},
@@ -96,3 +98,20 @@ def test_a_baseline_whose_calls_fail_makes_every_verdict_inconclusive() -> None:
     assert found == {"echo": "inconclusive", "slow": "failed"}
     sentence = result.verdicts.set_index("subject").loc["echo", "sentence"]
     assert "honest miners' calls succeeded 0% of the time" in sentence and "more than 10 characters" in sentence
+
+
+def test_the_one_hotkey_run_changes_only_the_spare_hotkeys_which_answer_as_the_honest_entry() -> None:
+    miners = {"copycat": {"count": 6, "mode": "near"}, "honest": {"count": 10, "style": "bare", "backends": 2},
+              "echo": 3}
+    neuron = NeuronConfig.model_validate({"metagraph": {"n": 32}, "miners": miners,
+                                         "reward": {"type": "RandomRewardModel"}})
+    alone = one_hotkey_plan(TournamentPlan(neuron, steps=1, repetitions=1))
+    assert alone is not None and list(alone.neuron.miners) == ["copycat", "copycat.spare", "honest", "echo"]
+    assert alone.neuron.miners["copycat"] == {"mode": "near", "count": 1}
+    assert alone.neuron.miners["copycat.spare"] == {"style": "bare", "behaviour": "honest", "count": 5}
+    before, after = build_population(miners, 32, 7), build_population(alone.neuron.miners, 32, 7)
+    changed = [uid for uid in range(32) if before[uid] != after[uid]]
+    assert len(changed) == 5 and {type(after[uid]).name for uid in changed} == {"copycat.spare"}
+    assert all(type(before[uid]).name == "copycat" for uid in changed)
+    single = {**miners, "copycat": {"count": 6, "backends": 6}, "honest": {"count": 10}}
+    assert one_hotkey_plan(TournamentPlan(neuron.model_copy(update={"miners": single}), steps=1)) is None
