@@ -163,20 +163,18 @@ class LogProbRewardModel(RewardModelBase):
     @torch.inference_mode()
     def _mean_logprobs(self, rows: list[tuple[list[int], int]]) -> list[float]:
         """Per row ``(ids, start)``: the mean log-probability of ``ids[start:]`` (from ``ids[1]`` when ``start``
-        is 0), each token given all before it, with the repetition penalty over ``ids[start:]``."""
-        width = max(len(ids) for ids, _ in rows)
-        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for row, (ids, _) in enumerate(rows):
-            input_ids[row, :len(ids)] = torch.tensor(ids)
-            attention_mask[row, :len(ids)] = 1
-        device = self.model.device
-        logits = self.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+        is 0), each token given all before it, with the repetition penalty over ``ids[start:]``.
+
+        The tokens every row starts with and no row scores from (the prompt but its last token) run once,
+        and the rows continue from their cached keys and values: the same logits as whole rows, without
+        computing the shared prompt once per completion."""
+        shared = min(_common_prefix([ids for ids, _ in rows]), min(max(start, 1) for _, start in rows) - 1)
+        logits = self._logits([ids for ids, _ in rows], shared)  # row r, position p - shared: predicts ids[p + 1]
         values = []
         for row, (ids, start) in enumerate(rows):
             first = max(start, 1)  # the first scored token: position j - 1 predicts token j
             completion = torch.tensor(ids[start:], device=logits.device)
-            predicting = logits[row, first - 1:len(ids) - 1].float()
+            predicting = logits[row, first - 1 - shared:len(ids) - 1 - shared].float()
             if first > start:  # a row for the unscored token 0, so that row k predicts completion[k]
                 predicting = torch.cat([predicting.new_zeros(first - start, predicting.shape[1]), predicting])
             predicting = penalize(predicting, completion, self.penalty, self.per_occurrence, self.penalty_lag)
@@ -184,3 +182,31 @@ class LogProbRewardModel(RewardModelBase):
             logp = torch.log_softmax(predicting[first - start:], dim=-1).gather(1, target[:, None]).squeeze(1)
             values.append(float(logp.mean()))
         return values
+
+    def _logits(self, rows: list[list[int]], shared: int) -> torch.Tensor:
+        """The logits of every position of ``rows`` from ``shared`` on (right-padded), the first ``shared``
+        tokens, the same in every row, run once as a prefix."""
+        device = self.model.device
+        cache = None
+        if shared > 0:
+            prefix = torch.tensor([rows[0][:shared]], device=device)
+            cache = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+            cache.batch_repeat_interleave(len(rows))
+        width = max(len(ids) for ids in rows) - shared
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
+        attention_mask[:, :shared] = 1
+        for row, ids in enumerate(rows):
+            input_ids[row, :len(ids) - shared] = torch.tensor(ids[shared:])
+            attention_mask[row, shared:len(ids)] = 1
+        return self.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                          cache=cache, use_cache=cache is not None).logits
+
+
+def _common_prefix(rows: list[list[int]]) -> int:
+    """How many leading tokens every row shares."""
+    first = rows[0]
+    length = min(len(ids) for ids in rows)
+    for ids in rows[1:]:
+        length = next((k for k in range(length) if ids[k] != first[k]), length)
+    return length
