@@ -235,15 +235,16 @@ class _OneHotkey:
 
     def ratio(self, behaviour: str) -> float:
         """``behaviour``'s weight per backend over the baseline's, on one hotkey per backend."""
-        point, base = self.points[behaviour], self.points[self.baseline]
-        return float(np.divide(point["mean_weight"] * point["uids_per_backend"],
-                               base["mean_weight"] * base["uids_per_backend"]))
+        weight = np.divide(self.points[behaviour]["mean_weight"], self.points[self.baseline]["mean_weight"])
+        return float(weight * self._uids_per_backend(behaviour))
 
     def ratio_draws(self, behaviour: str) -> np.ndarray:
         """The bootstrap draws of :meth:`ratio`."""
-        point, base = self.points[behaviour], self.points[self.baseline]
-        per_backend = point["uids_per_backend"] / base["uids_per_backend"]
-        return self.draws[behaviour].weight / self.draws[self.baseline].weight * per_backend
+        return self.draws[behaviour].weight / self.draws[self.baseline].weight * self._uids_per_backend(behaviour)
+
+    def _uids_per_backend(self, behaviour: str) -> float:
+        """``behaviour``'s uids per backend over the baseline's."""
+        return self.points[behaviour]["uids_per_backend"] / self.points[self.baseline]["uids_per_backend"]
 
 
 def _health_figures(frame: pd.DataFrame) -> dict[str, float]:
