@@ -76,7 +76,8 @@ class LogProbRewardModel(RewardModelBase):
     ``penalty`` (default 1.2, 1.0 = none), ``per_occurrence`` and ``penalty_lag`` (openvalidators: 1):
     see :func:`penalize`; the penalty acts on the logits before ``log_softmax``.
     The completions of one prompt are scored in batches of ``batch_size``, right-padded (causal
-    attention: the padding changes no logit of a real token). The model is loaded once per process
+    attention: the padding changes no logit of a real token); the tokens a batch's rows share (the
+    prompt but its last token) run once and the rows continue from their cache. The model is loaded once per process
     and each (prompt, completion) scored once (see :mod:`.memo`). ``max_length`` (the ``tokenizer``
     options of a RewardModel query) lowers the context the sequence is cut to. ``device`` and
     ``dtype``: see :mod:`mirror_neuron.models.device`. The original's model is ``cerebras/btlm-3b-8k-base``

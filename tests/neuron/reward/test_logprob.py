@@ -41,6 +41,15 @@ def test_reward_is_the_mean_token_logprob(plain: LogProbRewardModel) -> None:
     assert all(-12 < value < 0 for value in expected)
 
 
+@pytest.mark.parametrize("architecture", ["gptj", "gptneo"])  # rotary and local-attention positions
+def test_a_long_shared_prompt_run_once_gives_the_logits_of_whole_rows(architecture: str) -> None:
+    scorer = LogProbRewardModel(path=f"tiny:{architecture}", penalty=1.0)
+    prompt = " ".join([PROMPT] * 20)  # the completions continue from its cached keys and values
+    completions = ["The capital of France is Paris.", "Paris.", "It is Paris, the largest city of France."]
+    expected = [hand_mean_logprob(scorer, prompt, c) for c in completions]
+    assert scorer.logprobs(prompt, completions) == pytest.approx(expected, abs=1e-5)
+
+
 def test_penalty_rule_on_hand_logits() -> None:
     logits = torch.tensor([[2.0, -1.0, 0.5], [2.0, -1.0, 0.5], [2.0, -1.0, 0.5], [2.0, -1.0, 0.5]])
     completion = torch.tensor([0, 1, 0, 2])  # row k sees completion[:k]
