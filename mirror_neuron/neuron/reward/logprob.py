@@ -77,8 +77,8 @@ class LogProbRewardModel(RewardModelBase):
     see :func:`penalize`; the penalty acts on the logits before ``log_softmax``.
     The completions of one prompt are scored in batches of ``batch_size``, right-padded (causal
     attention: the padding changes no logit of a real token); the tokens a batch's rows share (the
-    prompt but its last token) run once and the rows continue from their cache. The model is loaded once per process
-    and each (prompt, completion) scored once (see :mod:`.memo`). ``max_length`` (the ``tokenizer``
+    prompt but its last token) run once and the rows continue from their cache. The model is loaded
+    once per process and each (prompt, completion) scored once (see :mod:`.memo`). ``max_length`` (the ``tokenizer``
     options of a RewardModel query) lowers the context the sequence is cut to. ``device`` and
     ``dtype``: see :mod:`mirror_neuron.models.device`. The original's model is ``cerebras/btlm-3b-8k-base``
     (:meth:`stand_ins` names what ``path`` loads instead).
