@@ -2,22 +2,21 @@
 
 ``LogProbRewardModel`` runs the tokens every completion of one prompt starts with (the prompt but its
 last token) once, and the completions continue from their cached keys and values. The baseline runs
-every row whole (prompt and completion), batched and right-padded the same way, and takes the same
-mean log-probability. Both score the same completions: honest miners' answers in 64 uids' own words
-(``honest_text``, seeds 0-63 of the default population) to SQuAD v2 questions, under two prompts: the
-question alone (short: the shared part is small) and the question after its passage (long: the
-openvalidators loops prompted with 15-30 sentences of context). Prints rows/s of both, their ratio and
-the largest difference between the two paths' rewards, per prompt shape. Values are medians of
-``--repeats`` timed passes, alternated between the paths, after a warm-up pass of each.
+every row whole (prompt and completion), batched and right-padded the same way, through the same
+scoring (``_mean_logprobs(share_prompt=False)``). Both score the same completions: honest miners'
+answers in 64 uids' own words (``honest_text``, seeds 0-63 of the default population) to SQuAD v2
+questions, under two prompts: the question alone (short: the shared part is small) and the question
+after its passage (long: the openvalidators loops prompted with 15-30 sentences of context). Prints
+rows/s of both, their ratio and the largest difference between the two paths' rewards, per prompt
+shape. Each question is timed once per path, the two back to back, after one untimed warm-up forward.
 
-Usage: .venv/bin/python bench/logprob_reward.py [--path smollm2] [--questions 2] [--repeats 3] [--threads 2]
+Usage: .venv/bin/python bench/logprob_reward.py [--path smollm2] [--questions 2] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -45,41 +44,32 @@ def questions(count: int) -> list[Query]:
     return found
 
 
-def whole_rows(scorer: LogProbRewardModel, prompt: str, completions: list[str]) -> list[float]:
-    """The baseline: every row (prompt tokens, then completion tokens) run whole, no penalty or floor
-    rules beyond the scorer's own (the same rows as the scorer's)."""
+def scored(scorer: LogProbRewardModel, prompt: str, completions: list[str], share_prompt: bool) -> list[float]:
+    """The scorer's rewards of ``completions``, its shared prompt run once or every row run whole."""
     rows = scorer._separate_rows(prompt, completions, list(range(len(completions))))
     values = []
     for start in range(0, len(rows), scorer.batch_size):
         batch = [rows[i] for i in range(start, min(start + scorer.batch_size, len(rows)))]
-        logits = scorer._logits([ids for ids, _ in batch], 0)
-        for row, (ids, first) in enumerate(batch):
-            target = torch.tensor(ids[first:])
-            logp = torch.log_softmax(logits[row, first - 1:len(ids) - 1].float(), dim=-1)
-            values.append(float(logp.gather(1, target[:, None]).mean()))
+        values += scorer._mean_logprobs(batch, share_prompt=share_prompt)
     return values
 
 
-def timed(score, repeats: int) -> tuple[float, list[float]]:
-    """Median seconds of ``repeats`` calls of ``score()`` after a warm-up call, and its values."""
+def timed(score) -> tuple[float, list[float]]:
+    """Seconds of one call of ``score()``, and its values."""
+    start = time.perf_counter()
     values = score()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        score()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), values
+    return time.perf_counter() - start, values
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", default="smollm2")
     parser.add_argument("--questions", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    scorer = LogProbRewardModel(path=args.path, penalty=1.0)  # no penalty: the baseline needs none
+    scorer = LogProbRewardModel(path=args.path)
+    scorer.logprobs("Warm up.", ["A first forward pass, not timed."])
     for shape in ("question", "passage + question"):
         cached_s = whole_s = 0.0
         rows, largest, prompt_tokens = 0, 0.0, []
@@ -87,9 +77,9 @@ def main() -> None:
             prompt = query.prompt if shape == "question" else f"{query.context}\n\n{query.prompt}"
             completions = [honest_text(query, uid, seed=uid) for uid in range(UIDS)]
             prompt_tokens.append(len(scorer.tokenizer(prompt + scorer.separator)["input_ids"]))
-            seconds, cached = timed(lambda: scorer.logprobs(prompt, completions), args.repeats)
+            seconds, cached = timed(lambda: scored(scorer, prompt, completions, share_prompt=True))
             cached_s += seconds
-            seconds, whole = timed(lambda: whole_rows(scorer, prompt, completions), args.repeats)
+            seconds, whole = timed(lambda: scored(scorer, prompt, completions, share_prompt=False))
             whole_s += seconds
             rows += len(completions)
             largest = max(largest, max(abs(a - b) for a, b in zip(cached, whole)))

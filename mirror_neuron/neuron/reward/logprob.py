@@ -162,14 +162,15 @@ class LogProbRewardModel(RewardModelBase):
                 for i in readable}
 
     @torch.inference_mode()
-    def _mean_logprobs(self, rows: list[tuple[list[int], int]]) -> list[float]:
+    def _mean_logprobs(self, rows: list[tuple[list[int], int]], share_prompt: bool = True) -> list[float]:
         """Per row ``(ids, start)``: the mean log-probability of ``ids[start:]`` (from ``ids[1]`` when ``start``
         is 0), each token given all before it, with the repetition penalty over ``ids[start:]``.
 
         The tokens every row starts with and no row scores from (the prompt but its last token) run once,
         and the rows continue from their cached keys and values: the same logits as whole rows, without
-        computing the shared prompt once per completion."""
-        shared = min(_common_prefix([ids for ids, _ in rows]), min(max(start, 1) for _, start in rows) - 1)
+        computing the shared prompt once per completion (``share_prompt=False``: whole rows, as a baseline)."""
+        shared = min(_common_prefix([ids for ids, _ in rows]), min(max(start, 1) for _, start in rows) - 1) \
+            if share_prompt else 0
         logits = self._logits([ids for ids, _ in rows], shared)  # row r, position p - shared: predicts ids[p + 1]
         values = []
         for row, (ids, start) in enumerate(rows):
